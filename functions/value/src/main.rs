@@ -1,0 +1,7 @@
+//! `GET /api/v1/customer360/value`: clients are built once at cold start, requests go to the shared handler.
+use c360_adapters::http::{self, Endpoint};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    http::run(Endpoint::Value).await
+}
