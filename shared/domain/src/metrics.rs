@@ -1,0 +1,389 @@
+//! Value metrics, RFM score, tier and tags, exactly as `spec/api.md` defines them.
+//! Every threshold is configuration ([`Thresholds`]) with the documented default, and can be
+//! overridden per store ([`MetricsConfig`]).
+
+use crate::money::{round_yuan, Fen};
+use crate::projection::{Scope, ScopeStats};
+use crate::time::{whole_days_between, Millis};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How the RFM score is computed. Each component is a saturating curve in [0, 1) that only
+/// grows with a better input, so the weighted score (0-100) is monotone:
+/// - R = 1 / (1 + days_since_last_counted_order / recency_half_life_days) (0 with no order)
+/// - F = f / (f + frequency_half_per_month), f = order_frequency_per_month
+/// - M = s / (s + monetary_half_yuan), s = total_spent in yuan
+///
+/// The half-points are where a component reaches 0.5. Fixed curves rather than per-store
+/// quantiles: a customer's score does not move because other customers changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    pub recency_weight: f64,
+    pub frequency_weight: f64,
+    pub monetary_weight: f64,
+    pub recency_half_life_days: f64,
+    pub frequency_half_per_month: f64,
+    pub monetary_half_yuan: f64,
+    pub vip_min_score: f64,
+    pub high_value_min_score: f64,
+    pub mid_value_min_score: f64,
+    /// 流失风险: quiet for more than this many days after having value...
+    pub churn_quiet_days: i64,
+    /// ...where "had value" is at least this many counted orders...
+    pub churn_min_orders: i64,
+    /// ...or at least this much spend.
+    pub churn_min_spend_yuan: f64,
+    pub high_frequency_per_month: f64,
+    pub high_ticket_yuan: f64,
+    pub frequent_booker_reservations: i64,
+    pub active_max_days: i64,
+    pub dormant_max_days: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            recency_weight: 0.35,
+            frequency_weight: 0.35,
+            monetary_weight: 0.30,
+            recency_half_life_days: 30.0,
+            frequency_half_per_month: 2.0,
+            monetary_half_yuan: 2000.0,
+            vip_min_score: 85.0,
+            high_value_min_score: 70.0,
+            mid_value_min_score: 50.0,
+            churn_quiet_days: 90,
+            churn_min_orders: 3,
+            churn_min_spend_yuan: 1000.0,
+            high_frequency_per_month: 4.0,
+            high_ticket_yuan: 300.0,
+            frequent_booker_reservations: 5,
+            active_max_days: 30,
+            dormant_max_days: 90,
+        }
+    }
+}
+
+/// Defaults plus per-store overrides (each override is a whole [`Thresholds`], missing
+/// fields taking the defaults).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub defaults: Thresholds,
+    pub stores: BTreeMap<String, Thresholds>,
+}
+
+impl MetricsConfig {
+    pub fn for_scope(&self, scope: &Scope) -> &Thresholds {
+        match scope {
+            Scope::Store(s) => self.stores.get(s.as_str()).unwrap_or(&self.defaults),
+            Scope::AllStores => &self.defaults,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tier {
+    Vip,
+    High,
+    Mid,
+    Low,
+    ChurnRisk,
+}
+
+impl Tier {
+    pub fn label(self) -> &'static str {
+        match self {
+            Tier::Vip => "VIP",
+            Tier::High => "高价值",
+            Tier::Mid => "中价值",
+            Tier::Low => "低价值",
+            Tier::ChurnRisk => "流失风险",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueMetrics {
+    pub total_spent: Fen,
+    pub total_orders: i64,
+    /// Yuan, 2 decimals.
+    pub avg_order_value: f64,
+    pub customer_lifetime_days: i64,
+    pub order_frequency_per_month: f64,
+    pub recency_days: Option<i64>,
+    pub rfm_score: f64,
+    pub tier: Tier,
+}
+
+pub fn rfm_score(
+    recency_days: Option<i64>,
+    frequency_per_month: f64,
+    spent_yuan: f64,
+    t: &Thresholds,
+) -> f64 {
+    let r = match recency_days {
+        Some(d) => 1.0 / (1.0 + d.max(0) as f64 / t.recency_half_life_days),
+        None => 0.0,
+    };
+    let f = frequency_per_month.max(0.0);
+    let f = f / (f + t.frequency_half_per_month);
+    let m = spent_yuan.max(0.0);
+    let m = m / (m + t.monetary_half_yuan);
+    let weights = t.recency_weight + t.frequency_weight + t.monetary_weight;
+    let score =
+        100.0 * (t.recency_weight * r + t.frequency_weight * f + t.monetary_weight * m) / weights;
+    (score * 10.0).round() / 10.0
+}
+
+pub fn value_metrics(stats: &ScopeStats, now: Millis, t: &Thresholds) -> ValueMetrics {
+    let total_orders = stats.counted_orders;
+    let total_spent = Fen(stats.spend_fen);
+    let avg_order_value = if total_orders > 0 {
+        round_yuan(total_spent.yuan() / total_orders as f64)
+    } else {
+        0.0
+    };
+    let customer_lifetime_days = stats
+        .first_counted_at
+        .map(|f| whole_days_between(f, now))
+        .unwrap_or(0);
+    let order_frequency_per_month =
+        ((total_orders as f64 / customer_lifetime_days.max(30) as f64 * 30.0) * 100.0).round()
+            / 100.0;
+    let recency_days = stats.last_counted_at.map(|l| whole_days_between(l, now));
+    let rfm_score = rfm_score(
+        recency_days,
+        order_frequency_per_month,
+        total_spent.yuan(),
+        t,
+    );
+    let had_value =
+        total_orders >= t.churn_min_orders || total_spent.yuan() >= t.churn_min_spend_yuan;
+    let tier = if had_value && recency_days.is_some_and(|d| d > t.churn_quiet_days) {
+        Tier::ChurnRisk
+    } else if rfm_score >= t.vip_min_score {
+        Tier::Vip
+    } else if rfm_score >= t.high_value_min_score {
+        Tier::High
+    } else if rfm_score >= t.mid_value_min_score {
+        Tier::Mid
+    } else {
+        Tier::Low
+    };
+    ValueMetrics {
+        total_spent,
+        total_orders,
+        avg_order_value,
+        customer_lifetime_days,
+        order_frequency_per_month,
+        recency_days,
+        rfm_score,
+        tier,
+    }
+}
+
+/// The activity tag for a number of days since the last activity of any kind.
+pub fn activity_tag(days_since_last_activity: i64, t: &Thresholds) -> &'static str {
+    if days_since_last_activity <= t.active_max_days {
+        "活跃用户"
+    } else if days_since_last_activity <= t.dormant_max_days {
+        "沉睡用户"
+    } else {
+        "流失用户"
+    }
+}
+
+/// Tags in a fixed order: membership, tier, habits, activity.
+pub fn tags(stats: &ScopeStats, value: &ValueMetrics, now: Millis, t: &Thresholds) -> Vec<String> {
+    let mut tags = Vec::new();
+    if let Some(member) = &stats.member {
+        tags.push("会员".to_string());
+        if let Some(level) = &member.level {
+            tags.push(format!("会员等级:{level}"));
+        }
+    }
+    tags.push(value.tier.label().to_string());
+    if value.order_frequency_per_month >= t.high_frequency_per_month {
+        tags.push("高频消费".to_string());
+    }
+    if value.total_orders > 0 && value.avg_order_value >= t.high_ticket_yuan {
+        tags.push("高客单价".to_string());
+    }
+    if stats.fulfilled_reservations >= t.frequent_booker_reservations {
+        tags.push("预订常客".to_string());
+    }
+    if let Some(last) = stats.last_event_at {
+        tags.push(activity_tag(whole_days_between(last, now), t).to_string());
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::DAY_MS;
+    use proptest::prelude::*;
+
+    const NOW: Millis = Millis(400 * DAY_MS);
+
+    fn stats(orders: i64, spend_yuan: i64, first_days_ago: i64, last_days_ago: i64) -> ScopeStats {
+        ScopeStats {
+            order_records: orders,
+            counted_orders: orders,
+            spend_fen: spend_yuan * 100,
+            first_counted_at: (orders > 0).then_some(Millis(NOW.0 - first_days_ago * DAY_MS)),
+            last_counted_at: (orders > 0).then_some(Millis(NOW.0 - last_days_ago * DAY_MS)),
+            last_event_at: Some(Millis(NOW.0 - last_days_ago * DAY_MS)),
+            ..ScopeStats::default()
+        }
+    }
+
+    #[test]
+    fn the_seed_customer_is_high_value_and_frequent() {
+        let t = Thresholds::default();
+        let s = stats(24, 5280, 180, 2);
+        let v = value_metrics(&s, NOW, &t);
+        assert_eq!(v.total_spent, Fen(528000));
+        assert_eq!(v.avg_order_value, 220.0);
+        assert_eq!(v.customer_lifetime_days, 180);
+        assert_eq!(v.order_frequency_per_month, 4.0);
+        assert_eq!(v.tier, Tier::High, "score {}", v.rfm_score);
+        assert_eq!(tags(&s, &v, NOW, &t), ["高价值", "高频消费", "活跃用户"]);
+    }
+
+    #[test]
+    fn frequency_uses_at_least_a_month() {
+        let v = value_metrics(&stats(3, 90, 5, 1), NOW, &Thresholds::default());
+        assert_eq!(v.order_frequency_per_month, 3.0);
+        assert_eq!(v.customer_lifetime_days, 5);
+    }
+
+    #[test]
+    fn no_orders_means_zeros() {
+        let s = ScopeStats {
+            reservation_records: 1,
+            last_event_at: Some(NOW),
+            ..ScopeStats::default()
+        };
+        let v = value_metrics(&s, NOW, &Thresholds::default());
+        assert_eq!(
+            (
+                v.total_orders,
+                v.avg_order_value,
+                v.customer_lifetime_days,
+                v.order_frequency_per_month
+            ),
+            (0, 0.0, 0, 0.0)
+        );
+        assert_eq!(v.tier, Tier::Low);
+    }
+
+    #[test]
+    fn activity_tag_boundaries() {
+        let t = Thresholds::default();
+        assert_eq!(activity_tag(0, &t), "活跃用户");
+        assert_eq!(activity_tag(30, &t), "活跃用户");
+        assert_eq!(activity_tag(31, &t), "沉睡用户");
+        assert_eq!(activity_tag(90, &t), "沉睡用户");
+        assert_eq!(activity_tag(91, &t), "流失用户");
+        // 30 days and 23 hours is still 30 whole days.
+        let s = ScopeStats {
+            activity_records: 1,
+            last_event_at: Some(Millis(NOW.0 - 31 * DAY_MS + 3_600_000)),
+            ..ScopeStats::default()
+        };
+        let v = value_metrics(&s, NOW, &t);
+        assert_eq!(
+            tags(&s, &v, NOW, &t).last().map(String::as_str),
+            Some("活跃用户")
+        );
+        let s = ScopeStats {
+            last_event_at: Some(Millis(NOW.0 - 31 * DAY_MS)),
+            ..s
+        };
+        assert_eq!(
+            tags(&s, &v, NOW, &t).last().map(String::as_str),
+            Some("沉睡用户")
+        );
+    }
+
+    #[test]
+    fn habit_tags_at_their_thresholds() {
+        let t = Thresholds::default();
+        let s = ScopeStats {
+            fulfilled_reservations: 5,
+            reservation_records: 5,
+            ..stats(2, 600, 100, 1)
+        };
+        let v = value_metrics(&s, NOW, &t);
+        assert_eq!(v.avg_order_value, 300.0);
+        let tags = tags(&s, &v, NOW, &t);
+        assert!(tags.contains(&"高客单价".to_string()), "{tags:?}");
+        assert!(tags.contains(&"预订常客".to_string()), "{tags:?}");
+        let s = ScopeStats {
+            fulfilled_reservations: 4,
+            ..stats(2, 598, 100, 1)
+        };
+        let v = value_metrics(&s, NOW, &t);
+        let tags = super::tags(&s, &v, NOW, &t);
+        assert!(
+            !tags.contains(&"高客单价".to_string()) && !tags.contains(&"预订常客".to_string()),
+            "{tags:?}"
+        );
+    }
+
+    #[test]
+    fn tiers_follow_the_score_and_quiet_valuable_customers_are_churn_risk() {
+        let t = Thresholds::default();
+        assert_eq!(
+            value_metrics(&stats(60, 30000, 300, 1), NOW, &t).tier,
+            Tier::Vip
+        );
+        assert_eq!(
+            value_metrics(&stats(24, 5280, 180, 2), NOW, &t).tier,
+            Tier::High
+        );
+        assert_eq!(
+            value_metrics(&stats(8, 1500, 120, 5), NOW, &t).tier,
+            Tier::Mid
+        );
+        assert_eq!(
+            value_metrics(&stats(1, 50, 200, 200), NOW, &t).tier,
+            Tier::Low
+        );
+        assert_eq!(
+            value_metrics(&stats(24, 5280, 300, 91), NOW, &t).tier,
+            Tier::ChurnRisk
+        );
+        assert_ne!(
+            value_metrics(&stats(24, 5280, 300, 90), NOW, &t).tier,
+            Tier::ChurnRisk
+        );
+    }
+
+    #[test]
+    fn per_store_overrides_apply_only_to_that_store() {
+        let cfg: MetricsConfig =
+            serde_json::from_str(r#"{"stores":{"s1":{"high_ticket_yuan":100}}}"#).unwrap();
+        let s1 = Scope::Store(crate::ids::StoreId::parse("s1").unwrap());
+        assert_eq!(cfg.for_scope(&s1).high_ticket_yuan, 100.0);
+        assert_eq!(cfg.for_scope(&s1).active_max_days, 30);
+        assert_eq!(cfg.for_scope(&Scope::AllStores).high_ticket_yuan, 300.0);
+        assert!(serde_json::from_str::<MetricsConfig>(r#"{"defaults":{"nope":1}}"#).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn rfm_is_monotone_and_bounded(r in 0i64..2000, dr in 0i64..500, f in 0.0f64..50.0, df in 0.0f64..10.0, m in 0.0f64..1e6, dm in 0.0f64..1e5) {
+            let t = Thresholds::default();
+            let base = rfm_score(Some(r + dr), f, m, &t);
+            prop_assert!((0.0..=100.0).contains(&base));
+            prop_assert!(rfm_score(Some(r), f, m, &t) >= base, "more recent never scores lower");
+            prop_assert!(rfm_score(Some(r + dr), f + df, m, &t) >= base, "more frequent never scores lower");
+            prop_assert!(rfm_score(Some(r + dr), f, m + dm, &t) >= base, "more spend never scores lower");
+            prop_assert!(rfm_score(None, f, m, &t) <= base);
+        }
+    }
+}

@@ -1,0 +1,651 @@
+//! How one source record contributes to a customer, and how the per-scope statistics
+//! change when a record appears, changes or disappears.
+//!
+//! The projection is kept per identifier node and per scope (all stores, or one store):
+//! a record lives under one node (its [`home`](crate::source::Identities::home)) and counts
+//! in the all-stores scope and in its own store's scope. A customer is a cluster of nodes
+//! (see [`crate::identity`]); its figures are the sum of its nodes' figures, so linking or
+//! unlinking identifiers never moves or recounts a record.
+
+use crate::ids::{Identifier, StoreId};
+use crate::money::Fen;
+use crate::source::{SourceKind, SourceRecord};
+use crate::time::{Millis, Zone};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+/// A scope: every store together, or one store. Part of every storage key, so a store-scoped
+/// read cannot see another store's figures.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    AllStores,
+    Store(StoreId),
+}
+
+impl Scope {
+    pub fn key(&self) -> String {
+        match self {
+            Scope::AllStores => "A".to_string(),
+            Scope::Store(s) => format!("S#{}", s.as_str()),
+        }
+    }
+    /// The scopes a record with this store counts in.
+    pub fn of_record(store: Option<&StoreId>) -> Vec<Scope> {
+        let mut v = vec![Scope::AllStores];
+        if let Some(s) = store {
+            v.push(Scope::Store(s.clone()));
+        }
+        v
+    }
+}
+
+/// A DynamoDB stream sequence number: a decimal integer of up to 40 digits, increasing for
+/// the changes of one item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SeqNo(String);
+
+impl SeqNo {
+    pub fn parse(raw: &str) -> Option<SeqNo> {
+        let t = raw.trim();
+        if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let stripped = t.trim_start_matches('0');
+        Some(SeqNo(if stripped.is_empty() {
+            "0".into()
+        } else {
+            stripped.into()
+        }))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Ord for SeqNo {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0
+            .len()
+            .cmp(&other.0.len())
+            .then_with(|| self.0.cmp(&other.0))
+    }
+}
+impl PartialOrd for SeqNo {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// What a member record says about the customer (brand-wide loyalty data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub member_id: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub level: Option<String>,
+    pub points: Option<i64>,
+    pub balance_fen: Option<i64>,
+    pub store_id: Option<String>,
+    pub registered_at: Millis,
+    pub synced_at: Option<Millis>,
+}
+
+/// One record's share of its node's statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contribution {
+    pub kind: SourceKind,
+    pub at: Millis,
+    /// The order's total while the order counts (paid or completed).
+    pub counted_spend: Option<Fen>,
+    /// A reservation the guest came to (arrived or completed).
+    pub fulfilled: bool,
+    pub name: Option<String>,
+    pub member: Option<MemberInfo>,
+}
+
+impl Contribution {
+    pub fn of(record: &SourceRecord) -> Contribution {
+        let (counted_spend, fulfilled) = match record {
+            SourceRecord::Order(o) => (o.status.is_counted().then_some(o.total), false),
+            SourceRecord::Reservation(r) => (None, r.status.is_fulfilled()),
+            _ => (None, false),
+        };
+        let member = match record {
+            SourceRecord::Member(m) => Some(MemberInfo {
+                member_id: m.member_id.as_str().to_string(),
+                name: m.name.clone(),
+                phone: m.phone.as_ref().map(|p| p.as_str().to_string()),
+                email: m.email.as_ref().map(|e| e.as_str().to_string()),
+                level: m.level.clone().filter(|l| !l.trim().is_empty()),
+                points: m.points,
+                balance_fen: m.balance.map(|b| b.0),
+                store_id: m.store.as_ref().map(|s| s.as_str().to_string()),
+                registered_at: m.registered_at,
+                synced_at: m.synced_at,
+            }),
+            _ => None,
+        };
+        Contribution {
+            kind: record.kind(),
+            at: record.timeline_time(),
+            counted_spend,
+            fulfilled,
+            name: record.customer_name().map(str::to_string),
+            member,
+        }
+    }
+}
+
+/// An extreme (earliest or latest time) that a removal may have invalidated; the caller
+/// looks the replacement up among the node's other records in that scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Extreme {
+    FirstCountedOrder,
+    LastCountedOrder,
+    LastEvent,
+}
+
+/// Fixed-size figures of one node in one scope. Sums and counts add and subtract exactly;
+/// the extremes are restored from the index when the record holding one goes away.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeStats {
+    pub order_records: i64,
+    pub counted_orders: i64,
+    pub spend_fen: i64,
+    pub first_counted_at: Option<Millis>,
+    pub last_counted_at: Option<Millis>,
+    pub reservation_records: i64,
+    pub fulfilled_reservations: i64,
+    pub pos_records: i64,
+    pub activity_records: i64,
+    pub member_records: i64,
+    pub last_event_at: Option<Millis>,
+    /// Names seen on this node's records in this scope, with how many records carry each.
+    pub names: BTreeMap<String, i64>,
+    pub member: Option<MemberInfo>,
+}
+
+impl ScopeStats {
+    pub fn records(&self) -> i64 {
+        self.order_records
+            + self.reservation_records
+            + self.pos_records
+            + self.activity_records
+            + self.member_records
+    }
+    pub fn is_empty(&self) -> bool {
+        self.records() == 0
+    }
+
+    fn count(&mut self, c: &Contribution, sign: i64) {
+        match c.kind {
+            SourceKind::Orders => self.order_records += sign,
+            SourceKind::Reservations => self.reservation_records += sign,
+            SourceKind::PosTransactions => self.pos_records += sign,
+            SourceKind::MemberSync => self.member_records += sign,
+            SourceKind::AuditLog => self.activity_records += sign,
+        }
+        if let Some(spend) = c.counted_spend {
+            self.counted_orders += sign;
+            self.spend_fen += sign * spend.0;
+        }
+        if c.fulfilled {
+            self.fulfilled_reservations += sign;
+        }
+        if let Some(name) = &c.name {
+            let n = self.names.entry(name.clone()).or_insert(0);
+            *n += sign;
+            if *n <= 0 {
+                self.names.remove(name);
+            }
+        }
+    }
+
+    /// Replaces `old` by `new` (either may be absent). Returns the extremes that `old`
+    /// held and that must be looked up again among the other records; until then they
+    /// reflect only `new`.
+    pub fn replace(
+        &mut self,
+        old: Option<&Contribution>,
+        new: Option<&Contribution>,
+    ) -> Vec<Extreme> {
+        let mut lost = Vec::new();
+        if let Some(old) = old {
+            self.count(old, -1);
+            if old.counted_spend.is_some() {
+                if self.first_counted_at == Some(old.at) {
+                    self.first_counted_at = None;
+                    lost.push(Extreme::FirstCountedOrder);
+                }
+                if self.last_counted_at == Some(old.at) {
+                    self.last_counted_at = None;
+                    lost.push(Extreme::LastCountedOrder);
+                }
+            }
+            if self.last_event_at == Some(old.at) {
+                self.last_event_at = None;
+                lost.push(Extreme::LastEvent);
+            }
+            if old.member.is_some() {
+                self.member = None;
+            }
+        }
+        if let Some(new) = new {
+            self.count(new, 1);
+            if new.counted_spend.is_some() {
+                self.first_counted_at = min_opt(self.first_counted_at, Some(new.at));
+                self.last_counted_at = max_opt(self.last_counted_at, Some(new.at));
+            }
+            self.last_event_at = max_opt(self.last_event_at, Some(new.at));
+            if new.member.is_some() {
+                self.member = new.member.clone();
+            }
+        }
+        // An extreme the new contribution equals or beats is known again.
+        if let Some(old) = old {
+            lost.retain(|e| match e {
+                Extreme::FirstCountedOrder => self.first_counted_at.is_none_or(|t| t > old.at),
+                Extreme::LastCountedOrder => self.last_counted_at.is_none_or(|t| t < old.at),
+                Extreme::LastEvent => self.last_event_at.is_none_or(|t| t < old.at),
+            });
+        }
+        if self.counted_orders == 0 {
+            self.first_counted_at = None;
+            self.last_counted_at = None;
+            lost.retain(|e| *e == Extreme::LastEvent);
+        }
+        if self.records() == 0 {
+            self.last_event_at = None;
+            lost.clear();
+        }
+        lost
+    }
+
+    /// Folds in the extreme found among the other records.
+    pub fn restore(&mut self, extreme: Extreme, found: Option<Millis>) {
+        match extreme {
+            Extreme::FirstCountedOrder => {
+                self.first_counted_at = min_opt(self.first_counted_at, found)
+            }
+            Extreme::LastCountedOrder => {
+                self.last_counted_at = max_opt(self.last_counted_at, found)
+            }
+            Extreme::LastEvent => self.last_event_at = max_opt(self.last_event_at, found),
+        }
+    }
+
+    /// The customer's figures are the sum of its nodes' figures.
+    pub fn merge(&mut self, other: &ScopeStats) {
+        self.order_records += other.order_records;
+        self.counted_orders += other.counted_orders;
+        self.spend_fen += other.spend_fen;
+        self.first_counted_at = min_opt(self.first_counted_at, other.first_counted_at);
+        self.last_counted_at = max_opt(self.last_counted_at, other.last_counted_at);
+        self.reservation_records += other.reservation_records;
+        self.fulfilled_reservations += other.fulfilled_reservations;
+        self.pos_records += other.pos_records;
+        self.activity_records += other.activity_records;
+        self.member_records += other.member_records;
+        self.last_event_at = max_opt(self.last_event_at, other.last_event_at);
+        for (name, n) in &other.names {
+            *self.names.entry(name.clone()).or_insert(0) += n;
+        }
+        self.member = pick_member(self.member.take(), other.member.clone());
+    }
+
+    /// The name most records carry (ties: the smallest), for display.
+    pub fn display_name(&self) -> Option<&str> {
+        self.names
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(n, _)| n.as_str())
+    }
+}
+
+/// When a cluster holds several member records (a phone shared by two memberships), the most
+/// recently synced one is shown; ties go to the smaller member id so the choice is stable.
+fn pick_member(a: Option<MemberInfo>, b: Option<MemberInfo>) -> Option<MemberInfo> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let ka = (
+                a.synced_at.unwrap_or(a.registered_at),
+                std::cmp::Reverse(a.member_id.clone()),
+            );
+            let kb = (
+                b.synced_at.unwrap_or(b.registered_at),
+                std::cmp::Reverse(b.member_id.clone()),
+            );
+            Some(if kb > ka { b } else { a })
+        }
+        (a, b) => a.or(b),
+    }
+}
+
+fn min_opt(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_opt(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    a.max(b)
+}
+
+/// A timeline entry as stored: rendered once at ingest from the record's current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub event_type: String,
+    pub at: Millis,
+    pub title: String,
+    pub description: String,
+    pub status: Option<String>,
+    pub data: serde_json::Value,
+}
+
+fn pos_method_label(m: &str) -> &str {
+    match m {
+        "wechat" => "微信支付",
+        "alipay" => "支付宝",
+        "cash" => "现金",
+        "card" => "银行卡",
+        "member_balance" => "会员余额",
+        other => other,
+    }
+}
+
+fn activity_label(a: &str) -> &str {
+    match a {
+        "login" => "登录",
+        "redeem_points" => "积分兑换",
+        "recharge" => "充值",
+        "coupon_claimed" => "领取优惠券",
+        other => other,
+    }
+}
+
+impl TimelineEntry {
+    pub fn of(record: &SourceRecord, zone: &Zone) -> TimelineEntry {
+        use serde_json::json;
+        let store = record.store().map(|s| s.as_str().to_string());
+        let (title, description, status, data) = match record {
+            SourceRecord::Order(o) => (
+                format!("订单 {}", o.order_number.as_deref().unwrap_or(&o.order_id)),
+                format!("{} - ¥{}", o.order_type.label(), o.total.display_yuan()),
+                Some(o.status.as_str().to_string()),
+                json!({
+                    "order_id": o.order_id,
+                    "order_number": o.order_number,
+                    "store_id": store,
+                    "order_type": o.order_type.as_str(),
+                    "total": o.total.yuan(),
+                    "items": o.items.iter().map(|l| json!({
+                        "dish_id": l.dish_id, "name": l.name, "quantity": l.quantity,
+                        "price": l.price.map(|p| p.yuan()),
+                    })).collect::<Vec<_>>(),
+                }),
+            ),
+            SourceRecord::Reservation(r) => (
+                match r.party_size {
+                    Some(n) => format!("预订 - {n}人"),
+                    None => "预订".to_string(),
+                },
+                format!("状态: {}", r.status.as_str()),
+                Some(r.status.as_str().to_string()),
+                json!({
+                    "reservation_id": r.reservation_id,
+                    "store_id": store,
+                    "party_size": r.party_size,
+                    "reserved_for": zone.format(r.reserved_for),
+                    "source": r.source,
+                    "external_id": r.external_id,
+                }),
+            ),
+            SourceRecord::Pos(p) => (
+                format!("POS交易 ¥{}", p.amount.display_yuan()),
+                match &p.payment_method {
+                    Some(m) => format!("{} - {}", pos_method_label(m), p.status.as_str()),
+                    None => p.status.as_str().to_string(),
+                },
+                Some(p.status.as_str().to_string()),
+                json!({
+                    "transaction_id": p.transaction_id,
+                    "store_id": store,
+                    "order_number": p.order_number,
+                    "amount": p.amount.yuan(),
+                    "payment_method": p.payment_method,
+                }),
+            ),
+            SourceRecord::Member(m) => (
+                "会员注册".to_string(),
+                match &m.level {
+                    Some(level) => format!("会员等级: {level}"),
+                    None => "会员".to_string(),
+                },
+                None,
+                json!({
+                    "member_id": m.member_id.as_str(),
+                    "store_id": store,
+                    "level": m.level,
+                }),
+            ),
+            SourceRecord::Activity(a) => (
+                format!("会员活动: {}", activity_label(&a.action)),
+                a.detail.clone().unwrap_or_default(),
+                None,
+                json!({
+                    "log_id": a.log_id,
+                    "store_id": store,
+                    "action": a.action,
+                }),
+            ),
+        };
+        TimelineEntry {
+            event_type: record.kind().event_type().to_string(),
+            at: record.timeline_time(),
+            title,
+            description,
+            status,
+            data,
+        }
+    }
+}
+
+/// What the projection remembers of one source record: the last change applied (by stream
+/// sequence number) and, unless the record is gone, where and how it counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppliedRecord {
+    pub seq: SeqNo,
+    pub state: Option<RecordState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordState {
+    pub home: Identifier,
+    pub store: Option<StoreId>,
+    pub contribution: Contribution,
+    pub links: Vec<Identifier>,
+    pub timeline: TimelineEntry,
+}
+
+impl RecordState {
+    /// `None` when the record belongs to no customer (no identifiers at all).
+    pub fn of(record: &SourceRecord, zone: &Zone) -> Option<RecordState> {
+        Some(RecordState {
+            home: record.home()?,
+            store: record.store().cloned(),
+            contribution: Contribution::of(record),
+            links: record.links(),
+            timeline: TimelineEntry::of(record, zone),
+        })
+    }
+    pub fn scopes(&self) -> Vec<Scope> {
+        Scope::of_record(self.store.as_ref())
+    }
+}
+
+/// One change read from a source stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// INSERT or MODIFY: the record's new state.
+    Upsert(SourceRecord),
+    /// REMOVE by a person or service: the record no longer exists.
+    Remove,
+    /// REMOVE by DynamoDB's TTL: retention in the source, the history stays.
+    Expire,
+}
+
+/// What applying a change to a record does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Already applied (a duplicate or an older delivery): nothing to write.
+    Stale,
+    /// Remember the sequence number; the projection keeps what it has.
+    Advance,
+    /// Move the record from `before` to `after` (either may be absent).
+    Apply {
+        before: Option<RecordState>,
+        after: Option<RecordState>,
+    },
+}
+
+/// Decides what a change does given what was applied before. Pure, so it is tested once here
+/// and every adapter (DynamoDB, memory) shares it.
+pub fn decide(
+    previous: Option<&AppliedRecord>,
+    seq: &SeqNo,
+    change: &Change,
+    zone: &Zone,
+) -> Decision {
+    if let Some(prev) = previous {
+        if prev.seq >= *seq {
+            return Decision::Stale;
+        }
+    }
+    let before = previous.and_then(|p| p.state.clone());
+    let after = match change {
+        Change::Upsert(record) => RecordState::of(record, zone),
+        Change::Remove => None,
+        Change::Expire => return Decision::Advance,
+    };
+    if before == after {
+        return Decision::Advance;
+    }
+    Decision::Apply { before, after }
+}
+
+/// The (node, scope) statistics a move from `before` to `after` touches, each with the
+/// contribution to take out and the one to put in.
+pub fn stat_deltas<'a>(
+    before: Option<&'a RecordState>,
+    after: Option<&'a RecordState>,
+) -> BTreeMap<(Identifier, Scope), (Option<&'a Contribution>, Option<&'a Contribution>)> {
+    let mut out: BTreeMap<(Identifier, Scope), (Option<&Contribution>, Option<&Contribution>)> =
+        BTreeMap::new();
+    if let Some(b) = before {
+        for scope in b.scopes() {
+            out.entry((b.home.clone(), scope)).or_default().0 = Some(&b.contribution);
+        }
+    }
+    if let Some(a) = after {
+        for scope in a.scopes() {
+            out.entry((a.home.clone(), scope)).or_default().1 = Some(&a.contribution);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(at: i64, spend: Option<i64>) -> Contribution {
+        Contribution {
+            kind: SourceKind::Orders,
+            at: Millis(at),
+            counted_spend: spend.map(Fen),
+            fulfilled: false,
+            name: Some("张三".into()),
+            member: None,
+        }
+    }
+
+    #[test]
+    fn sequence_numbers_compare_numerically() {
+        let s = |x: &str| SeqNo::parse(x).unwrap();
+        assert!(s("9") < s("10"));
+        assert!(s("1100000000017454423009") < s("1100000000017454423010"));
+        assert_eq!(s("007"), s("7"));
+        assert!(SeqNo::parse("12a").is_none());
+    }
+
+    #[test]
+    fn adding_then_removing_restores_the_stats() {
+        let mut s = ScopeStats::default();
+        s.replace(None, Some(&order(10, Some(100))));
+        let snapshot = s.clone();
+        s.replace(None, Some(&order(20, Some(50))));
+        assert_eq!(s.counted_orders, 2);
+        assert_eq!(s.last_counted_at, Some(Millis(20)));
+        let lost = s.replace(Some(&order(20, Some(50))), None);
+        assert_eq!(lost, vec![Extreme::LastCountedOrder, Extreme::LastEvent]);
+        s.restore(Extreme::LastCountedOrder, Some(Millis(10)));
+        s.restore(Extreme::LastEvent, Some(Millis(10)));
+        assert_eq!(s, snapshot);
+    }
+
+    #[test]
+    fn refund_uncounts_but_keeps_the_record() {
+        let mut s = ScopeStats::default();
+        s.replace(None, Some(&order(10, Some(100))));
+        let lost = s.replace(Some(&order(10, Some(100))), Some(&order(10, None)));
+        assert!(lost.is_empty(), "{lost:?}");
+        assert_eq!((s.order_records, s.counted_orders, s.spend_fen), (1, 0, 0));
+        assert_eq!(
+            (s.first_counted_at, s.last_counted_at, s.last_event_at),
+            (None, None, Some(Millis(10)))
+        );
+    }
+
+    #[test]
+    fn stale_and_duplicate_changes_do_nothing() {
+        let zone = Zone::default();
+        let prev = AppliedRecord {
+            seq: SeqNo::parse("5").unwrap(),
+            state: None,
+        };
+        assert_eq!(
+            decide(
+                Some(&prev),
+                &SeqNo::parse("5").unwrap(),
+                &Change::Remove,
+                &zone
+            ),
+            Decision::Stale
+        );
+        assert_eq!(
+            decide(
+                Some(&prev),
+                &SeqNo::parse("4").unwrap(),
+                &Change::Remove,
+                &zone
+            ),
+            Decision::Stale
+        );
+        assert_eq!(
+            decide(
+                Some(&prev),
+                &SeqNo::parse("6").unwrap(),
+                &Change::Remove,
+                &zone
+            ),
+            Decision::Advance
+        );
+        assert_eq!(
+            decide(None, &SeqNo::parse("6").unwrap(), &Change::Expire, &zone),
+            Decision::Advance
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! The API's answers, assembled from a customer's statistics and timeline entries in the
+//! shapes of the seed (`spec/customer360-seed.md`).
+
+use crate::ids::Identifier;
+use crate::metrics::{tags, value_metrics, Thresholds, ValueMetrics};
+use crate::money::Fen;
+use crate::projection::{MemberInfo, ScopeStats, TimelineEntry};
+use crate::time::{Millis, Zone};
+use serde_json::{json, Map, Value};
+
+/// Everything a read knows about one customer in one scope.
+#[derive(Debug, Clone)]
+pub struct CustomerView<'a> {
+    /// The identifier as asked for, normalized.
+    pub identifier: &'a Identifier,
+    /// The scope's figures, summed over the customer's nodes.
+    pub stats: &'a ScopeStats,
+    /// Brand-wide loyalty data, shown in every scope that can see the customer.
+    pub member: Option<&'a MemberInfo>,
+    pub now: Millis,
+    pub zone: &'a Zone,
+    pub thresholds: &'a Thresholds,
+}
+
+impl CustomerView<'_> {
+    fn stats_with_member(&self) -> ScopeStats {
+        ScopeStats {
+            member: self.member.cloned(),
+            ..self.stats.clone()
+        }
+    }
+
+    pub fn value(&self) -> ValueMetrics {
+        value_metrics(self.stats, self.now, self.thresholds)
+    }
+
+    pub fn tags(&self) -> Vec<String> {
+        tags(
+            &self.stats_with_member(),
+            &self.value(),
+            self.now,
+            self.thresholds,
+        )
+    }
+
+    pub fn customer_value_json(&self) -> Value {
+        let v = self.value();
+        json!({
+            "total_spent": v.total_spent.yuan(),
+            "total_orders": v.total_orders,
+            "avg_order_value": v.avg_order_value,
+            "customer_lifetime_days": v.customer_lifetime_days,
+            "order_frequency_per_month": v.order_frequency_per_month,
+            "rfm_score": v.rfm_score,
+            "customer_tier": v.tier.label(),
+        })
+    }
+
+    pub fn statistics_json(&self) -> Value {
+        json!({
+            "total_orders": self.stats.order_records,
+            "total_reservations": self.stats.reservation_records,
+            "total_pos_transactions": self.stats.pos_records,
+            "total_activities": self.stats.activity_records,
+        })
+    }
+
+    pub fn member_info_json(&self) -> Value {
+        match self.member {
+            None => Value::Null,
+            Some(m) => json!({
+                "member_id": m.member_id,
+                "name": m.name,
+                "phone": m.phone,
+                "email": m.email,
+                "level": m.level,
+                "points": m.points.unwrap_or(0),
+                "balance": Fen(m.balance_fen.unwrap_or(0)).yuan(),
+                "store_id": m.store_id,
+                "registered_at": self.zone.format(m.registered_at),
+            }),
+        }
+    }
+
+    fn head(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("customer_identifier".into(), json!(self.identifier.value()));
+        m.insert(
+            "identifier_type".into(),
+            json!(self.identifier.kind().as_str()),
+        );
+        m
+    }
+
+    /// `GET /profile`: `timeline`, `recent_orders` and `recent_reservations` newest first.
+    pub fn profile(
+        &self,
+        timeline: &[TimelineEntry],
+        recent_orders: &[TimelineEntry],
+        recent_reservations: &[TimelineEntry],
+    ) -> Value {
+        let mut m = self.head();
+        m.insert("member_info".into(), self.member_info_json());
+        m.insert("customer_value".into(), self.customer_value_json());
+        m.insert("customer_tags".into(), json!(self.tags()));
+        m.insert("statistics".into(), self.statistics_json());
+        m.insert(
+            "timeline".into(),
+            timeline
+                .iter()
+                .map(|e| timeline_json(e, self.zone, false))
+                .collect(),
+        );
+        m.insert(
+            "recent_orders".into(),
+            recent_orders
+                .iter()
+                .map(|e| record_json(e, "created_at", self.zone))
+                .collect(),
+        );
+        m.insert(
+            "recent_reservations".into(),
+            recent_reservations
+                .iter()
+                .map(|e| record_json(e, "reserved_for", self.zone))
+                .collect(),
+        );
+        m.insert("generated_at".into(), json!(self.zone.format(self.now)));
+        Value::Object(m)
+    }
+
+    /// `GET /value`.
+    pub fn value_answer(&self) -> Value {
+        let mut m = self.head();
+        m.insert("customer_value".into(), self.customer_value_json());
+        m.insert("customer_tags".into(), json!(self.tags()));
+        m.insert("statistics".into(), self.statistics_json());
+        m.insert("generated_at".into(), json!(self.zone.format(self.now)));
+        Value::Object(m)
+    }
+
+    /// `GET /timeline`: one page, with the cursor of the next page when there is one.
+    pub fn timeline_answer(&self, page: &[TimelineEntry], next_cursor: Option<String>) -> Value {
+        let mut m = self.head();
+        m.insert(
+            "timeline".into(),
+            page.iter()
+                .map(|e| timeline_json(e, self.zone, true))
+                .collect(),
+        );
+        m.insert("total_events".into(), json!(self.stats.records()));
+        m.insert("next_cursor".into(), json!(next_cursor));
+        Value::Object(m)
+    }
+}
+
+pub fn timeline_json(e: &TimelineEntry, zone: &Zone, with_data: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("event_type".into(), json!(e.event_type));
+    m.insert("event_time".into(), json!(zone.format(e.at)));
+    m.insert("title".into(), json!(e.title));
+    m.insert("description".into(), json!(e.description));
+    m.insert("status".into(), json!(e.status));
+    if with_data {
+        m.insert("data".into(), e.data.clone());
+    }
+    Value::Object(m)
+}
+
+/// A recent order or reservation: its data plus its status and time.
+fn record_json(e: &TimelineEntry, time_field: &str, zone: &Zone) -> Value {
+    let mut m = match &e.data {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    m.insert("status".into(), json!(e.status));
+    m.insert(time_field.into(), json!(zone.format(e.at)));
+    Value::Object(m)
+}
