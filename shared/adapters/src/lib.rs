@@ -1,5 +1,22 @@
-pub use aws_lambda_events;
-pub use aws_sdk_dynamodb;
+//! Customer360's adapters: everything that touches AWS, the network or the clock, around the
+//! pure domain crate.
+//!
+//! - [`decode`]: stream images to source records.
+//! - [`store`]: the customer360 table on DynamoDB.
+//! - [`projector`]: one source change, one conditional transaction.
+//! - [`ingest`]: the stream Lambda (partial batch responses).
+//! - [`reads`] and [`http`]: the four read endpoints.
+
+pub mod config;
+pub mod counter;
+pub mod decode;
+pub mod http;
+pub mod ingest;
+pub mod projector;
+pub mod reads;
+pub mod schema;
+pub mod store;
+pub mod telemetry;
+
 pub use c360_domain as domain;
-pub use lambda_http;
-pub use redis;
+pub use {aws_lambda_events, aws_sdk_dynamodb, lambda_http};

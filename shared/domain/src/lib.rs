@@ -12,6 +12,7 @@ pub mod ids;
 pub mod metrics;
 pub mod money;
 pub mod projection;
+pub mod search;
 pub mod source;
 pub mod time;
 pub mod view;

@@ -1,0 +1,92 @@
+//! Configuration from the environment, read once at cold start.
+
+use crate::counter::RequestCounter;
+use crate::store::Store;
+use c360_domain::metrics::MetricsConfig;
+use c360_domain::Zone;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `C360_TABLE`, default `customer360`.
+    pub table: String,
+    /// `C360_UTC_OFFSET`, default `+08:00` (Asia/Shanghai; no daylight saving).
+    pub zone: Zone,
+    /// `C360_METRICS_CONFIG`: JSON thresholds, `{"defaults":{..},"stores":{"id":{..}}}`.
+    pub metrics: MetricsConfig,
+    /// `C360_PROFILE_TIMELINE_LIMIT`, default 10: timeline entries in a profile.
+    pub profile_timeline_limit: usize,
+    /// `C360_RECENT_LIMIT`, default 5: recent orders and reservations in a profile.
+    pub recent_limit: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_usize(name: &str, default: usize) -> Result<usize, ConfigError> {
+    match env(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError(format!("{name} must be a whole number, got `{v}`"))),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let zone = match env("C360_UTC_OFFSET") {
+            None => Zone::default(),
+            Some(v) => Zone::parse(&v).ok_or_else(|| {
+                ConfigError(format!("C360_UTC_OFFSET must look like +08:00, got `{v}`"))
+            })?,
+        };
+        let metrics = match env("C360_METRICS_CONFIG") {
+            None => MetricsConfig::default(),
+            Some(v) => serde_json::from_str(&v)
+                .map_err(|e| ConfigError(format!("C360_METRICS_CONFIG: {e}")))?,
+        };
+        Ok(Config {
+            table: env("C360_TABLE").unwrap_or_else(|| "customer360".into()),
+            zone,
+            metrics,
+            profile_timeline_limit: env_usize("C360_PROFILE_TIMELINE_LIMIT", 10)?,
+            recent_limit: env_usize("C360_RECENT_LIMIT", 5)?,
+        })
+    }
+}
+
+/// Clients built once per cold start and shared by every request.
+#[derive(Clone)]
+pub struct Clients {
+    pub store: Store,
+}
+
+impl Clients {
+    /// The SDK reads the region, credentials and `AWS_ENDPOINT_URL` (the local emulator)
+    /// from the environment; nothing here calls the network.
+    pub async fn from_env(config: &Config, counter: Option<RequestCounter>) -> Clients {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let client = dynamodb_client(&sdk, counter);
+        Clients {
+            store: Store::new(client, config.table.clone()),
+        }
+    }
+}
+
+pub fn dynamodb_client(
+    sdk: &aws_config::SdkConfig,
+    counter: Option<RequestCounter>,
+) -> aws_sdk_dynamodb::Client {
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(counter) = counter {
+        builder = builder.interceptor(counter);
+    }
+    aws_sdk_dynamodb::Client::from_conf(builder.build())
+}

@@ -1,0 +1,349 @@
+//! Stream images (DynamoDB JSON) to typed source records, per `spec/sources.md`.
+//!
+//! Required attributes missing, wrong types, unparsable times and negative amounts are
+//! permanent errors for that record, with a message naming the attribute. An implausible
+//! phone or email is dropped (the record keeps its other identifiers) rather than failing
+//! the record: the rest of the record is still true.
+
+use c360_domain::ids::{Email, MemberId, Phone, StoreId};
+use c360_domain::money::Fen;
+use c360_domain::source::*;
+use c360_domain::time::{Millis, Zone};
+use serde_dynamo::AttributeValue as Av;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("attribute `{0}` is required")]
+    Missing(&'static str),
+    #[error("attribute `{attr}` must be {expected}")]
+    Type {
+        attr: &'static str,
+        expected: &'static str,
+    },
+    #[error("attribute `{attr}`: {message}")]
+    Invalid { attr: &'static str, message: String },
+}
+
+/// Identifiers that were present but implausible, reported for metrics and logs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Dropped(pub Vec<&'static str>);
+
+struct Image<'a> {
+    map: &'a HashMap<String, Av>,
+    zone: &'a Zone,
+    dropped: Dropped,
+}
+
+impl<'a> Image<'a> {
+    fn get(&self, attr: &'static str) -> Option<&'a Av> {
+        match self.map.get(attr) {
+            None | Some(Av::Null(_)) => None,
+            Some(v) => Some(v),
+        }
+    }
+    fn opt_str(&self, attr: &'static str) -> Result<Option<&'a str>, DecodeError> {
+        match self.get(attr) {
+            None => Ok(None),
+            Some(Av::S(s)) if s.trim().is_empty() => Ok(None),
+            Some(Av::S(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(DecodeError::Type {
+                attr,
+                expected: "a string (S)",
+            }),
+        }
+    }
+    fn str(&self, attr: &'static str) -> Result<&'a str, DecodeError> {
+        self.opt_str(attr)?.ok_or(DecodeError::Missing(attr))
+    }
+    fn opt_string(&self, attr: &'static str) -> Result<Option<String>, DecodeError> {
+        Ok(self.opt_str(attr)?.map(|s| s.trim().to_string()))
+    }
+    fn opt_num(&self, attr: &'static str) -> Result<Option<&'a str>, DecodeError> {
+        match self.get(attr) {
+            None => Ok(None),
+            Some(Av::N(n)) => Ok(Some(n.as_str())),
+            Some(_) => Err(DecodeError::Type {
+                attr,
+                expected: "a number (N)",
+            }),
+        }
+    }
+    fn opt_int(&self, attr: &'static str) -> Result<Option<i64>, DecodeError> {
+        self.opt_num(attr)?
+            .map(|n| {
+                n.trim().parse::<i64>().map_err(|_| DecodeError::Invalid {
+                    attr,
+                    message: format!("`{n}` is not a whole number"),
+                })
+            })
+            .transpose()
+    }
+    fn opt_money(&self, attr: &'static str) -> Result<Option<Fen>, DecodeError> {
+        self.opt_num(attr)?
+            .map(|n| {
+                Fen::parse_yuan(n).map_err(|e| DecodeError::Invalid {
+                    attr,
+                    message: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+    fn money(&self, attr: &'static str) -> Result<Fen, DecodeError> {
+        self.opt_money(attr)?.ok_or(DecodeError::Missing(attr))
+    }
+    fn opt_time(&self, attr: &'static str) -> Result<Option<Millis>, DecodeError> {
+        self.opt_str(attr)?
+            .map(|s| {
+                self.zone.parse_time(s).map_err(|e| DecodeError::Invalid {
+                    attr,
+                    message: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+    fn time(&self, attr: &'static str) -> Result<Millis, DecodeError> {
+        self.opt_time(attr)?.ok_or(DecodeError::Missing(attr))
+    }
+    fn store(&self, attr: &'static str) -> Result<StoreId, DecodeError> {
+        StoreId::parse(self.str(attr)?).map_err(|e| DecodeError::Invalid {
+            attr,
+            message: e.to_string(),
+        })
+    }
+    fn opt_store(&self, attr: &'static str) -> Result<Option<StoreId>, DecodeError> {
+        self.opt_str(attr)?
+            .map(|s| {
+                StoreId::parse(s).map_err(|e| DecodeError::Invalid {
+                    attr,
+                    message: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+    fn phone(&mut self, attr: &'static str) -> Result<Option<Phone>, DecodeError> {
+        Ok(self.opt_str(attr)?.and_then(|s| match Phone::parse(s) {
+            Ok(p) => Some(p),
+            Err(_) => {
+                self.dropped.0.push(attr);
+                None
+            }
+        }))
+    }
+    fn email(&mut self, attr: &'static str) -> Result<Option<Email>, DecodeError> {
+        Ok(self.opt_str(attr)?.and_then(|s| match Email::parse(s) {
+            Ok(e) => Some(e),
+            Err(_) => {
+                self.dropped.0.push(attr);
+                None
+            }
+        }))
+    }
+    fn member(&mut self, attr: &'static str) -> Result<Option<MemberId>, DecodeError> {
+        Ok(self.opt_str(attr)?.and_then(|s| match MemberId::parse(s) {
+            Ok(m) => Some(m),
+            Err(_) => {
+                self.dropped.0.push(attr);
+                None
+            }
+        }))
+    }
+    fn ids(&mut self, phone_attr: &'static str) -> Result<Identities, DecodeError> {
+        Ok(Identities {
+            member: self.member("member_id")?,
+            phone: self.phone(phone_attr)?,
+            email: self.email("email")?,
+        })
+    }
+    fn lines(&self) -> Result<Vec<OrderLine>, DecodeError> {
+        let list = match self.get("items") {
+            None => return Ok(Vec::new()),
+            Some(Av::L(l)) => l,
+            Some(_) => {
+                return Err(DecodeError::Type {
+                    attr: "items",
+                    expected: "a list (L) of maps",
+                })
+            }
+        };
+        list.iter()
+            .map(|v| match v {
+                Av::M(m) => {
+                    let line = Image {
+                        map: m,
+                        zone: self.zone,
+                        dropped: Dropped::default(),
+                    };
+                    let at = |e: DecodeError| DecodeError::Invalid {
+                        attr: "items",
+                        message: e.to_string(),
+                    };
+                    Ok(OrderLine {
+                        dish_id: line.opt_string("dish_id").map_err(at)?,
+                        name: line.opt_string("name").map_err(at)?,
+                        quantity: line.opt_int("quantity").map_err(at)?,
+                        price: line.opt_money("price").map_err(at)?,
+                    })
+                }
+                _ => Err(DecodeError::Type {
+                    attr: "items",
+                    expected: "a list (L) of maps",
+                }),
+            })
+            .collect()
+    }
+}
+
+/// Decodes a new image of `kind`'s table.
+pub fn decode(
+    kind: SourceKind,
+    image: &HashMap<String, Av>,
+    zone: &Zone,
+) -> Result<(SourceRecord, Dropped), DecodeError> {
+    let mut im = Image {
+        map: image,
+        zone,
+        dropped: Dropped::default(),
+    };
+    let record = match kind {
+        SourceKind::Orders => SourceRecord::Order(Order {
+            order_id: im.str("order_id")?.to_string(),
+            order_number: im.opt_string("order_number")?,
+            store: im.store("store_id")?,
+            ids: im.ids("customer_phone")?,
+            customer_name: im.opt_string("customer_name")?,
+            order_type: OrderType::parse(im.opt_str("order_type")?.unwrap_or("dine_in")),
+            status: OrderStatus::parse(im.str("status")?),
+            total: im.money("total")?,
+            items: im.lines()?,
+            created_at: im.time("created_at")?,
+        }),
+        SourceKind::Reservations => SourceRecord::Reservation(Reservation {
+            reservation_id: im.str("reservation_id")?.to_string(),
+            store: im.store("store_id")?,
+            ids: im.ids("customer_phone")?,
+            customer_name: im.opt_string("customer_name")?,
+            party_size: im.opt_int("party_size")?,
+            reserved_for: im.time("reserved_for")?,
+            status: ReservationStatus::parse(im.str("status")?),
+            source: im.opt_string("source")?,
+            external_id: im.opt_string("external_id")?,
+        }),
+        SourceKind::PosTransactions => SourceRecord::Pos(PosTransaction {
+            transaction_id: im.str("transaction_id")?.to_string(),
+            store: im.store("store_id")?,
+            ids: im.ids("customer_phone")?,
+            order_number: im.opt_string("order_number")?,
+            amount: im.money("amount")?,
+            payment_method: im.opt_string("payment_method")?,
+            status: PosStatus::parse(im.str("status")?),
+            transacted_at: im.time("transacted_at")?,
+        }),
+        SourceKind::MemberSync => {
+            let member_id =
+                MemberId::parse(im.str("member_id")?).map_err(|e| DecodeError::Invalid {
+                    attr: "member_id",
+                    message: e.to_string(),
+                })?;
+            let synced_at = im.opt_time("synced_at")?;
+            let registered_at = match im.opt_time("registered_at")? {
+                Some(t) => t,
+                None => synced_at.ok_or(DecodeError::Missing("registered_at"))?,
+            };
+            SourceRecord::Member(Member {
+                member_id,
+                phone: im.phone("phone")?,
+                email: im.email("email")?,
+                name: im.opt_string("name")?,
+                level: im.opt_string("level")?,
+                points: im.opt_int("points")?,
+                balance: im.opt_money("balance")?,
+                store: im.opt_store("store_id")?,
+                registered_at,
+                synced_at,
+            })
+        }
+        SourceKind::AuditLog => SourceRecord::Activity(Activity {
+            log_id: im.str("log_id")?.to_string(),
+            store: im.opt_store("store_id")?,
+            ids: im.ids("customer_phone")?,
+            action: im.str("action")?.to_string(),
+            detail: im.opt_string("detail")?,
+            created_at: im.time("created_at")?,
+        }),
+    };
+    Ok((record, im.dropped))
+}
+
+/// The source id from a stream record's keys (present even on REMOVE).
+pub fn source_id(kind: SourceKind, keys: &HashMap<String, Av>) -> Result<String, DecodeError> {
+    let attr = kind.id_attribute();
+    match keys.get(attr) {
+        Some(Av::S(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Av::N(n)) => Ok(n.clone()),
+        Some(_) => Err(DecodeError::Type {
+            attr,
+            expected: "a string (S)",
+        }),
+        None => Err(DecodeError::Missing(attr)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(json: serde_json::Value) -> HashMap<String, Av> {
+        let item: serde_dynamo::Item =
+            serde_json::from_value(json).expect("fixture is DynamoDB JSON");
+        item.into_inner()
+    }
+
+    #[test]
+    fn decodes_an_order_with_any_phone_spelling() {
+        let im = image(serde_json::json!({
+            "order_id": {"S": "o1"}, "order_number": {"S": "ORD20260218001"}, "store_id": {"S": "store_sh_001"},
+            "customer_phone": {"S": "+86 138-0013-8000"}, "order_type": {"S": "dine_in"}, "status": {"S": "completed"},
+            "total": {"N": "280.00"}, "created_at": {"S": "2026-02-18T19:30:00"}, "unknown_extra": {"S": "ignored"},
+            "items": {"L": [{"M": {"dish_id": {"S": "d1"}, "name": {"S": "宫保鸡丁"}, "quantity": {"N": "2"}, "price": {"N": "48"}}}]}
+        }));
+        let (rec, dropped) = decode(SourceKind::Orders, &im, &Zone::default()).unwrap();
+        assert!(dropped.0.is_empty());
+        let SourceRecord::Order(o) = rec else {
+            panic!("an order")
+        };
+        assert_eq!(o.ids.phone.unwrap().as_str(), "13800138000");
+        assert_eq!(o.total, Fen(28000));
+        assert_eq!(o.items[0].price, Some(Fen(4800)));
+    }
+
+    #[test]
+    fn bad_values_name_the_attribute() {
+        let base = serde_json::json!({"order_id": {"S": "o1"}, "store_id": {"S": "s1"}, "status": {"S": "paid"}, "total": {"N": "1"}, "created_at": {"S": "2026-01-01T00:00:00Z"}});
+        for (attr, value, expect) in [
+            ("total", serde_json::json!({"N": "-1"}), "total"),
+            ("total", serde_json::json!({"S": "1"}), "total"),
+            (
+                "created_at",
+                serde_json::json!({"S": "yesterday"}),
+                "created_at",
+            ),
+            ("store_id", serde_json::json!({"NULL": true}), "store_id"),
+        ] {
+            let mut j = base.clone();
+            j[attr] = value;
+            let err = decode(SourceKind::Orders, &image(j), &Zone::default()).unwrap_err();
+            assert!(err.to_string().contains(expect), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_implausible_phone_is_dropped_not_fatal() {
+        let im = image(
+            serde_json::json!({"log_id": {"S": "l1"}, "customer_phone": {"S": "021-1234"}, "member_id": {"S": "M1"}, "action": {"S": "login"}, "created_at": {"S": "2026-01-01T00:00:00+08:00"}}),
+        );
+        let (rec, dropped) = decode(SourceKind::AuditLog, &im, &Zone::default()).unwrap();
+        assert_eq!(dropped.0, vec!["customer_phone"]);
+        assert_eq!(rec.identities().member.unwrap().as_str(), "M1");
+    }
+}

@@ -1,0 +1,289 @@
+//! Applies one source change to the projection: one BatchGetItem to read what it touches,
+//! one TransactWriteItems conditioned on the versions read. A lost race re-reads and
+//! retries (bounded); a duplicate or older delivery finds its sequence number already
+//! applied and writes nothing.
+
+use crate::store::{entry_sk, Store, StoreError, StoredNode, WriteSet};
+use c360_domain::identity::{relink, relink_start, singleton, NodeLinks};
+use c360_domain::projection::{
+    decide, stat_deltas, AppliedRecord, Change, Decision, RecordState, Scope,
+};
+use c360_domain::search::tokens;
+use c360_domain::{Identifier, SeqNo, SourceKind, Zone};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The projection changed.
+    Applied,
+    /// Already applied: a duplicate or an older delivery.
+    Stale,
+    /// Recorded, nothing to project (a TTL expiry, or a change that changes nothing shown).
+    Advanced,
+    /// The record belongs to no customer (no identifiers): only its sequence number is kept.
+    NoCustomer,
+}
+
+#[derive(Clone)]
+pub struct Projector {
+    store: Store,
+    zone: Zone,
+    max_attempts: u32,
+}
+
+/// Identity graphs are small; this bounds the walk so a pathological one fails loudly.
+const MAX_CLUSTER_NODES: usize = 60;
+
+impl Projector {
+    pub fn new(store: Store, zone: Zone) -> Self {
+        Projector {
+            store,
+            zone,
+            max_attempts: 8,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub async fn apply(
+        &self,
+        kind: SourceKind,
+        source_id: &str,
+        seq: &SeqNo,
+        change: &Change,
+    ) -> Result<Outcome, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_apply(kind, source_id, seq, change).await {
+                Err(StoreError::Conflict) if attempt < self.max_attempts => {
+                    // Jittered backoff so racing writers do not collide again in lockstep.
+                    let jitter = (seq.as_str().bytes().map(u64::from).sum::<u64>()
+                        + u64::from(attempt) * 7)
+                        % 10;
+                    tokio::time::sleep(Duration::from_millis((5 << attempt.min(6)) + jitter)).await;
+                }
+                Err(StoreError::Conflict) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "still conflicting after {attempt} attempts"
+                    )));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_apply(
+        &self,
+        kind: SourceKind,
+        source_id: &str,
+        seq: &SeqNo,
+        change: &Change,
+    ) -> Result<Outcome, StoreError> {
+        let after_guess = match change {
+            Change::Upsert(record) => RecordState::of(record, &self.zone),
+            Change::Remove | Change::Expire => None,
+        };
+        // Common case: the record stays where it was, so reading the anchor alongside the
+        // new state's stats and home node is all the reading needed.
+        let guess_stats: Vec<(Identifier, Scope)> = stat_deltas(None, after_guess.as_ref())
+            .into_keys()
+            .collect();
+        let guess_nodes: Vec<Identifier> = after_guess.iter().map(|a| a.home.clone()).collect();
+        let mut loaded = self
+            .store
+            .load(Some((kind, source_id)), &guess_nodes, &guess_stats, true)
+            .await?;
+        let previous = loaded.anchor.take();
+
+        let (before, after) = match decide(previous.as_ref(), seq, change, &self.zone) {
+            Decision::Stale => return Ok(Outcome::Stale),
+            Decision::Advance => {
+                let mut w = WriteSet::default();
+                let state = previous.as_ref().and_then(|p| p.state.clone());
+                let no_customer =
+                    state.is_none() && after_guess.is_none() && matches!(change, Change::Upsert(_));
+                self.store.put_anchor(
+                    &mut w,
+                    kind,
+                    source_id,
+                    &AppliedRecord {
+                        seq: seq.clone(),
+                        state,
+                    },
+                    previous.as_ref(),
+                )?;
+                self.store.commit(w).await?;
+                return Ok(if no_customer {
+                    Outcome::NoCustomer
+                } else {
+                    Outcome::Advanced
+                });
+            }
+            Decision::Apply { before, after } => (before, after),
+        };
+
+        let deltas = stat_deltas(before.as_ref(), after.as_ref());
+        let missing: Vec<(Identifier, Scope)> = deltas
+            .keys()
+            .filter(|k| !loaded.stats.contains_key(*k))
+            .cloned()
+            .collect();
+        let member = after.as_ref().or(before.as_ref()).map(|s| s.home.clone());
+        let old_links = before.as_ref().map(|b| b.links.clone()).unwrap_or_default();
+        let new_links = after.as_ref().map(|a| a.links.clone()).unwrap_or_default();
+        let relinking = kind == SourceKind::MemberSync && old_links != new_links;
+        let mut want_nodes: BTreeSet<Identifier> = BTreeSet::new();
+        if relinking {
+            if let Some(m) = &member {
+                want_nodes.extend(relink_start(m, &old_links, &new_links));
+            }
+        }
+        let mut absent: BTreeSet<Identifier> = guess_nodes
+            .iter()
+            .filter(|n| !loaded.nodes.contains_key(*n))
+            .cloned()
+            .collect();
+        let fetch_nodes: Vec<Identifier> = want_nodes
+            .iter()
+            .filter(|n| !loaded.nodes.contains_key(*n) && !absent.contains(*n))
+            .cloned()
+            .collect();
+        if !missing.is_empty() || !fetch_nodes.is_empty() {
+            let more = self.store.load(None, &fetch_nodes, &missing, true).await?;
+            absent.extend(
+                fetch_nodes
+                    .iter()
+                    .filter(|n| !more.nodes.contains_key(*n))
+                    .cloned(),
+            );
+            loaded.nodes.extend(more.nodes);
+            loaded.stats.extend(more.stats);
+        }
+
+        let mut w = WriteSet::default();
+
+        // Statistics and search tokens of every (node, scope) the move touches.
+        for ((node, scope), (old, new)) in &deltas {
+            let stored = loaded.stats.get(&(node.clone(), scope.clone()));
+            let mut stats = stored.map(|s| s.stats.clone()).unwrap_or_default();
+            let tokens_before = tokens(node, &stats);
+            for extreme in stats.replace(*old, *new) {
+                let found = self
+                    .store
+                    .find_extreme(node, scope, extreme, &entry_sk(scope, kind, source_id))
+                    .await?;
+                stats.restore(extreme, found);
+            }
+            self.store
+                .put_stats(&mut w, node, scope, &stats, stored.map(|s| s.version))?;
+            let tokens_after = tokens(node, &stats);
+            for t in tokens_after.difference(&tokens_before) {
+                self.store.put_token(&mut w, node, scope, t)?;
+            }
+            for t in tokens_before.difference(&tokens_after) {
+                self.store.delete_token(&mut w, node, scope, t)?;
+            }
+        }
+
+        // Timeline entries: one per scope, under the home node.
+        let placed = |s: &Option<RecordState>| -> BTreeSet<(Identifier, Scope)> {
+            s.iter()
+                .flat_map(|st| st.scopes().into_iter().map(|sc| (st.home.clone(), sc)))
+                .collect()
+        };
+        let (was, is) = (placed(&before), placed(&after));
+        for (node, scope) in was.difference(&is) {
+            self.store
+                .delete_entry(&mut w, node, scope, kind, source_id)?;
+        }
+        if let Some(a) = &after {
+            for (node, scope) in &is {
+                self.store.put_entry(
+                    &mut w,
+                    node,
+                    scope,
+                    kind,
+                    source_id,
+                    &a.timeline,
+                    a.contribution.counted_spend.is_some(),
+                )?;
+            }
+        }
+
+        // Identity: re-link the member, or make sure the home node exists.
+        if let (true, Some(m)) = (relinking, &member) {
+            self.walk_cluster(&mut loaded.nodes, &mut absent).await?;
+            let links: BTreeMap<Identifier, NodeLinks> = loaded
+                .nodes
+                .iter()
+                .map(|(id, n)| (id.clone(), n.links.clone()))
+                .collect();
+            let changed = relink(&links, m, &old_links, &new_links);
+            for (id, node) in &changed {
+                self.store
+                    .put_node(&mut w, id, node, loaded.nodes.get(id).map(|n| n.version))?;
+            }
+            for (id, node) in &loaded.nodes {
+                if !changed.contains_key(id) {
+                    self.store.check_node(&mut w, id, Some(node.version))?;
+                }
+            }
+        } else if let Some(a) = &after {
+            if !loaded.nodes.contains_key(&a.home) {
+                self.store
+                    .put_node(&mut w, &a.home, &singleton(&a.home), None)?;
+            }
+        }
+
+        self.store.put_anchor(
+            &mut w,
+            kind,
+            source_id,
+            &AppliedRecord {
+                seq: seq.clone(),
+                state: after,
+            },
+            previous.as_ref(),
+        )?;
+        self.store.commit(w).await?;
+        Ok(Outcome::Applied)
+    }
+
+    /// Reads every node reachable from those loaded, so a re-link sees whole clusters.
+    async fn walk_cluster(
+        &self,
+        nodes: &mut BTreeMap<Identifier, StoredNode>,
+        absent: &mut BTreeSet<Identifier>,
+    ) -> Result<(), StoreError> {
+        loop {
+            let frontier: Vec<Identifier> = nodes
+                .values()
+                .flat_map(|n| n.links.adjacent.iter().chain(n.links.cluster.iter()))
+                .filter(|id| !nodes.contains_key(*id) && !absent.contains(*id))
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if frontier.is_empty() {
+                return Ok(());
+            }
+            if nodes.len() + frontier.len() > MAX_CLUSTER_NODES {
+                return Err(StoreError::Failed(format!(
+                    "identity cluster larger than {MAX_CLUSTER_NODES} identifiers"
+                )));
+            }
+            let more = self.store.load(None, &frontier, &[], true).await?;
+            absent.extend(
+                frontier
+                    .iter()
+                    .filter(|id| !more.nodes.contains_key(*id))
+                    .cloned(),
+            );
+            nodes.extend(more.nodes);
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! The four reads. Each resolves the identifier with one GetItem, then issues its requests
+//! in parallel (one round trip of latency): a BatchGetItem for the cluster's statistics and
+//! a bounded number of Queries per node. Nothing grows with the customer's history.
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use c360_domain::projection::{MemberInfo, Scope, ScopeStats, TimelineEntry};
+use c360_domain::search::query_tokens;
+use c360_domain::view::CustomerView;
+use c360_domain::{Identifier, Millis, SourceKind};
+use futures::future::try_join_all;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("no customer for this identifier in this scope")]
+    NotFound,
+    #[error("the cursor does not belong to this timeline")]
+    BadCursor,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone)]
+pub struct Reads {
+    store: Store,
+    config: Config,
+}
+
+/// A customer as one scope sees it.
+struct Seen {
+    stats: ScopeStats,
+    member: Option<MemberInfo>,
+}
+
+fn stats_keys(cluster: &[Identifier], scope: &Scope) -> Vec<(Identifier, Scope)> {
+    let mut keys: Vec<(Identifier, Scope)> = cluster
+        .iter()
+        .map(|id| (id.clone(), Scope::AllStores))
+        .collect();
+    if *scope != Scope::AllStores {
+        keys.extend(cluster.iter().map(|id| (id.clone(), scope.clone())));
+    }
+    keys
+}
+
+/// Merges several nodes' newest-first pages into one newest-first list.
+fn merge_newest_first(
+    pages: Vec<Vec<(String, TimelineEntry)>>,
+    limit: usize,
+) -> Vec<(String, TimelineEntry)> {
+    let mut all: Vec<(String, TimelineEntry)> = pages.into_iter().flatten().collect();
+    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.dedup_by(|a, b| a.0 == b.0);
+    all.truncate(limit);
+    all
+}
+
+impl Reads {
+    pub fn new(store: Store, config: Config) -> Self {
+        Reads { store, config }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    async fn cluster(&self, id: &Identifier) -> Result<Vec<Identifier>, ReadError> {
+        let node = self.store.get_node(id).await?.ok_or(ReadError::NotFound)?;
+        Ok(if node.links.cluster.is_empty() {
+            vec![id.clone()]
+        } else {
+            node.links.cluster
+        })
+    }
+
+    async fn seen(&self, cluster: &[Identifier], scope: &Scope) -> Result<Seen, ReadError> {
+        let loaded = self
+            .store
+            .load(None, &[], &stats_keys(cluster, scope), false)
+            .await?;
+        let mut stats = ScopeStats::default();
+        let mut brand = ScopeStats::default();
+        for ((_, s), stored) in &loaded.stats {
+            if s == scope {
+                stats.merge(&stored.stats);
+            }
+            if *s == Scope::AllStores {
+                brand.merge(&stored.stats);
+            }
+        }
+        if stats.is_empty() {
+            return Err(ReadError::NotFound);
+        }
+        Ok(Seen {
+            stats,
+            member: brand.member,
+        })
+    }
+
+    fn view<'a>(
+        &'a self,
+        id: &'a Identifier,
+        seen: &'a Seen,
+        scope: &Scope,
+        now: Millis,
+    ) -> CustomerView<'a> {
+        CustomerView {
+            identifier: id,
+            stats: &seen.stats,
+            member: seen.member.as_ref(),
+            now,
+            zone: &self.config.zone,
+            thresholds: self.config.metrics.for_scope(scope),
+        }
+    }
+
+    pub async fn profile(
+        &self,
+        id: &Identifier,
+        scope: &Scope,
+        now: Millis,
+    ) -> Result<Value, ReadError> {
+        let cluster = self.cluster(id).await?;
+        let limit = self.config.profile_timeline_limit;
+        let recent = self.config.recent_limit;
+        let timeline = try_join_all(cluster.iter().map(|n| async move {
+            Ok::<_, StoreError>(self.store.timeline_page(n, scope, limit, None).await?.0)
+        }));
+        let orders = try_join_all(cluster.iter().map(|n| {
+            self.store
+                .recent_of_kind(n, scope, SourceKind::Orders, recent)
+        }));
+        let reservations = try_join_all(cluster.iter().map(|n| {
+            self.store
+                .recent_of_kind(n, scope, SourceKind::Reservations, recent)
+        }));
+        let (seen, timeline, orders, reservations) = futures::try_join!(
+            self.seen(&cluster, scope),
+            async { Ok(timeline.await?) },
+            async { Ok(orders.await?) },
+            async { Ok(reservations.await?) }
+        )?;
+        let entries = |pages, n| {
+            merge_newest_first(pages, n)
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect::<Vec<_>>()
+        };
+        Ok(self.view(id, &seen, scope, now).profile(
+            &entries(timeline, limit),
+            &entries(orders, recent),
+            &entries(reservations, recent),
+        ))
+    }
+
+    pub async fn value(
+        &self,
+        id: &Identifier,
+        scope: &Scope,
+        now: Millis,
+    ) -> Result<Value, ReadError> {
+        let cluster = self.cluster(id).await?;
+        let seen = self.seen(&cluster, scope).await?;
+        Ok(self.view(id, &seen, scope, now).value_answer())
+    }
+
+    /// A page of the timeline. The cursor is the time key of the last entry of the previous
+    /// page; it carries its scope, so it cannot be replayed against another scope.
+    pub async fn timeline(
+        &self,
+        id: &Identifier,
+        scope: &Scope,
+        limit: usize,
+        cursor: Option<&str>,
+        now: Millis,
+    ) -> Result<Value, ReadError> {
+        let before = match cursor {
+            None => None,
+            Some(c) => {
+                let key = decode_cursor(c).ok_or(ReadError::BadCursor)?;
+                if !key.starts_with(&format!("{}#", scope.key())) {
+                    return Err(ReadError::BadCursor);
+                }
+                Some(key)
+            }
+        };
+        let cluster = self.cluster(id).await?;
+        let pages = try_join_all(
+            cluster
+                .iter()
+                .map(|n| self.store.timeline_page(n, scope, limit, before.as_deref())),
+        );
+        let (seen, pages) =
+            futures::try_join!(self.seen(&cluster, scope), async { Ok(pages.await?) })?;
+        let more_in_some_node = pages.iter().any(|(_, more)| *more);
+        let total: usize = pages.iter().map(|(p, _)| p.len()).sum();
+        let page = merge_newest_first(pages.into_iter().map(|(p, _)| p).collect(), limit);
+        let next = (more_in_some_node || total > page.len())
+            .then(|| page.last().map(|(k, _)| encode_cursor(k)))
+            .flatten();
+        let entries: Vec<TimelineEntry> = page.into_iter().map(|(_, e)| e).collect();
+        Ok(self
+            .view(id, &seen, scope, now)
+            .timeline_answer(&entries, next))
+    }
+
+    /// Customers matching what staff typed, in a scope. One index Query per token kind,
+    /// then the matched clusters' nodes and figures.
+    pub async fn search(
+        &self,
+        query: &str,
+        scope: &Scope,
+        limit: usize,
+        now: Millis,
+    ) -> Result<Value, ReadError> {
+        let tokens = query_tokens(query);
+        let found = try_join_all(
+            tokens
+                .iter()
+                .map(|t| self.store.search_token(scope, t, limit)),
+        )
+        .await?;
+        let mut matched: Vec<(Identifier, &str)> = Vec::new();
+        let mut seen_nodes = BTreeSet::new();
+        for (token, nodes) in tokens.iter().zip(found) {
+            for n in nodes {
+                if seen_nodes.insert(n.clone()) {
+                    matched.push((n, token.split(':').next().unwrap_or("")));
+                }
+            }
+        }
+        let ids: Vec<Identifier> = matched.iter().map(|(n, _)| n.clone()).collect();
+        let nodes = self.store.load(None, &ids, &[], false).await?.nodes;
+        let mut clusters: Vec<(Vec<Identifier>, &str)> = Vec::new();
+        let mut claimed = BTreeSet::new();
+        for (id, how) in &matched {
+            let cluster = nodes
+                .get(id)
+                .map(|n| n.links.cluster.clone())
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| vec![id.clone()]);
+            if cluster.iter().any(|c| claimed.contains(c)) {
+                continue;
+            }
+            claimed.extend(cluster.iter().cloned());
+            clusters.push((cluster, how));
+            if clusters.len() == limit {
+                break;
+            }
+        }
+        let keys: Vec<(Identifier, Scope)> = clusters
+            .iter()
+            .flat_map(|(c, _)| stats_keys(c, scope))
+            .collect();
+        let stats = self.store.load(None, &[], &keys, false).await?.stats;
+        let mut hits = Vec::new();
+        for (cluster, how) in &clusters {
+            let mut in_scope = ScopeStats::default();
+            let mut brand = ScopeStats::default();
+            for node in cluster {
+                if let Some(s) = stats.get(&(node.clone(), scope.clone())) {
+                    in_scope.merge(&s.stats);
+                }
+                if let Some(s) = stats.get(&(node.clone(), Scope::AllStores)) {
+                    brand.merge(&s.stats);
+                }
+            }
+            if in_scope.is_empty() {
+                continue;
+            }
+            hits.push(search_hit(
+                cluster,
+                how,
+                &in_scope,
+                brand.member.as_ref(),
+                &self.config,
+                now,
+            ));
+        }
+        Ok(json!({ "query": query, "results": hits, "total": hits.len() }))
+    }
+}
+
+fn search_hit(
+    cluster: &[Identifier],
+    matched_by: &str,
+    stats: &ScopeStats,
+    member: Option<&MemberInfo>,
+    config: &Config,
+    now: Millis,
+) -> Value {
+    let primary = cluster
+        .iter()
+        .find(|i| matches!(i, Identifier::Phone(_)))
+        .or_else(|| cluster.first());
+    let phone = cluster.iter().find_map(|i| match i {
+        Identifier::Phone(p) => Some(p.as_str().to_string()),
+        _ => None,
+    });
+    let member_id = cluster.iter().find_map(|i| match i {
+        Identifier::Member(m) => Some(m.as_str().to_string()),
+        _ => None,
+    });
+    let name = member
+        .and_then(|m| m.name.clone())
+        .or_else(|| stats.display_name().map(str::to_string));
+    let value = c360_domain::metrics::value_metrics(stats, now, &config.metrics.defaults);
+    json!({
+        "customer_identifier": primary.map(|p| p.value()),
+        "identifier_type": primary.map(|p| p.kind().as_str()),
+        "name": name,
+        "phone": phone,
+        "member_id": member_id,
+        "member_level": member.and_then(|m| m.level.clone()),
+        "total_orders": value.total_orders,
+        "total_spent": value.total_spent.yuan(),
+        "customer_tier": value.tier.label(),
+        "last_activity_at": stats.last_event_at.map(|t| config.zone.format(t)),
+        "matched_by": match matched_by { "p" => "phone", "l4" => "phone_last4", "m" => "member_id", "e" => "email", _ => "name" },
+    })
+}
+
+fn encode_cursor(key: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+fn decode_cursor(cursor: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        assert_eq!(
+            decode_cursor(&encode_cursor("A#000000000000001#orders#o1")).as_deref(),
+            Some("A#000000000000001#orders#o1")
+        );
+        assert_eq!(decode_cursor("!!!"), None);
+    }
+
+    #[test]
+    fn merging_pages_keeps_the_newest() {
+        let e = |t: i64| TimelineEntry {
+            event_type: "order".into(),
+            at: Millis(t),
+            title: String::new(),
+            description: String::new(),
+            status: None,
+            data: Value::Null,
+        };
+        let pages = vec![
+            vec![("A#3".to_string(), e(3)), ("A#1".to_string(), e(1))],
+            vec![("A#2".to_string(), e(2))],
+        ];
+        let merged: Vec<i64> = merge_newest_first(pages, 2)
+            .into_iter()
+            .map(|(_, e)| e.at.0)
+            .collect();
+        assert_eq!(merged, vec![3, 2]);
+    }
+}

@@ -1,0 +1,750 @@
+//! The customer360 table on DynamoDB. Layout (see `docs/adr/0001-table-design.md`):
+//!
+//! | item | pk | sk | notes |
+//! |---|---|---|---|
+//! | node | `N#{id}` | `#NODE` | identity links and cluster, `ver` |
+//! | stats | `N#{id}` | `STATS#{scope}` | fixed-size figures of the node in a scope, `ver` |
+//! | entry | `N#{id}` | `R#{scope}#{source}#{source_id}` | one per record per scope; LSIs `lt`, `lk`, `lc` |
+//! | token | `N#{id}` | `T#{scope}#{token}` | search; GSI `gp` = `{scope}#{token}` |
+//! | anchor | `REC#{source}#{source_id}` | `REC` | last applied sequence number and record state |
+//!
+//! `{scope}` is `A` (all stores) or `S#{store}`; `{id}` is `phone#…`, `member_id#…`, `email#…`.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use c360_domain::identity::NodeLinks;
+use c360_domain::projection::{AppliedRecord, Extreme, Scope, ScopeStats, TimelineEntry};
+use c360_domain::{Identifier, Millis, SourceKind};
+use std::collections::{BTreeMap, HashMap};
+
+pub const INDEX_TIME: &str = "lsi_time";
+pub const INDEX_KIND: &str = "lsi_kind";
+pub const INDEX_COUNTED: &str = "lsi_counted";
+pub const INDEX_SEARCH: &str = "gsi_search";
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer changed what we read: re-read and try again.
+    #[error("a concurrent change won the race")]
+    Conflict,
+    /// DynamoDB could not be reached or throttled us: the caller may retry later.
+    #[error("DynamoDB is unavailable: {0}")]
+    Unavailable(String),
+    /// A request was refused or an item could not be read: a bug or a broken table.
+    #[error("DynamoDB request failed: {0}")]
+    Failed(String),
+}
+
+fn classify<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{err}"))
+        }
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("");
+            let msg = format!("{code}: {}", se.err().message().unwrap_or(""));
+            match code {
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "InternalServerError"
+                | "ServiceUnavailable" => StoreError::Unavailable(msg),
+                "TransactionConflictException" | "ConditionalCheckFailedException" => {
+                    StoreError::Conflict
+                }
+                _ => StoreError::Failed(msg),
+            }
+        }
+        _ => StoreError::Failed(format!("{err}")),
+    }
+}
+
+pub fn node_pk(id: &Identifier) -> String {
+    format!("N#{}", id.key())
+}
+pub const NODE_SK: &str = "#NODE";
+pub fn stats_sk(scope: &Scope) -> String {
+    format!("STATS#{}", scope.key())
+}
+pub fn entry_sk(scope: &Scope, kind: SourceKind, source_id: &str) -> String {
+    format!("R#{}#{}#{}", scope.key(), kind.table(), source_id)
+}
+pub fn token_sk(scope: &Scope, token: &str) -> String {
+    format!("T#{}#{}", scope.key(), token)
+}
+pub fn anchor_pk(kind: SourceKind, source_id: &str) -> String {
+    format!("REC#{}#{}", kind.table(), source_id)
+}
+pub const ANCHOR_SK: &str = "REC";
+
+/// The timeline sort key: scope, then time (fixed width so strings sort as numbers), then a
+/// tie-break that is unique and stable for the record.
+pub fn time_key(scope: &Scope, at: Millis, kind: SourceKind, source_id: &str) -> String {
+    format!(
+        "{}#{:015}#{}#{}",
+        scope.key(),
+        at.0.max(0),
+        kind.table(),
+        source_id
+    )
+}
+fn scope_prefix(scope: &Scope) -> String {
+    format!("{}#", scope.key())
+}
+fn time_from_key(prefix: &str, key: &str) -> Option<Millis> {
+    key.strip_prefix(prefix)?
+        .get(..15)?
+        .parse()
+        .ok()
+        .map(Millis)
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+fn get_s<'a>(item: &'a Item, attr: &str) -> Option<&'a str> {
+    item.get(attr)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+fn get_n(item: &Item, attr: &str) -> Option<i64> {
+    item.get(attr)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+fn decode<T: serde::de::DeserializeOwned>(item: Item, what: &str) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item)
+        .map_err(|e| StoreError::Failed(format!("cannot read {what} item: {e}")))
+}
+fn encode<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Failed(format!("cannot write item: {e}")))
+}
+
+/// A node as read, with the version its write must be conditioned on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNode {
+    pub links: NodeLinks,
+    pub version: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub anchor: Option<AppliedRecord>,
+    pub nodes: BTreeMap<Identifier, StoredNode>,
+    pub stats: BTreeMap<(Identifier, Scope), StoredStats>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredStats {
+    pub stats: ScopeStats,
+    pub version: i64,
+}
+
+/// What one change writes, gathered by the projector and written in one transaction.
+#[derive(Debug, Default)]
+pub struct WriteSet {
+    items: Vec<TransactWriteItem>,
+}
+
+impl WriteSet {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    fn push_put(
+        &mut self,
+        table: &str,
+        item: Item,
+        condition: Option<(String, HashMap<String, AttributeValue>)>,
+    ) -> Result<(), StoreError> {
+        let mut put = Put::builder().table_name(table).set_item(Some(item));
+        if let Some((expr, values)) = condition {
+            put = put.condition_expression(expr);
+            if !values.is_empty() {
+                put = put.set_expression_attribute_values(Some(values));
+            }
+        }
+        let put = put.build().map_err(|e| StoreError::Failed(e.to_string()))?;
+        self.items
+            .push(TransactWriteItem::builder().put(put).build());
+        Ok(())
+    }
+    fn push_delete(
+        &mut self,
+        table: &str,
+        key: Item,
+        condition: Option<(String, HashMap<String, AttributeValue>)>,
+    ) -> Result<(), StoreError> {
+        let mut del = Delete::builder().table_name(table).set_key(Some(key));
+        if let Some((expr, values)) = condition {
+            del = del.condition_expression(expr);
+            if !values.is_empty() {
+                del = del.set_expression_attribute_values(Some(values));
+            }
+        }
+        let del = del.build().map_err(|e| StoreError::Failed(e.to_string()))?;
+        self.items
+            .push(TransactWriteItem::builder().delete(del).build());
+        Ok(())
+    }
+}
+
+fn version_condition(version: Option<i64>) -> (String, HashMap<String, AttributeValue>) {
+    match version {
+        None => ("attribute_not_exists(pk)".to_string(), HashMap::new()),
+        Some(v) => (
+            "ver = :ver".to_string(),
+            HashMap::from([(":ver".to_string(), n(v))]),
+        ),
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    // ---- writes --------------------------------------------------------------------
+
+    pub fn put_anchor(
+        &self,
+        w: &mut WriteSet,
+        kind: SourceKind,
+        source_id: &str,
+        applied: &AppliedRecord,
+        previous: Option<&AppliedRecord>,
+    ) -> Result<(), StoreError> {
+        let mut item = key(anchor_pk(kind, source_id), ANCHOR_SK);
+        item.insert("seq".into(), s(applied.seq.as_str()));
+        if let Some(state) = &applied.state {
+            item.insert("state".into(), AttributeValue::M(encode(state)?));
+        }
+        let condition = match previous {
+            None => ("attribute_not_exists(pk)".to_string(), HashMap::new()),
+            Some(p) => (
+                "seq = :prev".to_string(),
+                HashMap::from([(":prev".to_string(), s(p.seq.as_str()))]),
+            ),
+        };
+        w.push_put(&self.table, item, Some(condition))
+    }
+
+    pub fn put_stats(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        stats: &ScopeStats,
+        previous_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let condition = Some(version_condition(previous_version));
+        if stats.is_empty() {
+            if previous_version.is_some() {
+                w.push_delete(&self.table, key(node_pk(node), stats_sk(scope)), condition)?;
+            }
+            return Ok(());
+        }
+        let mut item = encode(stats)?;
+        item.extend(key(node_pk(node), stats_sk(scope)));
+        item.insert("ver".into(), n(previous_version.unwrap_or(0) + 1));
+        w.push_put(&self.table, item, condition)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn put_entry(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        kind: SourceKind,
+        source_id: &str,
+        entry: &TimelineEntry,
+        counted: bool,
+    ) -> Result<(), StoreError> {
+        let mut item = key(node_pk(node), entry_sk(scope, kind, source_id));
+        let tk = time_key(scope, entry.at, kind, source_id);
+        if matches!(kind, SourceKind::Orders | SourceKind::Reservations) {
+            item.insert(
+                "lk".into(),
+                s(format!(
+                    "{}#{}#{}",
+                    scope.key(),
+                    kind.table(),
+                    &tk[scope_prefix(scope).len()..]
+                )),
+            );
+        }
+        if counted {
+            item.insert("lc".into(), s(tk.clone()));
+        }
+        item.insert("lt".into(), s(tk));
+        item.insert("e".into(), AttributeValue::M(encode(entry)?));
+        w.push_put(&self.table, item, None)
+    }
+
+    pub fn delete_entry(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        kind: SourceKind,
+        source_id: &str,
+    ) -> Result<(), StoreError> {
+        w.push_delete(
+            &self.table,
+            key(node_pk(node), entry_sk(scope, kind, source_id)),
+            None,
+        )
+    }
+
+    pub fn put_token(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        let mut item = key(node_pk(node), token_sk(scope, token));
+        item.insert("gp".into(), s(format!("{}#{}", scope.key(), token)));
+        item.insert("gs".into(), s(node.key()));
+        w.push_put(&self.table, item, None)
+    }
+
+    pub fn delete_token(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        w.push_delete(
+            &self.table,
+            key(node_pk(node), token_sk(scope, token)),
+            None,
+        )
+    }
+
+    pub fn put_node(
+        &self,
+        w: &mut WriteSet,
+        id: &Identifier,
+        links: &NodeLinks,
+        previous_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut item = key(node_pk(id), NODE_SK);
+        item.insert(
+            "adj".into(),
+            AttributeValue::L(links.adjacent.iter().map(|a| s(a.key())).collect()),
+        );
+        item.insert(
+            "cluster".into(),
+            AttributeValue::L(links.cluster.iter().map(|a| s(a.key())).collect()),
+        );
+        item.insert("ver".into(), n(previous_version.unwrap_or(0) + 1));
+        w.push_put(&self.table, item, Some(version_condition(previous_version)))
+    }
+
+    /// Guards a node this change read but does not write: its cluster was computed from it.
+    pub fn check_node(
+        &self,
+        w: &mut WriteSet,
+        id: &Identifier,
+        version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (expr, values) = version_condition(version);
+        let mut check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(node_pk(id), NODE_SK)))
+            .condition_expression(expr);
+        if !values.is_empty() {
+            check = check.set_expression_attribute_values(Some(values));
+        }
+        let check = check
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        w.items
+            .push(TransactWriteItem::builder().condition_check(check).build());
+        Ok(())
+    }
+
+    /// Writes the set atomically. A failed condition (a concurrent writer) is `Conflict`.
+    pub async fn commit(&self, w: WriteSet) -> Result<(), StoreError> {
+        if w.items.is_empty() {
+            return Ok(());
+        }
+        if w.items.len() > 100 {
+            return Err(StoreError::Failed(format!(
+                "a change needs {} writes, more than a transaction holds (100)",
+                w.items.len()
+            )));
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(w.items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error() {
+                    let conflict = tc.cancellation_reasons().iter().any(|r| {
+                        matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))
+                    });
+                    if conflict {
+                        return Err(StoreError::Conflict);
+                    }
+                    let codes: Vec<_> = tc.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+                    return Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")));
+                }
+                Err(classify(err))
+            }
+        }
+    }
+
+    // ---- reads ---------------------------------------------------------------------
+
+    /// Reads items by key in as few BatchGetItem calls as possible (100 keys each), retrying
+    /// unprocessed keys.
+    async fn batch_get(&self, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| StoreError::Failed(e.to_string()))?,
+            );
+            let mut attempts = 0;
+            while let Some(request) = pending.take() {
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                if let Some(mut responses) = resp.responses {
+                    out.extend(responses.remove(&self.table).unwrap_or_default());
+                }
+                if let Some(mut unprocessed) = resp.unprocessed_keys {
+                    if let Some(rest) = unprocessed
+                        .remove(&self.table)
+                        .filter(|r| !r.keys().is_empty())
+                    {
+                        attempts += 1;
+                        if attempts > 8 {
+                            return Err(StoreError::Unavailable(
+                                "BatchGetItem kept returning unprocessed keys".into(),
+                            ));
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(10 << attempts.min(6)))
+                            .await;
+                        pending = Some(rest);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads a record's anchor, nodes and stats in one BatchGetItem.
+    pub async fn load(
+        &self,
+        anchor: Option<(SourceKind, &str)>,
+        nodes: &[Identifier],
+        stats: &[(Identifier, Scope)],
+        consistent: bool,
+    ) -> Result<Loaded, StoreError> {
+        let mut keys: Vec<Item> = Vec::new();
+        if let Some((kind, id)) = anchor {
+            keys.push(key(anchor_pk(kind, id), ANCHOR_SK));
+        }
+        keys.extend(nodes.iter().map(|id| key(node_pk(id), NODE_SK)));
+        keys.extend(
+            stats
+                .iter()
+                .map(|(id, scope)| key(node_pk(id), stats_sk(scope))),
+        );
+        let mut by_key: HashMap<(String, String), Item> = HashMap::new();
+        for item in self.batch_get(keys, consistent).await? {
+            let k = (
+                get_s(&item, "pk").unwrap_or_default().to_string(),
+                get_s(&item, "sk").unwrap_or_default().to_string(),
+            );
+            by_key.insert(k, item);
+        }
+        let mut loaded = Loaded::default();
+        if let Some((kind, id)) = anchor {
+            if let Some(item) = by_key.remove(&(anchor_pk(kind, id), ANCHOR_SK.to_string())) {
+                loaded.anchor = Some(parse_anchor(item)?);
+            }
+        }
+        for id in nodes {
+            if let Some(item) = by_key.remove(&(node_pk(id), NODE_SK.to_string())) {
+                loaded.nodes.insert(id.clone(), parse_node(&item)?);
+            }
+        }
+        for (id, scope) in stats {
+            if let Some(item) = by_key.remove(&(node_pk(id), stats_sk(scope))) {
+                let version = get_n(&item, "ver").unwrap_or(0);
+                loaded.stats.insert(
+                    (id.clone(), scope.clone()),
+                    StoredStats {
+                        stats: decode(item, "stats")?,
+                        version,
+                    },
+                );
+            }
+        }
+        Ok(loaded)
+    }
+
+    pub async fn get_node(&self, id: &Identifier) -> Result<Option<StoredNode>, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(node_pk(id), NODE_SK)))
+            .send()
+            .await
+            .map_err(classify)?;
+        resp.item.map(|item| parse_node(&item)).transpose()
+    }
+
+    /// The extreme among a node's records in a scope, leaving out one record (the one
+    /// being changed, whose new state the caller already counted).
+    pub async fn find_extreme(
+        &self,
+        node: &Identifier,
+        scope: &Scope,
+        extreme: Extreme,
+        exclude_sk: &str,
+    ) -> Result<Option<Millis>, StoreError> {
+        let (index, attr, newest_first) = match extreme {
+            Extreme::FirstCountedOrder => (INDEX_COUNTED, "lc", false),
+            Extreme::LastCountedOrder => (INDEX_COUNTED, "lc", true),
+            Extreme::LastEvent => (INDEX_TIME, "lt", true),
+        };
+        let prefix = scope_prefix(scope);
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(format!("pk = :pk AND begins_with({attr}, :prefix)"))
+            .expression_attribute_values(":pk", s(node_pk(node)))
+            .expression_attribute_values(":prefix", s(&prefix))
+            .scan_index_forward(!newest_first)
+            .limit(2)
+            .consistent_read(true)
+            .projection_expression(format!("sk, {attr}"))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(resp
+            .items()
+            .iter()
+            .find(|item| get_s(item, "sk") != Some(exclude_sk))
+            .and_then(|item| get_s(item, attr).and_then(|k| time_from_key(&prefix, k))))
+    }
+
+    /// A page of a node's timeline in a scope, newest first, strictly older than `before`
+    /// (a time key). Returns entries with their time keys, and whether more exist.
+    pub async fn timeline_page(
+        &self,
+        node: &Identifier,
+        scope: &Scope,
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<(Vec<(String, TimelineEntry)>, bool), StoreError> {
+        let prefix = scope_prefix(scope);
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_TIME)
+            .expression_attribute_values(":pk", s(node_pk(node)))
+            .scan_index_forward(false)
+            .limit((limit + 1) as i32);
+        q = match before {
+            // BETWEEN is inclusive: the cursor's own entry comes back and is skipped below.
+            Some(cursor) => q
+                .key_condition_expression("pk = :pk AND lt BETWEEN :lo AND :hi")
+                .expression_attribute_values(":lo", s(&prefix))
+                .expression_attribute_values(":hi", s(cursor)),
+            None => q
+                .key_condition_expression("pk = :pk AND begins_with(lt, :prefix)")
+                .expression_attribute_values(":prefix", s(&prefix)),
+        };
+        let resp = q.send().await.map_err(classify)?;
+        let mut out = Vec::new();
+        for item in resp.items() {
+            let Some(lt) = get_s(item, "lt") else {
+                continue;
+            };
+            if Some(lt) == before {
+                continue;
+            }
+            out.push((lt.to_string(), parse_entry(item)?));
+        }
+        let more = out.len() > limit
+            || resp.last_evaluated_key().is_some_and(|k| !k.is_empty()) && out.len() >= limit;
+        out.truncate(limit);
+        Ok((out, more))
+    }
+
+    /// The newest entries of one kind (orders, reservations) of a node in a scope.
+    pub async fn recent_of_kind(
+        &self,
+        node: &Identifier,
+        scope: &Scope,
+        kind: SourceKind,
+        limit: usize,
+    ) -> Result<Vec<(String, TimelineEntry)>, StoreError> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_KIND)
+            .key_condition_expression("pk = :pk AND begins_with(lk, :prefix)")
+            .expression_attribute_values(":pk", s(node_pk(node)))
+            .expression_attribute_values(":prefix", s(format!("{}#{}#", scope.key(), kind.table())))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(classify)?;
+        resp.items()
+            .iter()
+            .map(|item| {
+                Ok((
+                    get_s(item, "lt").unwrap_or_default().to_string(),
+                    parse_entry(item)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Nodes holding a search token in a scope (one index Query).
+    pub async fn search_token(
+        &self,
+        scope: &Scope,
+        token: &str,
+        limit: usize,
+    ) -> Result<Vec<Identifier>, StoreError> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_SEARCH)
+            .key_condition_expression("gp = :gp")
+            .expression_attribute_values(":gp", s(format!("{}#{}", scope.key(), token)))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(resp
+            .items()
+            .iter()
+            .filter_map(|item| get_s(item, "gs"))
+            .filter_map(|k| Identifier::from_key(k).ok())
+            .collect())
+    }
+}
+
+fn parse_anchor(item: Item) -> Result<AppliedRecord, StoreError> {
+    let seq = get_s(&item, "seq")
+        .and_then(c360_domain::SeqNo::parse)
+        .ok_or_else(|| StoreError::Failed("anchor without a sequence number".into()))?;
+    let state = match item.get("state") {
+        Some(AttributeValue::M(m)) => Some(decode(m.clone(), "anchor")?),
+        _ => None,
+    };
+    Ok(AppliedRecord { seq, state })
+}
+
+fn parse_node(item: &Item) -> Result<StoredNode, StoreError> {
+    let ids = |attr: &str| -> Vec<Identifier> {
+        item.get(attr)
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_s().ok())
+                    .filter_map(|k| Identifier::from_key(k).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(StoredNode {
+        links: NodeLinks {
+            adjacent: ids("adj").into_iter().collect(),
+            cluster: ids("cluster"),
+        },
+        version: get_n(item, "ver").unwrap_or(0),
+    })
+}
+
+fn parse_entry(item: &Item) -> Result<TimelineEntry, StoreError> {
+    match item.get("e") {
+        Some(AttributeValue::M(m)) => decode(m.clone(), "timeline entry"),
+        _ => Err(StoreError::Failed("timeline entry without content".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use c360_domain::StoreId;
+
+    #[test]
+    fn time_keys_sort_by_time_within_a_scope() {
+        let scope = Scope::Store(StoreId::parse("s1").unwrap());
+        let a = time_key(&scope, Millis(999), SourceKind::Orders, "z");
+        let b = time_key(&scope, Millis(1000), SourceKind::Orders, "a");
+        assert!(a < b);
+        assert_eq!(time_from_key("S#s1#", &b), Some(Millis(1000)));
+        assert!(a.starts_with(&scope_prefix(&scope)));
+        // A store whose id extends another's never shares its prefix.
+        assert!(!time_key(
+            &Scope::Store(StoreId::parse("s10").unwrap()),
+            Millis(1),
+            SourceKind::Orders,
+            "x"
+        )
+        .starts_with("S#s1#"));
+    }
+}
