@@ -32,6 +32,14 @@ pub struct Projector {
     max_attempts: u32,
 }
 
+/// Exponential backoff with full jitter (10 ms doubling, capped at 640 ms), so writers that
+/// lost a race do not collide again in lockstep.
+fn backoff(attempt: u32) -> Duration {
+    let cap_ms = 10u64 << attempt.min(6);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    Duration::from_millis(1 + u64::from(nanos) % cap_ms)
+}
+
 /// Identity graphs are small; this bounds the walk so a pathological one fails loudly.
 const MAX_CLUSTER_NODES: usize = 60;
 
@@ -60,11 +68,7 @@ impl Projector {
             attempt += 1;
             match self.try_apply(kind, source_id, seq, change).await {
                 Err(StoreError::Conflict) if attempt < self.max_attempts => {
-                    // Jittered backoff so racing writers do not collide again in lockstep.
-                    let jitter = (seq.as_str().bytes().map(u64::from).sum::<u64>()
-                        + u64::from(attempt) * 7)
-                        % 10;
-                    tokio::time::sleep(Duration::from_millis((5 << attempt.min(6)) + jitter)).await;
+                    tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(StoreError::Conflict) => {
                     return Err(StoreError::Unavailable(format!(

@@ -126,8 +126,8 @@ where
         // Convergence test.
         let f_best = simplex[0].1;
         let f_worst = simplex[n].1;
-        let f_spread_ok = f_worst.is_finite()
-            && (f_worst - f_best) <= opts.f_tol * (1.0 + f_best.abs());
+        let f_spread_ok =
+            f_worst.is_finite() && (f_worst - f_best) <= opts.f_tol * (1.0 + f_best.abs());
         let x_spread = simplex[1..]
             .iter()
             .flat_map(|(v, _)| v.iter().zip(&simplex[0].0).map(|(a, b)| (a - b).abs()))
@@ -214,7 +214,11 @@ mod tests {
         let rosen = |x: &[f64]| (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2);
         let r = nelder_mead(rosen, &[-1.2, 1.0], &opts());
         assert!(r.converged);
-        assert!((r.x[0] - 1.0).abs() < 1e-6 && (r.x[1] - 1.0).abs() < 1e-6, "{:?}", r.x);
+        assert!(
+            (r.x[0] - 1.0).abs() < 1e-6 && (r.x[1] - 1.0).abs() < 1e-6,
+            "{:?}",
+            r.x
+        );
     }
 
     #[test]

@@ -1,0 +1,134 @@
+"""Starts moto's server with two performance fixes that keep its behaviour.
+
+moto 5.2.1 backs up every table a TransactWriteItems touches with copy.deepcopy before
+applying it, so each transaction costs time proportional to the whole table (about 1.5 s
+with the demo data loaded). This launcher replaces that backup with a snapshot of only
+the items the transaction touches, restored the same way on failure. Conditions,
+cancellation reasons and the order of checks are moto's own code, unchanged.
+
+moto also matches each request's host against every service's URL patterns (hundreds of
+regular expressions) on every request; the answer for a host never changes, so it is
+memoized here.
+
+Usage: python moto_server.py -H 127.0.0.1 -p 5599   (same arguments as moto_server)
+"""
+
+import copy
+import sys
+
+import moto
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+PATCHED_FOR = "5.2.1"
+
+
+def transact_write_items(self, transact_items):
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+
+    # (table name, key, item as DynamoDB JSON or None), in the order written.
+    snapshots = []
+
+    def rollback():
+        for table_name, key, original in reversed(snapshots):
+            if original is None:
+                try:
+                    self.delete_item(table_name, key)
+                except Exception:  # the item was never written
+                    pass
+            else:
+                self.put_item(table_name, original)
+
+    target_items = set()
+
+    def check_unicity(table_name, key):
+        item = (str(table_name), str(dict(sorted(key.items()))))
+        if item in target_items:
+            raise MultipleTransactionsException()
+        target_items.add(item)
+
+    errors = []
+    for item in transact_items:
+        original_item = None
+        if len(list(item.keys())) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            names = op.get("ExpressionAttributeNames")
+            values = op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                attrs = op["Item"]
+                table = self.get_table(table_name)
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            check_unicity(table_name, key)
+            current = self.get_item(table_name, key)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(condition_expression, names, values)
+                if not condition_op.expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+            if op_type != "ConditionCheck":
+                snapshots.append((table_name, key, copy.deepcopy(current.to_json()["Attributes"]) if current else None))
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"], condition_expression=condition_expression,
+                              expression_attribute_names=names, expression_attribute_values=values)
+            elif op_type == "Delete":
+                self.delete_item(table_name, key, condition_expression=condition_expression,
+                                 expression_attribute_names=names, expression_attribute_values=values)
+            elif op_type == "Update":
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                 condition_expression=condition_expression,
+                                 expression_attribute_names=names, expression_attribute_values=values)
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            rollback()
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+        except Exception as e:  # noqa: E722, as in moto
+            errors.append((type(e).__name__, str(e), original_item))
+
+    if any(code is not None for code, _, _ in errors):
+        rollback()
+        raise TransactionCanceledException(errors)
+
+
+_backend_for_host = DomainDispatcherApplication.get_backend_for_host
+_backend_cache = {}
+
+
+def get_backend_for_host(self, host):
+    if host not in _backend_cache:
+        _backend_cache[host] = _backend_for_host(self, host)
+    return _backend_cache[host]
+
+
+if moto.__version__ != PATCHED_FOR:
+    sys.stderr.write(f"moto_server.py: written for moto {PATCHED_FOR}, found {moto.__version__}; starting unpatched\n")
+else:
+    DynamoDBBackend.transact_write_items = transact_write_items
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
+
+if __name__ == "__main__":
+    from moto.server import main
+
+    main(sys.argv[1:])
