@@ -36,7 +36,10 @@ pub struct Projector {
 /// lost a race do not collide again in lockstep.
 fn backoff(attempt: u32) -> Duration {
     let cap_ms = 10u64 << attempt.min(6);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     Duration::from_millis(1 + u64::from(nanos) % cap_ms)
 }
 
@@ -66,7 +69,8 @@ impl Projector {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_apply(kind, source_id, seq, change).await {
+            // Boxed: the attempt is a deep future, and each ingest binary embeds it in its runtime loop.
+            match Box::pin(self.try_apply(kind, source_id, seq, change)).await {
                 Err(StoreError::Conflict) if attempt < self.max_attempts => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }

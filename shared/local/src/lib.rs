@@ -9,14 +9,17 @@ use c360_adapters::config::{dynamodb_client, Config};
 use c360_adapters::ingest::Ingest;
 use c360_adapters::projector::Projector;
 use c360_adapters::store::Store;
-use c360_domain::SourceKind;
 use c360_devkit::poller::{batch_handler, StreamSource};
+use c360_domain::SourceKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The name of a source table: `C360_SOURCE_TABLE_<NAME>` or the name in `spec/sources.md`.
 pub fn source_table(kind: SourceKind) -> String {
-    std::env::var(format!("C360_SOURCE_TABLE_{}", kind.table().to_uppercase())).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| kind.table().to_string())
+    std::env::var(format!("C360_SOURCE_TABLE_{}", kind.table().to_uppercase()))
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| kind.table().to_string())
 }
 
 /// Clients for the local emulator: region and credentials default to harmless local values
@@ -27,7 +30,13 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }
     if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "c360-local"));
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "c360-local",
+        ));
     }
     loader.load().await
 }
@@ -38,18 +47,29 @@ pub fn store(sdk: &aws_config::SdkConfig, config: &Config) -> Store {
 
 /// One stream source per source table, each invoking the real ingest handler. `settled`
 /// counts records that reached a final outcome (applied, stale, skipped), for progress.
-pub fn stream_sources(store: &Store, config: &Config, settled: Arc<AtomicU64>) -> Vec<StreamSource> {
+pub fn stream_sources(
+    store: &Store,
+    config: &Config,
+    settled: Arc<AtomicU64>,
+) -> Vec<StreamSource> {
     SourceKind::ALL
         .into_iter()
         .map(|kind| {
-            let ingest = Ingest::new(kind, Projector::new(store.clone(), config.zone), config.zone);
+            let ingest = Ingest::new(
+                kind,
+                Projector::new(store.clone(), config.zone),
+                config.zone,
+            );
             let settled = settled.clone();
             let handler = batch_handler(move |event| {
                 let ingest = ingest.clone();
                 let settled = settled.clone();
                 async move {
                     let (response, report) = ingest.handle(event).await;
-                    settled.fetch_add(report.applied + report.stale + report.advanced + report.no_customer, Ordering::Relaxed);
+                    settled.fetch_add(
+                        report.applied + report.stale + report.advanced + report.no_customer,
+                        Ordering::Relaxed,
+                    );
                     Ok::<_, String>(response)
                 }
             });

@@ -12,12 +12,15 @@ use c360_local::{router, sdk_config, source_table, store, stream_sources};
 use clap::{Parser, Subcommand};
 use std::collections::HashMap;
 use std::future::IntoFuture;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "c360-dev", about = "Customer360 local environment (DynamoDB emulator at AWS_ENDPOINT_URL)")]
+#[command(
+    name = "c360-dev",
+    about = "Customer360 local environment (DynamoDB emulator at AWS_ENDPOINT_URL)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,18 +56,34 @@ struct ServeArgs {
     #[arg(long, env = "C360_DEV_ADDR", default_value = "127.0.0.1:8000")]
     addr: String,
     /// Where records that failed past their retries are written, one JSONL file per source table.
-    #[arg(long, env = "C360_DEAD_LETTER_DIR", default_value = ".local/dead-letters")]
+    #[arg(
+        long,
+        env = "C360_DEAD_LETTER_DIR",
+        default_value = ".local/dead-letters"
+    )]
     dead_letter_dir: PathBuf,
 }
 
 async fn setup(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<()> {
     let client = aws_sdk_dynamodb::Client::new(sdk);
-    let created = schema::create_service_table(&client, &config.table).await.map_err(anyhow::Error::msg)?;
-    println!("  table {:<18} {}", config.table, if created { "created" } else { "exists" });
+    let created = schema::create_service_table(&client, &config.table)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    println!(
+        "  table {:<18} {}",
+        config.table,
+        if created { "created" } else { "exists" }
+    );
     for kind in SourceKind::ALL {
         let name = source_table(kind);
-        let created = schema::create_source_table(&client, kind, &name).await.map_err(anyhow::Error::msg)?;
-        println!("  table {:<18} {} (stream NEW_AND_OLD_IMAGES)", name, if created { "created" } else { "exists" });
+        let created = schema::create_source_table(&client, kind, &name)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        println!(
+            "  table {:<18} {} (stream NEW_AND_OLD_IMAGES)",
+            name,
+            if created { "created" } else { "exists" }
+        );
     }
     Ok(())
 }
@@ -72,20 +91,38 @@ async fn setup(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<(
 /// Is this source item the seed customer's (张三, 13800138000 / M123456)? Their records are
 /// loaded first so the README's first curl answers while the rest is still flowing in.
 fn is_seed_customer(item: &demo::Item) -> bool {
-    let digits = |attr: &str| item.get(attr).and_then(|v| v.as_s().ok()).map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>()).unwrap_or_default();
+    let digits = |attr: &str| {
+        item.get(attr)
+            .and_then(|v| v.as_s().ok())
+            .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
+            .unwrap_or_default()
+    };
     digits("customer_phone").ends_with(demo::SEED_PHONE)
         || digits("phone").ends_with(demo::SEED_PHONE)
-        || item.get("member_id").and_then(|v| v.as_s().ok()).is_some_and(|m| m == demo::SEED_MEMBER_ID)
+        || item
+            .get("member_id")
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|m| m == demo::SEED_MEMBER_ID)
 }
 
 async fn seed(sdk: &aws_config::SdkConfig, customers: usize, seed: u64) -> anyhow::Result<usize> {
     let client = aws_sdk_dynamodb::Client::new(sdk);
-    let now = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).context("offset")?);
+    let now = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).context("offset")?);
     let mut cfg = DemoConfig::new(seed, now);
     cfg.customers = customers;
     let data = demo::generate(&cfg);
-    let names: HashMap<&str, String> = SourceKind::ALL.iter().map(|k| (k.table(), source_table(*k))).collect();
-    let split = |items: &[demo::Item], first: bool| items.iter().filter(|i| is_seed_customer(i) == first).cloned().collect::<Vec<_>>();
+    let names: HashMap<&str, String> = SourceKind::ALL
+        .iter()
+        .map(|k| (k.table(), source_table(*k)))
+        .collect();
+    let split = |items: &[demo::Item], first: bool| {
+        items
+            .iter()
+            .filter(|i| is_seed_customer(i) == first)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     let part = |first: bool| demo::DemoData {
         orders: split(&data.orders, first),
         reservations: split(&data.reservations, first),
@@ -118,24 +155,51 @@ async fn run_poller(mut poller: Poller, mut stop: tokio::sync::watch::Receiver<b
     }
 }
 
-async fn serve(sdk: &aws_config::SdkConfig, config: &Config, args: &ServeArgs, after_start: Option<(usize, u64)>) -> anyhow::Result<()> {
+async fn serve(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    args: &ServeArgs,
+    after_start: Option<(usize, u64)>,
+) -> anyhow::Result<()> {
     let store = store(sdk, config);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let delivered = Arc::new(AtomicU64::new(0));
     let mut pollers = Vec::new();
     for source in stream_sources(&store, config, delivered.clone()) {
-        let poller_config = PollerConfig { dead_letter_dir: args.dead_letter_dir.clone(), ..PollerConfig::default() };
-        let poller = Poller::new(aws_sdk_dynamodb::Client::new(sdk), aws_sdk_dynamodbstreams::Client::new(sdk), vec![source], poller_config);
+        let poller_config = PollerConfig {
+            dead_letter_dir: args.dead_letter_dir.clone(),
+            ..PollerConfig::default()
+        };
+        let poller = Poller::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_dynamodbstreams::Client::new(sdk),
+            vec![source],
+            poller_config,
+        );
         pollers.push(tokio::spawn(run_poller(poller, stop_rx.clone())));
     }
 
     let app = App::new(Reads::new(store, config.clone()));
-    let listener = tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
-    println!("API:       http://{}/api/v1/customer360/{{profile,timeline,value,search}}", args.addr);
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    println!(
+        "API:       http://{}/api/v1/customer360/{{profile,timeline,value,search}}",
+        args.addr
+    );
     println!("Dead letters: {}", args.dead_letter_dir.display());
     let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(axum::serve(listener, router(app)).with_graceful_shutdown(async move { let _ = server_stop.wait_for(|s| *s).await; }).into_future());
-    println!("Try:       curl 'http://{}/api/v1/customer360/profile?customer_identifier=13800138000'", args.addr);
+    let server = tokio::spawn(
+        axum::serve(listener, router(app))
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            })
+            .into_future(),
+    );
+    println!(
+        "Try:       curl 'http://{}/api/v1/customer360/profile?customer_identifier=13800138000'",
+        args.addr
+    );
 
     if let Some((customers, seed_value)) = after_start {
         let sdk = sdk.clone();
@@ -146,12 +210,17 @@ async fn serve(sdk: &aws_config::SdkConfig, config: &Config, args: &ServeArgs, a
                 Ok(n) => n as u64,
                 Err(e) => return eprintln!("Demo data failed: {e:#}"),
             };
-            println!("Demo data: {total} source items written; projecting them through the streams...");
+            println!(
+                "Demo data: {total} source items written; projecting them through the streams..."
+            );
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(10)).await;
                 let done = delivered.load(Ordering::Relaxed);
                 if done >= total {
-                    println!("Demo data: all {total} records projected in {:.0}s. Ready for the demo.", started.elapsed().as_secs_f64());
+                    println!(
+                        "Demo data: all {total} records projected in {:.0}s. Ready for the demo.",
+                        started.elapsed().as_secs_f64()
+                    );
                     break;
                 }
                 println!("Demo data: {done} of {total} records projected");
@@ -171,7 +240,10 @@ async fn serve(sdk: &aws_config::SdkConfig, config: &Config, args: &ServeArgs, a
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    std::env::set_var("C360_LOG_FORMAT", std::env::var("C360_LOG_FORMAT").unwrap_or_else(|_| "text".into()));
+    std::env::set_var(
+        "C360_LOG_FORMAT",
+        std::env::var("C360_LOG_FORMAT").unwrap_or_else(|_| "text".into()),
+    );
     c360_adapters::telemetry::init();
     let cli = Cli::parse();
     let config = Config::from_env()?;
@@ -188,10 +260,20 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(&sdk, &config, &args, None).await,
-        Command::Up { serve: args, no_seed, customers } => {
+        Command::Up {
+            serve: args,
+            no_seed,
+            customers,
+        } => {
             println!("DynamoDB:  {endpoint}");
             setup(&sdk, &config).await?;
-            serve(&sdk, &config, &args, (!no_seed).then_some((customers, demo::DEFAULT_SEED))).await
+            serve(
+                &sdk,
+                &config,
+                &args,
+                (!no_seed).then_some((customers, demo::DEFAULT_SEED)),
+            )
+            .await
         }
     }
 }

@@ -20,22 +20,39 @@ fn to_axum(resp: lambda_http::Response<Body>) -> Response {
     (parts.status, parts.headers, bytes).into_response()
 }
 
-async fn route(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: axum::http::HeaderMap, RawQuery(query): RawQuery) -> Response {
+async fn route(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Some(endpoint) = Endpoint::from_path(uri.path()) else {
         let paths: Vec<String> = Endpoint::ALL.iter().map(|e| e.path()).collect();
-        let mut resp = to_axum(error_response(&ApiError::InvalidParameter(format!("No such path `{}`; try one of {}.", uri.path(), paths.join(", ")))));
+        let mut resp = to_axum(error_response(&ApiError::InvalidParameter(format!(
+            "No such path `{}`; try one of {}.",
+            uri.path(),
+            paths.join(", ")
+        ))));
         *resp.status_mut() = axum::http::StatusCode::NOT_FOUND;
         return resp;
     };
     if method != Method::GET {
-        let mut resp = to_axum(error_response(&ApiError::InvalidParameter("Only GET is supported.".into())));
+        let mut resp = to_axum(error_response(&ApiError::InvalidParameter(
+            "Only GET is supported.".into(),
+        )));
         *resp.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
         return resp;
     }
-    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(query.as_deref().unwrap_or("")) {
-        Ok(p) => p,
-        Err(_) => return to_axum(error_response(&ApiError::InvalidParameter("The query string is not valid URL encoding.".into()))),
-    };
+    let pairs: Vec<(String, String)> =
+        match serde_urlencoded::from_str(query.as_deref().unwrap_or("")) {
+            Ok(p) => p,
+            Err(_) => {
+                return to_axum(error_response(&ApiError::InvalidParameter(
+                    "The query string is not valid URL encoding.".into(),
+                )))
+            }
+        };
     let mut params: HashMap<String, Vec<String>> = HashMap::new();
     for (k, v) in pairs {
         params.entry(k).or_default().push(v);
@@ -48,5 +65,7 @@ async fn route(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: a
 }
 
 pub fn router(app: App) -> axum::Router {
-    axum::Router::new().fallback(route).with_state(Arc::new(app))
+    axum::Router::new()
+        .fallback(route)
+        .with_state(Arc::new(app))
 }

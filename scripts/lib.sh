@@ -1,0 +1,86 @@
+# Shared by scripts/dev and scripts/test. Sourced, not run.
+# Everything here is idempotent: on a machine that has never seen the project it installs
+# what is missing into the project (./.venv), and on the next run it finds it there.
+
+set -euo pipefail
+
+C360_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+C360_VENV="$C360_ROOT/.venv"
+C360_STATE="$C360_ROOT/.local"
+# Pinned: scripts/emulator/moto_server.py patches moto's internals for this exact version.
+MOTO_VERSION="5.2.1"
+CARGO_LAMBDA_VERSION="1.9.2"
+
+c360_log() { printf '\033[1m[c360]\033[0m %s\n' "$*" >&2; }
+
+# Python venv with the DynamoDB emulator (moto) and boto3.
+c360_ensure_python() {
+    if [ ! -x "$C360_VENV/bin/python" ]; then
+        c360_log "creating $C360_VENV"
+        python3 -m venv "$C360_VENV" 2>/dev/null || {
+            c360_log "python3 venv is missing; installing python3-venv"
+            apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+            python3 -m venv "$C360_VENV"
+        }
+    fi
+    if ! "$C360_VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+        c360_log "installing moto[server]==$MOTO_VERSION into .venv"
+        "$C360_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" boto3
+    fi
+}
+
+# cargo-lambda (and zig, its default linker) from PyPI into the venv.
+c360_ensure_cargo_lambda() {
+    c360_ensure_python
+    if ! "$C360_VENV/bin/cargo-lambda" lambda -V 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
+        c360_log "installing cargo-lambda==$CARGO_LAMBDA_VERSION and ziglang into .venv"
+        "$C360_VENV/bin/pip" install -q --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" ziglang
+    fi
+    export PATH="$C360_VENV/bin:$PATH"
+}
+
+c360_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+c360_wait_for_port() { # port, name, pid
+    local port=$1 name=$2 pid=$3
+    for _ in $(seq 1 150); do
+        if python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1', $port)))" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            c360_log "$name exited before listening on port $port; its log:"
+            cat "$C360_STATE/$name.log" >&2 || true
+            return 1
+        fi
+        sleep 0.2
+    done
+    c360_log "$name did not listen on port $port within 30 s"
+    return 1
+}
+
+C360_PIDS=()
+c360_stop_all() {
+    local pid
+    for pid in "${C360_PIDS[@]+"${C360_PIDS[@]}"}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${C360_PIDS[@]+"${C360_PIDS[@]}"}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    C360_PIDS=()
+}
+
+# Starts the emulator on a free loopback port; sets C360_MOTO_URL.
+c360_start_moto() {
+    c360_ensure_python
+    mkdir -p "$C360_STATE"
+    local port
+    port=$(c360_free_port)
+    "$C360_VENV/bin/python" "$C360_ROOT/scripts/emulator/moto_server.py" -H 127.0.0.1 -p "$port" >"$C360_STATE/moto.log" 2>&1 &
+    local pid=$!
+    C360_PIDS+=("$pid")
+    c360_wait_for_port "$port" moto "$pid"
+    C360_MOTO_URL="http://127.0.0.1:$port"
+}
