@@ -1,1 +1,407 @@
-//! Shared helpers for the end-to-end tests.
+//! The end-to-end harness: a fresh set of tables in the DynamoDB emulator per test, the real
+//! ingest handlers fed either through the tables' streams (the local event source mapping)
+//! or with Lambda events built here, and the real HTTP handler answering requests.
+//!
+//! `scripts/test` starts the emulator and sets `C360_TEST_DYNAMODB_ENDPOINT`.
+
+use aws_lambda_events::event::dynamodb::Event;
+use c360_adapters::config::{dynamodb_client, Config};
+use c360_adapters::counter::RequestCounter;
+use c360_adapters::http::{handle, App, Endpoint};
+use c360_adapters::ingest::{BatchReport, Ingest};
+use c360_adapters::projector::Projector;
+use c360_adapters::reads::Reads;
+use c360_adapters::schema;
+use c360_adapters::store::Store;
+use c360_devkit::poller::{batch_handler, Poller, PollerConfig, StreamSource};
+use c360_domain::SourceKind;
+use lambda_http::RequestExt;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub use serde_json;
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+pub fn endpoint() -> String {
+    std::env::var("C360_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!("C360_TEST_DYNAMODB_ENDPOINT is not set: run the tests with scripts/test, which starts the DynamoDB emulator")
+    })
+}
+
+pub struct TestEnv {
+    pub client: aws_sdk_dynamodb::Client,
+    pub sdk: aws_config::SdkConfig,
+    /// Counts the requests the read and ingest paths send (not the harness's own).
+    pub counter: RequestCounter,
+    pub store: Store,
+    pub config: Config,
+    pub app: App,
+    pub prefix: String,
+    ingests: HashMap<SourceKind, Ingest>,
+    poller: tokio::sync::Mutex<Option<Poller>>,
+    /// Every batch the poller delivered, for redelivery tests.
+    pub delivered: Arc<Mutex<Vec<(SourceKind, Event)>>>,
+}
+
+impl TestEnv {
+    pub async fn new() -> TestEnv {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let prefix = format!("t{}_{}_{n}", std::process::id(), nanos % 1_000_000_000);
+        let config = Config {
+            table: format!("{prefix}_customer360"),
+            ..Config::from_env().expect("default config")
+        };
+        schema::create_service_table(&client, &config.table)
+            .await
+            .expect("service table");
+        for kind in SourceKind::ALL {
+            schema::create_source_table(&client, kind, &format!("{prefix}_{}", kind.table()))
+                .await
+                .expect("source table");
+        }
+        let counter = RequestCounter::default();
+        let store = Store::new(
+            dynamodb_client(&sdk, Some(counter.clone())),
+            config.table.clone(),
+        );
+        let ingests = SourceKind::ALL
+            .into_iter()
+            .map(|k| {
+                (
+                    k,
+                    Ingest::new(k, Projector::new(store.clone(), config.zone), config.zone),
+                )
+            })
+            .collect();
+        let app = App::new(Reads::new(store.clone(), config.clone()));
+        TestEnv {
+            client,
+            sdk,
+            counter,
+            store,
+            config,
+            app,
+            prefix,
+            ingests,
+            poller: tokio::sync::Mutex::new(None),
+            delivered: Arc::default(),
+        }
+    }
+
+    pub fn table(&self, kind: SourceKind) -> String {
+        format!("{}_{}", self.prefix, kind.table())
+    }
+
+    /// Writes a source item (DynamoDB JSON) into its source table.
+    pub async fn put(&self, kind: SourceKind, item: Value) {
+        let item: serde_dynamo::Item = serde_json::from_value(item).expect("item is DynamoDB JSON");
+        let item: HashMap<String, aws_sdk_dynamodb::types::AttributeValue> = item.into();
+        self.client
+            .put_item()
+            .table_name(self.table(kind))
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("put source item");
+    }
+
+    pub async fn delete(&self, kind: SourceKind, id: &str) {
+        self.client
+            .delete_item()
+            .table_name(self.table(kind))
+            .key(
+                kind.id_attribute(),
+                aws_sdk_dynamodb::types::AttributeValue::S(id.into()),
+            )
+            .send()
+            .await
+            .expect("delete source item");
+    }
+
+    /// Delivers everything new on the source streams to the ingest handlers, the way
+    /// Lambda's event source mapping would, and waits until the streams are drained.
+    pub async fn sync(&self) {
+        let mut guard = self.poller.lock().await;
+        if guard.is_none() {
+            let sources = SourceKind::ALL
+                .into_iter()
+                .map(|kind| {
+                    let ingest = self.ingests[&kind].clone();
+                    let delivered = self.delivered.clone();
+                    StreamSource::new(
+                        self.table(kind),
+                        batch_handler(move |event: Event| {
+                            let ingest = ingest.clone();
+                            let delivered = delivered.clone();
+                            async move {
+                                if let Ok(mut d) = delivered.lock() {
+                                    d.push((kind, event.clone()));
+                                }
+                                Ok::<_, String>(ingest.handle(event).await.0)
+                            }
+                        }),
+                    )
+                })
+                .collect();
+            let config = PollerConfig {
+                dead_letter_dir: std::env::temp_dir().join(format!("c360-dlq-{}", self.prefix)),
+                ..PollerConfig::default()
+            };
+            *guard = Some(Poller::new(
+                self.client.clone(),
+                aws_sdk_dynamodbstreams::Client::new(&self.sdk),
+                sources,
+                config,
+            ));
+        }
+        if let Some(poller) = guard.as_mut() {
+            poller.drain().await.expect("stream poll");
+        }
+    }
+
+    /// Invokes an ingest handler directly with a Lambda event.
+    pub async fn ingest(&self, kind: SourceKind, event: Event) -> (Vec<String>, BatchReport) {
+        let (response, report) = self.ingests[&kind].handle(event).await;
+        (
+            response
+                .batch_item_failures
+                .into_iter()
+                .filter_map(|f| f.item_identifier)
+                .collect(),
+            report,
+        )
+    }
+
+    /// `GET /api/v1/customer360/{endpoint}?query`, through the handler the Lambdas run.
+    pub async fn get(&self, endpoint: Endpoint, query: &[(&str, &str)]) -> (u16, Value) {
+        let mut params: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in query {
+            params.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        let req = lambda_http::Request::default().with_query_string_parameters(params);
+        let resp = handle(&self.app, endpoint, req).await;
+        let status = resp.status().as_u16();
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/json; charset=utf-8")
+        );
+        let body = match resp.body() {
+            lambda_http::Body::Text(t) => t.clone(),
+            other => panic!("expected a text body, got {other:?}"),
+        };
+        assert!(
+            !body.contains("\\u"),
+            "Chinese text must not be \\u-escaped: {body}"
+        );
+        (status, serde_json::from_str(&body).expect("JSON body"))
+    }
+
+    /// `data` of a successful answer, failing the test with the error otherwise.
+    pub async fn ok(&self, endpoint: Endpoint, query: &[(&str, &str)]) -> Value {
+        let (status, body) = self.get(endpoint, query).await;
+        assert_eq!(status, 200, "{endpoint:?} {query:?}: {body}");
+        assert_eq!(body["success"], json!(true));
+        body["data"].clone()
+    }
+
+    /// Every item of the customer360 table, sorted, for before/after comparisons.
+    pub async fn dump(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .scan()
+                .table_name(&self.config.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            for item in resp.items() {
+                let item: serde_dynamo::Item = item.clone().into();
+                out.push(
+                    serde_json::to_string(&sorted(serde_json::to_value(item).expect("json")))
+                        .expect("string"),
+                );
+            }
+            match resp.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, sorted(v)))
+                .collect::<serde_json::Map<_, _>>(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// A Lambda DynamoDB stream event from (eventName, new image, old image, sequence number).
+pub fn stream_event(
+    kind: SourceKind,
+    records: &[(&str, Option<Value>, Option<Value>, &str)],
+) -> Event {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(name, new, old, seq)| {
+            let image = new.as_ref().or(old.as_ref()).expect("an image");
+            let id_attr = kind.id_attribute();
+            let mut change = json!({
+                "ApproximateCreationDateTime": 1_771_414_200,
+                "Keys": { id_attr: image[id_attr].clone() },
+                "SequenceNumber": seq,
+                "SizeBytes": 100,
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            });
+            if let Some(n) = new {
+                change["NewImage"] = n.clone();
+            }
+            if let Some(o) = old {
+                change["OldImage"] = o.clone();
+            }
+            json!({
+                "eventID": format!("{}-{seq}", kind.table()),
+                "eventName": name,
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": change,
+                "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{}/stream/2026", kind.table()),
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("a valid DynamoDB stream event")
+}
+
+/// Source items in DynamoDB JSON, as the operational systems write them.
+pub mod items {
+    use serde_json::{json, Value};
+
+    fn s(v: &str) -> Value {
+        json!({ "S": v })
+    }
+    fn n(v: &str) -> Value {
+        json!({ "N": v })
+    }
+    fn put_opt(m: &mut Value, k: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            m[k] = s(v);
+        }
+    }
+
+    pub struct Order<'a> {
+        pub id: &'a str,
+        pub store: &'a str,
+        pub phone: Option<&'a str>,
+        pub member: Option<&'a str>,
+        pub name: Option<&'a str>,
+        pub order_type: &'a str,
+        pub status: &'a str,
+        pub total: &'a str,
+        pub at: &'a str,
+    }
+
+    impl Default for Order<'_> {
+        fn default() -> Self {
+            Order {
+                id: "o1",
+                store: "s1",
+                phone: None,
+                member: None,
+                name: None,
+                order_type: "dine_in",
+                status: "completed",
+                total: "100.00",
+                at: "2026-11-01T12:00:00+08:00",
+            }
+        }
+    }
+
+    pub fn order(o: &Order) -> Value {
+        let mut m = json!({
+            "order_id": s(o.id), "order_number": s(&format!("ORD-{}", o.id)), "store_id": s(o.store),
+            "order_type": s(o.order_type), "status": s(o.status), "total": n(o.total),
+            "created_at": s(o.at), "updated_at": s(o.at),
+        });
+        put_opt(&mut m, "customer_phone", o.phone);
+        put_opt(&mut m, "member_id", o.member);
+        put_opt(&mut m, "customer_name", o.name);
+        m
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn member(
+        id: &str,
+        phone: Option<&str>,
+        email: Option<&str>,
+        name: &str,
+        level: &str,
+        points: &str,
+        balance: &str,
+        store: &str,
+        registered_at: &str,
+    ) -> Value {
+        let mut m = json!({
+            "member_id": s(id), "name": s(name), "level": s(level), "points": n(points), "balance": n(balance),
+            "store_id": s(store), "registered_at": s(registered_at), "synced_at": s(registered_at),
+        });
+        put_opt(&mut m, "phone", phone);
+        put_opt(&mut m, "email", email);
+        m
+    }
+
+    pub fn reservation(
+        id: &str,
+        store: &str,
+        phone: &str,
+        party: &str,
+        at: &str,
+        status: &str,
+    ) -> Value {
+        json!({
+            "reservation_id": s(id), "store_id": s(store), "customer_phone": s(phone), "party_size": n(party),
+            "reserved_for": s(at), "status": s(status), "source": s("local"), "created_at": s(at), "updated_at": s(at),
+        })
+    }
+
+    pub fn pos(id: &str, store: &str, phone: &str, amount: &str, at: &str, status: &str) -> Value {
+        json!({
+            "transaction_id": s(id), "store_id": s(store), "customer_phone": s(phone), "amount": n(amount),
+            "payment_method": s("wechat"), "status": s(status), "transacted_at": s(at),
+        })
+    }
+
+    pub fn activity(id: &str, store: Option<&str>, member: &str, action: &str, at: &str) -> Value {
+        let mut m = json!({ "log_id": s(id), "member_id": s(member), "action": s(action), "created_at": s(at) });
+        put_opt(&mut m, "store_id", store);
+        m
+    }
+}

@@ -131,6 +131,14 @@ fn decode<T: serde::de::DeserializeOwned>(item: Item, what: &str) -> Result<T, S
     serde_dynamo::from_item(item)
         .map_err(|e| StoreError::Failed(format!("cannot read {what} item: {e}")))
 }
+/// Record states and timeline entries are stored as JSON text: they are read whole, never
+/// queried by attribute, and JSON keeps `188.0` a float where a DynamoDB map would not.
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Failed(format!("cannot write item: {e}")))
+}
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Failed(format!("cannot read {what}: {e}")))
+}
 fn encode<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Failed(format!("cannot write item: {e}")))
 }
@@ -249,7 +257,7 @@ impl Store {
         let mut item = key(anchor_pk(kind, source_id), ANCHOR_SK);
         item.insert("seq".into(), s(applied.seq.as_str()));
         if let Some(state) = &applied.state {
-            item.insert("state".into(), AttributeValue::M(encode(state)?));
+            item.insert("state".into(), s(to_json(state)?));
         }
         let condition = match previous {
             None => ("attribute_not_exists(pk)".to_string(), HashMap::new()),
@@ -310,7 +318,7 @@ impl Store {
             item.insert("lc".into(), s(tk.clone()));
         }
         item.insert("lt".into(), s(tk));
-        item.insert("e".into(), AttributeValue::M(encode(entry)?));
+        item.insert("e".into(), s(to_json(entry)?));
         w.push_put(&self.table, item, None)
     }
 
@@ -690,10 +698,9 @@ fn parse_anchor(item: Item) -> Result<AppliedRecord, StoreError> {
     let seq = get_s(&item, "seq")
         .and_then(c360_domain::SeqNo::parse)
         .ok_or_else(|| StoreError::Failed("anchor without a sequence number".into()))?;
-    let state = match item.get("state") {
-        Some(AttributeValue::M(m)) => Some(decode(m.clone(), "anchor")?),
-        _ => None,
-    };
+    let state = get_s(&item, "state")
+        .map(|j| from_json(j, "anchor"))
+        .transpose()?;
     Ok(AppliedRecord { seq, state })
 }
 
@@ -719,10 +726,9 @@ fn parse_node(item: &Item) -> Result<StoredNode, StoreError> {
 }
 
 fn parse_entry(item: &Item) -> Result<TimelineEntry, StoreError> {
-    match item.get("e") {
-        Some(AttributeValue::M(m)) => decode(m.clone(), "timeline entry"),
-        _ => Err(StoreError::Failed("timeline entry without content".into())),
-    }
+    get_s(item, "e")
+        .map(|j| from_json(j, "timeline entry"))
+        .unwrap_or_else(|| Err(StoreError::Failed("timeline entry without content".into())))
 }
 
 #[cfg(test)]
