@@ -9,7 +9,14 @@ use c360_e2e::{stream_event, TestEnv};
 use serde_json::{json, Value};
 
 fn order(id: &str, phone: Option<&str>, member: Option<&str>, total: &str, at: &str) -> Value {
-    items::order(&Order { id, phone, member, total, at, ..Order::default() })
+    items::order(&Order {
+        id,
+        phone,
+        member,
+        total,
+        at,
+        ..Order::default()
+    })
 }
 
 async fn spent(env: &TestEnv, query: &[(&str, &str)]) -> Value {
@@ -19,11 +26,45 @@ async fn spent(env: &TestEnv, query: &[(&str, &str)]) -> Value {
 #[tokio::test]
 async fn a_whole_batch_delivered_twice_changes_nothing() {
     let env = TestEnv::new().await;
-    env.put(SourceKind::MemberSync, items::member("M1", Some("13800000001"), Some("a@b.cn"), "赵六", "银卡", "5", "1.00", "s1", "2026-01-01T10:00:00+08:00")).await;
+    env.put(
+        SourceKind::MemberSync,
+        items::member(
+            "M1",
+            Some("13800000001"),
+            Some("a@b.cn"),
+            "赵六",
+            "银卡",
+            "5",
+            "1.00",
+            "s1",
+            "2026-01-01T10:00:00+08:00",
+        ),
+    )
+    .await;
     for i in 0..5 {
-        env.put(SourceKind::Orders, order(&format!("o{i}"), Some("13800000001"), None, "10.00", &format!("2026-02-0{}T12:00:00+08:00", i + 1))).await;
+        env.put(
+            SourceKind::Orders,
+            order(
+                &format!("o{i}"),
+                Some("13800000001"),
+                None,
+                "10.00",
+                &format!("2026-02-0{}T12:00:00+08:00", i + 1),
+            ),
+        )
+        .await;
     }
-    env.put(SourceKind::Orders, order("o2", Some("13800000001"), None, "25.00", "2026-02-03T12:00:00+08:00")).await;
+    env.put(
+        SourceKind::Orders,
+        order(
+            "o2",
+            Some("13800000001"),
+            None,
+            "25.00",
+            "2026-02-03T12:00:00+08:00",
+        ),
+    )
+    .await;
     env.delete(SourceKind::Orders, "o4").await;
     env.sync().await;
     let before = env.dump().await;
@@ -32,19 +73,49 @@ async fn a_whole_batch_delivered_twice_changes_nothing() {
     for (kind, event) in batches {
         let (failures, report) = env.ingest(kind, event).await;
         assert!(failures.is_empty());
-        assert_eq!(report.applied, 0, "a redelivered record is recognised as applied");
+        assert_eq!(
+            report.applied, 0,
+            "a redelivered record is recognised as applied"
+        );
     }
-    assert_eq!(env.dump().await, before, "the table is item for item the same");
-    assert_eq!(spent(&env, &[("customer_identifier", "13800000001")]).await, json!(55.0));
+    assert_eq!(
+        env.dump().await,
+        before,
+        "the table is item for item the same"
+    );
+    assert_eq!(
+        spent(&env, &[("customer_identifier", "13800000001")]).await,
+        json!(55.0)
+    );
 }
 
 #[tokio::test]
 async fn an_undecodable_record_is_reported_alone_and_the_others_are_applied() {
     let env = TestEnv::new().await;
-    let good = |id: &str, total: &str| Some(order(id, Some("13800000002"), None, total, "2026-03-01T12:00:00+08:00"));
-    let mut negative = order("bad1", Some("13800000002"), None, "1.00", "2026-03-01T12:00:00+08:00");
+    let good = |id: &str, total: &str| {
+        Some(order(
+            id,
+            Some("13800000002"),
+            None,
+            total,
+            "2026-03-01T12:00:00+08:00",
+        ))
+    };
+    let mut negative = order(
+        "bad1",
+        Some("13800000002"),
+        None,
+        "1.00",
+        "2026-03-01T12:00:00+08:00",
+    );
     negative["total"] = json!({"N": "-3.00"});
-    let mut bad_time = order("bad2", Some("13800000002"), None, "1.00", "2026-03-01T12:00:00+08:00");
+    let mut bad_time = order(
+        "bad2",
+        Some("13800000002"),
+        None,
+        "1.00",
+        "2026-03-01T12:00:00+08:00",
+    );
     bad_time["created_at"] = json!({"S": "last tuesday"});
     let event = stream_event(
         SourceKind::Orders,
@@ -59,13 +130,30 @@ async fn an_undecodable_record_is_reported_alone_and_the_others_are_applied() {
     let (failures, report) = env.ingest(SourceKind::Orders, event).await;
     assert_eq!(failures, ["101", "103"]);
     assert_eq!((report.applied, report.decode_failures), (3, 2));
-    assert_eq!(spent(&env, &[("customer_identifier", "13800000002")]).await, json!(60.0));
+    assert_eq!(
+        spent(&env, &[("customer_identifier", "13800000002")]).await,
+        json!(60.0)
+    );
 }
 
 #[tokio::test]
 async fn a_record_without_identifiers_is_skipped_not_failed() {
     let env = TestEnv::new().await;
-    let event = stream_event(SourceKind::Orders, &[("INSERT", Some(order("walk-in", None, None, "10.00", "2026-03-01T12:00:00+08:00")), None, "1")]);
+    let event = stream_event(
+        SourceKind::Orders,
+        &[(
+            "INSERT",
+            Some(order(
+                "walk-in",
+                None,
+                None,
+                "10.00",
+                "2026-03-01T12:00:00+08:00",
+            )),
+            None,
+            "1",
+        )],
+    );
     let (failures, report) = env.ingest(SourceKind::Orders, event).await;
     assert!(failures.is_empty());
     assert_eq!(report.no_customer, 1);
@@ -74,25 +162,57 @@ async fn a_record_without_identifiers_is_skipped_not_failed() {
 #[tokio::test]
 async fn an_older_delivery_after_a_newer_one_changes_nothing_and_ttl_expiry_keeps_history() {
     let env = TestEnv::new().await;
-    let v1 = order("o1", Some("13800000003"), None, "10.00", "2026-03-01T12:00:00+08:00");
+    let v1 = order(
+        "o1",
+        Some("13800000003"),
+        None,
+        "10.00",
+        "2026-03-01T12:00:00+08:00",
+    );
     let mut v2 = v1.clone();
     v2["total"] = json!({"N": "15.00"});
     let kind = SourceKind::Orders;
-    env.ingest(kind, stream_event(kind, &[("MODIFY", Some(v2.clone()), Some(v1.clone()), "20")])).await;
-    env.ingest(kind, stream_event(kind, &[("INSERT", Some(v1.clone()), None, "10")])).await;
+    env.ingest(
+        kind,
+        stream_event(
+            kind,
+            &[("MODIFY", Some(v2.clone()), Some(v1.clone()), "20")],
+        ),
+    )
+    .await;
+    env.ingest(
+        kind,
+        stream_event(kind, &[("INSERT", Some(v1.clone()), None, "10")]),
+    )
+    .await;
     let id = [("customer_identifier", "13800000003")];
     assert_eq!(spent(&env, &id).await, json!(15.0));
 
     // TTL expiry in the source: retention, not deletion.
-    let mut expiry: Value = serde_json::to_value(stream_event(kind, &[("REMOVE", None, Some(v2.clone()), "30")])).unwrap();
-    expiry["Records"][0]["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
-    let (failures, report) = env.ingest(kind, serde_json::from_value(expiry).unwrap()).await;
+    let mut expiry: Value = serde_json::to_value(stream_event(
+        kind,
+        &[("REMOVE", None, Some(v2.clone()), "30")],
+    ))
+    .unwrap();
+    expiry["Records"][0]["userIdentity"] =
+        json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+    let (failures, report) = env
+        .ingest(kind, serde_json::from_value(expiry).unwrap())
+        .await;
     assert!(failures.is_empty());
     assert_eq!(report.advanced, 1);
-    assert_eq!(spent(&env, &id).await, json!(15.0), "expired from the source, kept in the history");
+    assert_eq!(
+        spent(&env, &id).await,
+        json!(15.0),
+        "expired from the source, kept in the history"
+    );
 
     // A person's delete is a deletion.
-    env.ingest(kind, stream_event(kind, &[("REMOVE", None, Some(v2), "40")])).await;
+    env.ingest(
+        kind,
+        stream_event(kind, &[("REMOVE", None, Some(v2), "40")]),
+    )
+    .await;
     let (status, _) = env.get(Endpoint::Value, &id).await;
     assert_eq!(status, 404, "the customer's only record is gone");
 }
@@ -102,55 +222,194 @@ async fn an_older_delivery_after_a_newer_one_changes_nothing_and_ttl_expiry_keep
 #[tokio::test]
 async fn a_member_record_links_identifiers_in_any_arrival_order() {
     let env = TestEnv::new().await;
-    env.put(SourceKind::Orders, order("m1", None, Some("M9"), "100.00", "2026-01-01T12:00:00+08:00")).await;
-    env.put(SourceKind::Orders, order("m2", None, Some("M9"), "50.00", "2026-01-02T12:00:00+08:00")).await;
-    env.put(SourceKind::Orders, order("p1", Some("13900000009"), None, "7.00", "2026-01-03T12:00:00+08:00")).await;
+    env.put(
+        SourceKind::Orders,
+        order(
+            "m1",
+            None,
+            Some("M9"),
+            "100.00",
+            "2026-01-01T12:00:00+08:00",
+        ),
+    )
+    .await;
+    env.put(
+        SourceKind::Orders,
+        order("m2", None, Some("M9"), "50.00", "2026-01-02T12:00:00+08:00"),
+    )
+    .await;
+    env.put(
+        SourceKind::Orders,
+        order(
+            "p1",
+            Some("13900000009"),
+            None,
+            "7.00",
+            "2026-01-03T12:00:00+08:00",
+        ),
+    )
+    .await;
     env.sync().await;
-    assert_eq!(spent(&env, &[("customer_identifier", "13900000009")]).await, json!(7.0));
-    assert_eq!(spent(&env, &[("customer_identifier", "M9"), ("identifier_type", "member_id")]).await, json!(150.0));
+    assert_eq!(
+        spent(&env, &[("customer_identifier", "13900000009")]).await,
+        json!(7.0)
+    );
+    assert_eq!(
+        spent(
+            &env,
+            &[
+                ("customer_identifier", "M9"),
+                ("identifier_type", "member_id")
+            ]
+        )
+        .await,
+        json!(150.0)
+    );
 
-    let link = items::member("M9", Some("139-0000-0009"), Some("Nine@Example.com"), "钱九", "金卡", "1", "0", "s1", "2025-12-01T12:00:00+08:00");
+    let link = items::member(
+        "M9",
+        Some("139-0000-0009"),
+        Some("Nine@Example.com"),
+        "钱九",
+        "金卡",
+        "1",
+        "0",
+        "s1",
+        "2025-12-01T12:00:00+08:00",
+    );
     env.put(SourceKind::MemberSync, link.clone()).await;
     env.sync().await;
     for query in [
         vec![("customer_identifier", "13900000009")],
-        vec![("customer_identifier", "M9"), ("identifier_type", "member_id")],
-        vec![("customer_identifier", "nine@example.com"), ("identifier_type", "email")],
+        vec![
+            ("customer_identifier", "M9"),
+            ("identifier_type", "member_id"),
+        ],
+        vec![
+            ("customer_identifier", "nine@example.com"),
+            ("identifier_type", "email"),
+        ],
     ] {
         let v = env.ok(Endpoint::Value, &query).await;
-        assert_eq!(v["customer_value"]["total_spent"], json!(157.0), "{query:?}");
+        assert_eq!(
+            v["customer_value"]["total_spent"],
+            json!(157.0),
+            "{query:?}"
+        );
         assert_eq!(v["statistics"]["total_orders"], json!(3), "{query:?}");
     }
     // Records arriving after the link find it, whichever identifier they carry.
-    env.put(SourceKind::Orders, order("e1", None, None, "1.00", "2026-01-04T12:00:00+08:00")).await;
-    env.put(SourceKind::Orders, order("p2", Some("+86 139 0000 0009"), None, "3.00", "2026-01-05T12:00:00+08:00")).await;
+    env.put(
+        SourceKind::Orders,
+        order("e1", None, None, "1.00", "2026-01-04T12:00:00+08:00"),
+    )
+    .await;
+    env.put(
+        SourceKind::Orders,
+        order(
+            "p2",
+            Some("+86 139 0000 0009"),
+            None,
+            "3.00",
+            "2026-01-05T12:00:00+08:00",
+        ),
+    )
+    .await;
     env.sync().await;
-    assert_eq!(spent(&env, &[("customer_identifier", "M9"), ("identifier_type", "member_id")]).await, json!(160.0));
+    assert_eq!(
+        spent(
+            &env,
+            &[
+                ("customer_identifier", "M9"),
+                ("identifier_type", "member_id")
+            ]
+        )
+        .await,
+        json!(160.0)
+    );
 
     let before = env.dump().await;
     let kind = SourceKind::MemberSync;
-    let (failures, _) = env.ingest(kind, stream_event(kind, &[("INSERT", Some(link.clone()), None, "1")])).await;
+    let (failures, _) = env
+        .ingest(
+            kind,
+            stream_event(kind, &[("INSERT", Some(link.clone()), None, "1")]),
+        )
+        .await;
     assert!(failures.is_empty());
-    assert_eq!(env.dump().await, before, "the link delivered again changes nothing");
+    assert_eq!(
+        env.dump().await,
+        before,
+        "the link delivered again changes nothing"
+    );
 
     // Unlinking the phone splits the customer again.
     let mut unlinked = link.clone();
     unlinked.as_object_mut().unwrap().remove("phone");
     env.put(SourceKind::MemberSync, unlinked).await;
     env.sync().await;
-    assert_eq!(spent(&env, &[("customer_identifier", "13900000009")]).await, json!(10.0));
-    assert_eq!(spent(&env, &[("customer_identifier", "M9"), ("identifier_type", "member_id")]).await, json!(150.0));
+    assert_eq!(
+        spent(&env, &[("customer_identifier", "13900000009")]).await,
+        json!(10.0)
+    );
+    assert_eq!(
+        spent(
+            &env,
+            &[
+                ("customer_identifier", "M9"),
+                ("identifier_type", "member_id")
+            ]
+        )
+        .await,
+        json!(150.0)
+    );
 }
 
 #[tokio::test]
 async fn the_member_record_first_then_records_by_any_identifier() {
     let env = TestEnv::new().await;
-    env.put(SourceKind::MemberSync, items::member("M5", Some("13500000005"), Some("five@example.com"), "孙五", "普通卡", "0", "0", "s1", "2025-12-01T12:00:00+08:00")).await;
+    env.put(
+        SourceKind::MemberSync,
+        items::member(
+            "M5",
+            Some("13500000005"),
+            Some("five@example.com"),
+            "孙五",
+            "普通卡",
+            "0",
+            "0",
+            "s1",
+            "2025-12-01T12:00:00+08:00",
+        ),
+    )
+    .await;
     env.sync().await;
-    env.put(SourceKind::Orders, order("a", Some("13500000005"), None, "1.00", "2026-01-01T12:00:00+08:00")).await;
-    env.put(SourceKind::Orders, order("b", None, Some("M5"), "2.00", "2026-01-01T13:00:00+08:00")).await;
+    env.put(
+        SourceKind::Orders,
+        order(
+            "a",
+            Some("13500000005"),
+            None,
+            "1.00",
+            "2026-01-01T12:00:00+08:00",
+        ),
+    )
+    .await;
+    env.put(
+        SourceKind::Orders,
+        order("b", None, Some("M5"), "2.00", "2026-01-01T13:00:00+08:00"),
+    )
+    .await;
     env.sync().await;
-    let v = env.ok(Endpoint::Profile, &[("customer_identifier", "five@example.com"), ("identifier_type", "email")]).await;
+    let v = env
+        .ok(
+            Endpoint::Profile,
+            &[
+                ("customer_identifier", "five@example.com"),
+                ("identifier_type", "email"),
+            ],
+        )
+        .await;
     assert_eq!(v["customer_value"]["total_spent"], json!(3.0));
     assert_eq!(v["member_info"]["name"], json!("孙五"));
 }
@@ -168,11 +427,22 @@ async fn a_profile_read_costs_the_same_requests_for_10_and_2000_records() {
                 .iter()
                 .map(|i| {
                     seq += 1;
-                    let at = format!("2025-{:02}-{:02}T12:{:02}:00+08:00", 1 + i % 12, 1 + i % 28, i % 60);
-                    (format!("{seq}"), order(&format!("{phone}-{i}"), Some(phone), None, "12.34", &at))
+                    let at = format!(
+                        "2025-{:02}-{:02}T12:{:02}:00+08:00",
+                        1 + i % 12,
+                        1 + i % 28,
+                        i % 60
+                    );
+                    (
+                        format!("{seq}"),
+                        order(&format!("{phone}-{i}"), Some(phone), None, "12.34", &at),
+                    )
                 })
                 .collect();
-            let batch: Vec<(&str, Option<Value>, Option<Value>, &str)> = records.iter().map(|(s, o)| ("INSERT", Some(o.clone()), None, s.as_str())).collect();
+            let batch: Vec<(&str, Option<Value>, Option<Value>, &str)> = records
+                .iter()
+                .map(|(s, o)| ("INSERT", Some(o.clone()), None, s.as_str()))
+                .collect();
             let (failures, _) = env.ingest(kind, stream_event(kind, &batch)).await;
             assert!(failures.is_empty());
         }
@@ -180,14 +450,22 @@ async fn a_profile_read_costs_the_same_requests_for_10_and_2000_records() {
     let mut costs = Vec::new();
     for phone in ["13600000010", "13600002000"] {
         env.counter.reset();
-        let profile = env.ok(Endpoint::Profile, &[("customer_identifier", phone)]).await;
+        let profile = env
+            .ok(Endpoint::Profile, &[("customer_identifier", phone)])
+            .await;
         assert!(profile["statistics"]["total_orders"].as_i64().unwrap() >= 10);
         costs.push(env.counter.snapshot());
     }
     assert_eq!(costs[0], costs[1], "request counts by operation");
-    let expected: std::collections::BTreeMap<String, u64> = [("GetItem", 1), ("BatchGetItem", 1), ("Query", 3)].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let expected: std::collections::BTreeMap<String, u64> =
+        [("GetItem", 1), ("BatchGetItem", 1), ("Query", 3)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
     assert_eq!(costs[0], expected);
-    let big = env.ok(Endpoint::Value, &[("customer_identifier", "13600002000")]).await;
+    let big = env
+        .ok(Endpoint::Value, &[("customer_identifier", "13600002000")])
+        .await;
     assert_eq!(big["statistics"]["total_orders"], json!(2000));
     assert_eq!(big["customer_value"]["total_spent"], json!(24680.0));
 }

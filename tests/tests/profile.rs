@@ -9,6 +9,8 @@ use c360_e2e::TestEnv;
 use chrono::{Duration, FixedOffset, Utc};
 use serde_json::{json, Value};
 
+type Query<'a> = Vec<(&'a str, &'a str)>;
+
 fn days_ago(days: i64) -> String {
     (Utc::now() - Duration::days(days))
         .with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap())
@@ -325,7 +327,7 @@ async fn a_store_scoped_read_sees_that_stores_records_alone() {
 async fn bad_parameters_are_400_naming_the_parameter_and_unknown_customers_404() {
     let env = TestEnv::new().await;
     seed_customer(&env).await;
-    let cases: Vec<(Endpoint, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<(Endpoint, Query, &str)> = vec![
         (Endpoint::Profile, vec![], "customer_identifier"),
         (
             Endpoint::Profile,

@@ -487,6 +487,8 @@ impl RecordState {
 }
 
 /// One change read from a source stream.
+// Lives for one apply and is never stored in bulk: boxing the record would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// INSERT or MODIFY: the record's new state.
@@ -498,6 +500,7 @@ pub enum Change {
 }
 
 /// What applying a change to a record does.
+#[allow(clippy::large_enum_variant)] // as for `Change`
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Already applied (a duplicate or an older delivery): nothing to write.
@@ -536,14 +539,16 @@ pub fn decide(
     Decision::Apply { before, after }
 }
 
-/// The (node, scope) statistics a move from `before` to `after` touches, each with the
-/// contribution to take out and the one to put in.
+/// For each (node, scope): the contribution to take out and the one to put in.
+pub type StatDeltas<'a> =
+    BTreeMap<(Identifier, Scope), (Option<&'a Contribution>, Option<&'a Contribution>)>;
+
+/// The (node, scope) statistics a move from `before` to `after` touches.
 pub fn stat_deltas<'a>(
     before: Option<&'a RecordState>,
     after: Option<&'a RecordState>,
-) -> BTreeMap<(Identifier, Scope), (Option<&'a Contribution>, Option<&'a Contribution>)> {
-    let mut out: BTreeMap<(Identifier, Scope), (Option<&Contribution>, Option<&Contribution>)> =
-        BTreeMap::new();
+) -> StatDeltas<'a> {
+    let mut out = StatDeltas::new();
     if let Some(b) = before {
         for scope in b.scopes() {
             out.entry((b.home.clone(), scope)).or_default().0 = Some(&b.contribution);
