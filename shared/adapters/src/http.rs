@@ -303,3 +303,95 @@ pub async fn run(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     }))
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// An app whose store points nowhere: the requests here must be answered before any
+    /// DynamoDB call (validation), so nothing is ever sent.
+    fn offline_app() -> App {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), "unused");
+        App::new(Reads::new(
+            store,
+            Config::from_env().expect("default config"),
+        ))
+    }
+
+    async fn answer_of(endpoint: Endpoint, fixture: &str) -> (u16, Value) {
+        let req = lambda_http::request::from_str(fixture).expect("an API Gateway v2 event");
+        let resp = handle(&offline_app(), endpoint, req).await;
+        let body = match resp.body() {
+            Body::Text(t) => serde_json::from_str(t).expect("JSON"),
+            _ => Value::Null,
+        };
+        (resp.status().as_u16(), body)
+    }
+
+    #[tokio::test]
+    async fn the_invalid_phone_fixture_is_a_400_naming_the_parameter() {
+        let (status, body) = answer_of(
+            Endpoint::Profile,
+            include_str!("../../../events/apigw/profile-invalid-phone.json"),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["code"], "INVALID_PARAMETER");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`customer_identifier`"));
+    }
+
+    #[tokio::test]
+    async fn fixtures_with_bad_parameters_never_reach_the_store() {
+        let fixture: Value =
+            serde_json::from_str(include_str!("../../../events/apigw/timeline.json"))
+                .expect("fixture");
+        for (param, value) in [
+            ("limit", "0"),
+            ("limit", "201"),
+            ("identifier_type", "foo"),
+            ("store_id", "x y"),
+        ] {
+            let mut event = fixture.clone();
+            event["queryStringParameters"][param] = Value::from(value);
+            // API Gateway v2 sends both; lambda_http reads the raw one.
+            let raw: Vec<String> = event["queryStringParameters"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default().replace(' ', "%20")))
+                .collect();
+            event["rawQueryString"] = Value::from(raw.join("&"));
+            let (status, body) = answer_of(Endpoint::Timeline, &event.to_string()).await;
+            assert_eq!(status, 400, "{param}={value}: {body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(&format!("`{param}`")),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_map_to_endpoints() {
+        assert_eq!(
+            Endpoint::from_path("/api/v1/customer360/profile"),
+            Some(Endpoint::Profile)
+        );
+        assert_eq!(
+            Endpoint::from_path("/api/v1/customer360/search/"),
+            Some(Endpoint::Search)
+        );
+        assert_eq!(Endpoint::from_path("/api/v1/customer360/other"), None);
+    }
+}

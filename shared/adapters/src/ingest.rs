@@ -154,3 +154,64 @@ pub async fn run(kind: SourceKind) -> Result<(), lambda_runtime::Error> {
     }))
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::decode::decode;
+    use aws_lambda_events::event::dynamodb::Event;
+    use c360_domain::{SourceKind, Zone};
+
+    fn fixture(text: &str) -> Event {
+        serde_json::from_str(text).expect("a DynamoDB stream event")
+    }
+
+    #[test]
+    fn every_stream_fixture_decodes_into_its_source_record() {
+        for (kind, text) in [
+            (
+                SourceKind::Orders,
+                include_str!("../../../events/streams/orders.json"),
+            ),
+            (
+                SourceKind::Reservations,
+                include_str!("../../../events/streams/reservations.json"),
+            ),
+            (
+                SourceKind::PosTransactions,
+                include_str!("../../../events/streams/pos_transactions.json"),
+            ),
+            (
+                SourceKind::MemberSync,
+                include_str!("../../../events/streams/member_sync.json"),
+            ),
+            (
+                SourceKind::AuditLog,
+                include_str!("../../../events/streams/audit_log.json"),
+            ),
+        ] {
+            for record in fixture(text).records {
+                let (decoded, dropped) =
+                    decode(kind, &record.change.new_image, &Zone::default()).expect("decodes");
+                assert_eq!(decoded.kind(), kind);
+                assert!(dropped.0.is_empty());
+                assert!(
+                    decoded.home().is_some(),
+                    "the seed customer's record has a home"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_bad_record_fixture_fails_only_in_its_middle_record() {
+        let event = fixture(include_str!(
+            "../../../events/streams/orders-with-bad-record.json"
+        ));
+        let results: Vec<bool> = event
+            .records
+            .iter()
+            .map(|r| decode(SourceKind::Orders, &r.change.new_image, &Zone::default()).is_ok())
+            .collect();
+        assert_eq!(results, [true, false, true]);
+    }
+}
