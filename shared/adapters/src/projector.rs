@@ -51,7 +51,7 @@ impl Projector {
         Projector {
             store,
             zone,
-            max_attempts: 8,
+            max_attempts: 12,
         }
     }
 
