@@ -135,7 +135,7 @@ def all_items(self):
         hash_set = self.items.get(value)
         items = [] if hash_set is None else list(hash_set.values()) if self.range_key_attr else [hash_set]
     else:
-        items = [i for h in self.items.values() for i in (h.values() if self.range_key_attr else [h]) if i.attrs.get(attr) == value]
+        items = [i for h in self.items.values() for i in (h.values() if self.range_key_attr else [h]) if i.attrs.get(attr) is not None and i.attrs[attr] == value]
     return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
 
 
