@@ -17,6 +17,8 @@ pub struct Config {
     pub profile_timeline_limit: usize,
     /// `C360_RECENT_LIMIT`, default 5: recent orders and reservations in a profile.
     pub recent_limit: usize,
+    /// `C360_MONTHLY_DISCOUNT_RATE`, default 0.01: discounts future spend in `predicted_clv_12m`.
+    pub monthly_discount_rate: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,19 @@ impl Config {
             metrics,
             profile_timeline_limit: env_usize("C360_PROFILE_TIMELINE_LIMIT", 10)?,
             recent_limit: env_usize("C360_RECENT_LIMIT", 5)?,
+            monthly_discount_rate: match env("C360_MONTHLY_DISCOUNT_RATE") {
+                None => 0.01,
+                Some(v) => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..1.0).contains(r))
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "C360_MONTHLY_DISCOUNT_RATE must be a rate in [0, 1), got `{v}`"
+                        ))
+                    })?,
+            },
         })
     }
 }

@@ -7,6 +7,7 @@
 //! - [`ingest`]: the stream Lambda (partial batch responses).
 //! - [`reads`] and [`http`]: the four read endpoints.
 
+pub mod calibrate;
 pub mod config;
 pub mod counter;
 pub mod decode;

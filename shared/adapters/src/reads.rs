@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::store::{Store, StoreError};
+use c360_domain::prediction::StoreModel;
 use c360_domain::projection::{MemberInfo, Scope, ScopeStats, TimelineEntry};
 use c360_domain::search::query_tokens;
 use c360_domain::view::CustomerView;
@@ -32,6 +33,7 @@ pub struct Reads {
 struct Seen {
     stats: ScopeStats,
     member: Option<MemberInfo>,
+    model: Option<StoreModel>,
 }
 
 fn stats_keys(cluster: &[Identifier], scope: &Scope) -> Vec<(Identifier, Scope)> {
@@ -76,9 +78,16 @@ impl Reads {
     }
 
     async fn seen(&self, cluster: &[Identifier], scope: &Scope) -> Result<Seen, ReadError> {
-        let loaded = self
+        // The scope's fitted model comes in the same BatchGetItem: no extra round trip.
+        let mut loaded = self
             .store
-            .load(None, &[], &stats_keys(cluster, scope), false)
+            .load_with_models(
+                None,
+                &[],
+                &stats_keys(cluster, scope),
+                std::slice::from_ref(scope),
+                false,
+            )
             .await?;
         let mut stats = ScopeStats::default();
         let mut brand = ScopeStats::default();
@@ -96,6 +105,7 @@ impl Reads {
         Ok(Seen {
             stats,
             member: brand.member,
+            model: loaded.models.remove(scope),
         })
     }
 
@@ -113,6 +123,8 @@ impl Reads {
             now,
             zone: &self.config.zone,
             thresholds: self.config.metrics.for_scope(scope),
+            model: seen.model.as_ref(),
+            monthly_discount_rate: self.config.monthly_discount_rate,
         }
     }
 

@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use c360_domain::identity::NodeLinks;
+use c360_domain::prediction::StoreModel;
 use c360_domain::projection::{AppliedRecord, Extreme, Scope, ScopeStats, TimelineEntry};
 use c360_domain::{Identifier, Millis, SourceKind};
 use std::collections::{BTreeMap, HashMap};
@@ -85,6 +86,10 @@ pub fn anchor_pk(kind: SourceKind, source_id: &str) -> String {
     format!("REC#{}#{}", kind.table(), source_id)
 }
 pub const ANCHOR_SK: &str = "REC";
+pub fn model_pk(scope: &Scope) -> String {
+    format!("MODEL#{}", scope.key())
+}
+pub const MODEL_SK: &str = "MODEL";
 
 /// The timeline sort key: scope, then time (fixed width so strings sort as numbers), then a
 /// tie-break that is unique and stable for the record.
@@ -153,8 +158,22 @@ pub struct StoredNode {
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub anchor: Option<AppliedRecord>,
+    pub models: BTreeMap<Scope, StoreModel>,
     pub nodes: BTreeMap<Identifier, StoredNode>,
     pub stats: BTreeMap<(Identifier, Scope), StoredStats>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScanRow {
+    Node {
+        id: Identifier,
+        links: NodeLinks,
+    },
+    Stats {
+        id: Identifier,
+        scope: Scope,
+        stats: ScopeStats,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -497,7 +516,23 @@ impl Store {
         stats: &[(Identifier, Scope)],
         consistent: bool,
     ) -> Result<Loaded, StoreError> {
-        let mut keys: Vec<Item> = Vec::new();
+        self.load_with_models(anchor, nodes, stats, &[], consistent)
+            .await
+    }
+
+    /// [`Store::load`], plus the fitted models of some scopes, in the same BatchGetItem.
+    pub async fn load_with_models(
+        &self,
+        anchor: Option<(SourceKind, &str)>,
+        nodes: &[Identifier],
+        stats: &[(Identifier, Scope)],
+        models: &[Scope],
+        consistent: bool,
+    ) -> Result<Loaded, StoreError> {
+        let mut keys: Vec<Item> = models
+            .iter()
+            .map(|scope| key(model_pk(scope), MODEL_SK))
+            .collect();
         if let Some((kind, id)) = anchor {
             keys.push(key(anchor_pk(kind, id), ANCHOR_SK));
         }
@@ -516,6 +551,15 @@ impl Store {
             by_key.insert(k, item);
         }
         let mut loaded = Loaded::default();
+        for scope in models {
+            if let Some(item) = by_key.remove(&(model_pk(scope), MODEL_SK.to_string())) {
+                if let Some(text) = get_s(&item, "m") {
+                    loaded
+                        .models
+                        .insert(scope.clone(), from_json(text, "model")?);
+                }
+            }
+        }
         if let Some((kind, id)) = anchor {
             if let Some(item) = by_key.remove(&(anchor_pk(kind, id), ANCHOR_SK.to_string())) {
                 loaded.anchor = Some(parse_anchor(item)?);
@@ -539,6 +583,76 @@ impl Store {
             }
         }
         Ok(loaded)
+    }
+
+    pub async fn put_model(&self, scope: &Scope, model: &StoreModel) -> Result<(), StoreError> {
+        let mut item = key(model_pk(scope), MODEL_SK);
+        item.insert("m".into(), s(to_json(model)?));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Every node and stats item, read with a parallel scan (`segments` at once). For the
+    /// weekly calibration: it reads the whole table.
+    pub async fn scan_nodes_and_stats(&self, segments: i32) -> Result<Vec<ScanRow>, StoreError> {
+        let pages = futures::future::try_join_all(
+            (0..segments).map(|segment| self.scan_segment(segment, segments)),
+        )
+        .await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    async fn scan_segment(&self, segment: i32, segments: i32) -> Result<Vec<ScanRow>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .segment(segment)
+                .total_segments(segments)
+                .filter_expression("begins_with(sk, :stats) OR sk = :node")
+                .expression_attribute_values(":stats", s("STATS#"))
+                .expression_attribute_values(":node", s(NODE_SK))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in resp.items() {
+                let (Some(pk), Some(sk)) = (get_s(item, "pk"), get_s(item, "sk")) else {
+                    continue;
+                };
+                let Some(id) = pk
+                    .strip_prefix("N#")
+                    .and_then(|k| Identifier::from_key(k).ok())
+                else {
+                    continue;
+                };
+                if sk == NODE_SK {
+                    out.push(ScanRow::Node {
+                        id,
+                        links: parse_node(item)?.links,
+                    });
+                } else if let Some(scope) = sk.strip_prefix("STATS#").and_then(Scope::from_key) {
+                    out.push(ScanRow::Stats {
+                        id,
+                        scope,
+                        stats: decode(item.clone(), "stats")?,
+                    });
+                }
+            }
+            match resp.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     pub async fn get_node(&self, id: &Identifier) -> Result<Option<StoredNode>, StoreError> {

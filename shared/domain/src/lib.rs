@@ -11,6 +11,7 @@ pub mod identity;
 pub mod ids;
 pub mod metrics;
 pub mod money;
+pub mod prediction;
 pub mod projection;
 pub mod search;
 pub mod source;

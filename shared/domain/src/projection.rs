@@ -30,6 +30,14 @@ impl Scope {
             Scope::Store(s) => format!("S#{}", s.as_str()),
         }
     }
+    pub fn from_key(key: &str) -> Option<Scope> {
+        match key {
+            "A" => Some(Scope::AllStores),
+            _ => StoreId::parse(key.strip_prefix("S#")?)
+                .ok()
+                .map(Scope::Store),
+        }
+    }
     /// The scopes a record with this store counts in.
     pub fn of_record(store: Option<&StoreId>) -> Vec<Scope> {
         let mut v = vec![Scope::AllStores];
@@ -150,6 +158,7 @@ pub enum Extreme {
 /// Fixed-size figures of one node in one scope. Sums and counts add and subtract exactly;
 /// the extremes are restored from the index when the record holding one goes away.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ScopeStats {
     pub order_records: i64,
     pub counted_orders: i64,

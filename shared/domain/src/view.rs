@@ -4,6 +4,7 @@
 use crate::ids::Identifier;
 use crate::metrics::{tags, value_metrics, Thresholds, ValueMetrics};
 use crate::money::Fen;
+use crate::prediction::{predict, StoreModel};
 use crate::projection::{MemberInfo, ScopeStats, TimelineEntry};
 use crate::time::{Millis, Zone};
 use serde_json::{json, Map, Value};
@@ -20,6 +21,9 @@ pub struct CustomerView<'a> {
     pub now: Millis,
     pub zone: &'a Zone,
     pub thresholds: &'a Thresholds,
+    /// The scope's fitted churn and lifetime-value models, if calibrated.
+    pub model: Option<&'a StoreModel>,
+    pub monthly_discount_rate: f64,
 }
 
 impl CustomerView<'_> {
@@ -82,6 +86,28 @@ impl CustomerView<'_> {
         }
     }
 
+    /// `predictions`, or `null` with `predictions_unavailable_reason`.
+    fn add_predictions(&self, m: &mut Map<String, Value>) {
+        match predict(self.stats, self.model, self.now, self.monthly_discount_rate) {
+            Ok(p) => {
+                m.insert(
+                    "predictions".into(),
+                    json!({
+                        "p_alive": p.p_alive,
+                        "churn_probability": p.churn_probability,
+                        "expected_orders_90d": p.expected_orders_90d,
+                        "predicted_clv_12m": p.predicted_clv_12m,
+                        "model_fitted_at": self.zone.format(p.model_fitted_at),
+                    }),
+                );
+            }
+            Err(why) => {
+                m.insert("predictions".into(), Value::Null);
+                m.insert("predictions_unavailable_reason".into(), json!(why.reason()));
+            }
+        }
+    }
+
     fn head(&self) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("customer_identifier".into(), json!(self.identifier.value()));
@@ -104,6 +130,7 @@ impl CustomerView<'_> {
         m.insert("customer_value".into(), self.customer_value_json());
         m.insert("customer_tags".into(), json!(self.tags()));
         m.insert("statistics".into(), self.statistics_json());
+        self.add_predictions(&mut m);
         m.insert(
             "timeline".into(),
             timeline
@@ -135,6 +162,7 @@ impl CustomerView<'_> {
         m.insert("customer_value".into(), self.customer_value_json());
         m.insert("customer_tags".into(), json!(self.tags()));
         m.insert("statistics".into(), self.statistics_json());
+        self.add_predictions(&mut m);
         m.insert("generated_at".into(), json!(self.zone.format(self.now)));
         Value::Object(m)
     }

@@ -1,6 +1,7 @@
 //! `c360-dev`: the local environment. `scripts/dev` runs `c360-dev up`.
 
 use anyhow::Context;
+use c360_adapters::calibrate::ScopeFit;
 use c360_adapters::config::Config;
 use c360_adapters::http::App;
 use c360_adapters::reads::Reads;
@@ -37,6 +38,8 @@ enum Command {
         #[arg(long, default_value_t = demo::DEFAULT_SEED)]
         seed: u64,
     },
+    /// Fit the churn and lifetime-value models per store from the projection (weekly in AWS).
+    Calibrate,
     /// Serve the API and run the stream poller until Ctrl-C.
     Serve(ServeArgs),
     /// Setup, then serve, then seed once the poller runs: everything `scripts/dev` needs.
@@ -135,6 +138,29 @@ async fn seed(sdk: &aws_config::SdkConfig, customers: usize, seed: u64) -> anyho
     Ok(written)
 }
 
+async fn calibrate(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
+    let outcomes = c360_adapters::calibrate::calibrate(&store(sdk, config), now).await?;
+    for (scope, outcome) in &outcomes {
+        let name = match scope {
+            c360_domain::Scope::AllStores => "all stores".to_string(),
+            c360_domain::Scope::Store(s) => s.to_string(),
+        };
+        match outcome {
+            ScopeFit::Fitted(m) => println!(
+                "  model {name:<14} fitted on {} customers ({} repeat)",
+                m.customers, m.repeat_customers
+            ),
+            ScopeFit::Skipped { customers, reason } => {
+                println!("  model {name:<14} not fitted ({customers} customers): {reason}")
+            }
+        }
+    }
+    println!("Calibration took {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 /// Plays one event source mapping: polls one source table's stream until told to stop.
 async fn run_poller(mut poller: Poller, mut stop: tokio::sync::watch::Receiver<bool>) {
     let idle = poller.config().poll_interval;
@@ -203,6 +229,7 @@ async fn serve(
 
     if let Some((customers, seed_value)) = after_start {
         let sdk = sdk.clone();
+        let config = config.clone();
         let delivered = delivered.clone();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
@@ -218,9 +245,13 @@ async fn serve(
                 let done = delivered.load(Ordering::Relaxed);
                 if done >= total {
                     println!(
-                        "Demo data: all {total} records projected in {:.0}s. Ready for the demo.",
+                        "Demo data: all {total} records projected in {:.0}s. Fitting the prediction models:",
                         started.elapsed().as_secs_f64()
                     );
+                    if let Err(e) = calibrate(&sdk, &config).await {
+                        eprintln!("Calibration failed: {e:#}");
+                    }
+                    println!("Ready for the demo.");
                     break;
                 }
                 println!("Demo data: {done} of {total} records projected");
@@ -260,6 +291,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(&sdk, &config, &args, None).await,
+        Command::Calibrate => calibrate(&sdk, &config).await,
         Command::Up {
             serve: args,
             no_seed,

@@ -358,6 +358,8 @@ pub fn fit_bg_nbd_with(
 
     let wall = options.max_abs_log_parameter + 10.0;
     let mut scratch = Vec::with_capacity(prepared.xs.len());
+    let penalty =
+        |theta: &[f64]| n * options.penalizer * theta.iter().map(|t| t.exp().powi(2)).sum::<f64>();
     let objective = |theta: &[f64]| -> f64 {
         if theta.iter().any(|v| v.abs() > wall) {
             return f64::INFINITY;
@@ -368,7 +370,7 @@ pub fn fit_bg_nbd_with(
             a: theta[2].exp(),
             b: theta[3].exp(),
         };
-        -prepared.log_likelihood(&p, &mut scratch)
+        -prepared.log_likelihood(&p, &mut scratch) + penalty(theta)
     };
     let nm = nelder_mead(
         objective,
@@ -415,7 +417,7 @@ pub fn fit_bg_nbd_with(
     }
     Ok(BgNbdFit {
         params,
-        log_likelihood: -nm.f,
+        log_likelihood: -(nm.f - penalty(&nm.x)),
         iterations: nm.iterations,
         evaluations: nm.evaluations,
         customers: customers.len(),

@@ -152,6 +152,9 @@ pub fn fit_gamma_gamma_with(
 
     let wall = options.max_abs_log_parameter + 10.0;
     let mut per_x: Vec<f64> = Vec::with_capacity(xs.len());
+    let n = rows.len() as f64;
+    let penalty =
+        |theta: &[f64]| n * options.penalizer * theta.iter().map(|t| t.exp().powi(2)).sum::<f64>();
     let objective = |theta: &[f64]| -> f64 {
         if theta.iter().any(|v| v.abs() > wall) {
             return f64::INFINITY;
@@ -169,7 +172,7 @@ pub fn fit_gamma_gamma_with(
             let px = p * xs[xi];
             ll += per_x[xi] + (px - 1.0) * ln_m + px * ln_x - (px + q) * (v + xm).ln();
         }
-        -ll
+        -ll + penalty(theta)
     };
     let nm = nelder_mead(
         objective,
@@ -215,7 +218,7 @@ pub fn fit_gamma_gamma_with(
     }
     Ok(GammaGammaFit {
         params,
-        log_likelihood: -nm.f,
+        log_likelihood: -(nm.f - penalty(&nm.x)),
         iterations: nm.iterations,
         evaluations: nm.evaluations,
         customers: rows.len(),

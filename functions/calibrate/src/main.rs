@@ -1,0 +1,6 @@
+//! Fits the BG/NBD and Gamma-Gamma models per store from the projection (weekly schedule).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    c360_adapters::calibrate::run().await
+}

@@ -1,0 +1,106 @@
+//! The weekly calibration: fits BG/NBD and Gamma-Gamma per store (and for all stores) from
+//! the projection, and stores each scope's parameters with their fit date and sample size.
+
+use crate::store::{ScanRow, Store, StoreError};
+use c360_domain::identity::NodeLinks;
+use c360_domain::prediction::{fit, summary, StoreModel};
+use c360_domain::projection::{Scope, ScopeStats};
+use c360_domain::{Identifier, Millis};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScopeFit {
+    Fitted(StoreModel),
+    /// Not fitted, with the reason (too little data, no convergence); the previous model, if
+    /// any, stays in place.
+    Skipped {
+        customers: usize,
+        reason: String,
+    },
+}
+
+/// Customers' summed figures per scope: nodes grouped into clusters, as the reads do.
+pub fn customers_by_scope(rows: Vec<ScanRow>) -> BTreeMap<Scope, Vec<ScopeStats>> {
+    let mut clusters: BTreeMap<Identifier, Identifier> = BTreeMap::new();
+    let mut stats: Vec<(Identifier, Scope, ScopeStats)> = Vec::new();
+    for row in rows {
+        match row {
+            ScanRow::Node {
+                id,
+                links: NodeLinks { cluster, .. },
+            } => {
+                let canonical = cluster.first().cloned().unwrap_or_else(|| id.clone());
+                clusters.insert(id, canonical);
+            }
+            ScanRow::Stats {
+                id,
+                scope,
+                stats: s,
+            } => stats.push((id, scope, s)),
+        }
+    }
+    let mut merged: BTreeMap<(Scope, Identifier), ScopeStats> = BTreeMap::new();
+    for (id, scope, s) in stats {
+        let customer = clusters.get(&id).cloned().unwrap_or(id);
+        merged.entry((scope, customer)).or_default().merge(&s);
+    }
+    let mut out: BTreeMap<Scope, Vec<ScopeStats>> = BTreeMap::new();
+    for ((scope, _), s) in merged {
+        out.entry(scope).or_default().push(s);
+    }
+    out
+}
+
+/// Fits every scope and stores what fitted. Returns the outcome per scope.
+pub async fn calibrate(
+    store: &Store,
+    now: Millis,
+) -> Result<BTreeMap<Scope, ScopeFit>, StoreError> {
+    let rows = store.scan_nodes_and_stats(4).await?;
+    let mut outcomes = BTreeMap::new();
+    for (scope, customers) in customers_by_scope(rows) {
+        let summaries: Vec<_> = customers.iter().filter_map(|s| summary(s, now)).collect();
+        let outcome = match fit(&summaries, now) {
+            Ok(model) => {
+                store.put_model(&scope, &model).await?;
+                ScopeFit::Fitted(model)
+            }
+            Err(e) => ScopeFit::Skipped {
+                customers: summaries.len(),
+                reason: e.to_string(),
+            },
+        };
+        match &outcome {
+            ScopeFit::Fitted(m) => {
+                tracing::info!(scope = %scope.key(), customers = m.customers, repeat_customers = m.repeat_customers, "model fitted")
+            }
+            ScopeFit::Skipped { customers, reason } => {
+                tracing::warn!(scope = %scope.key(), customers, reason = %reason, "model not fitted")
+            }
+        }
+        outcomes.insert(scope, outcome);
+    }
+    Ok(outcomes)
+}
+
+/// The Lambda entry point of the calibration function (an EventBridge schedule invokes it).
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    let config = crate::config::Config::from_env()?;
+    let clients = crate::config::Clients::from_env(&config, None).await;
+    let store = &clients.store;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let now = Millis(chrono::Utc::now().timestamp_millis());
+            let outcomes = calibrate(store, now).await?;
+            let fitted = outcomes
+                .values()
+                .filter(|o| matches!(o, ScopeFit::Fitted(_)))
+                .count();
+            Ok::<_, lambda_runtime::Error>(
+                serde_json::json!({ "scopes": outcomes.len(), "fitted": fitted }),
+            )
+        },
+    ))
+    .await
+}
