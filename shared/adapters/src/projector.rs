@@ -135,9 +135,10 @@ impl Projector {
         };
 
         let deltas = stat_deltas(before.as_ref(), after.as_ref());
+        // Stats the first read already asked for are known, present or absent.
         let missing: Vec<(Identifier, Scope)> = deltas
             .keys()
-            .filter(|k| !loaded.stats.contains_key(*k))
+            .filter(|k| !guess_stats.contains(*k))
             .cloned()
             .collect();
         let member = after.as_ref().or(before.as_ref()).map(|s| s.home.clone());
