@@ -19,32 +19,93 @@ async fn parallel_writers_on_one_customer_lose_no_update() {
             (0..5)
                 .map(|i| {
                     let id = format!("o{shard}-{i}");
-                    let (phone, member) = if (shard + i) % 2 == 0 { (Some("13812345678"), None) } else { (None, Some("M42")) };
+                    let (phone, member) = if (shard + i) % 2 == 0 {
+                        (Some("13812345678"), None)
+                    } else {
+                        (None, Some("M42"))
+                    };
                     let at = format!("2026-03-{:02}T12:{:02}:00+08:00", 1 + shard, i);
-                    (format!("{}{:02}", shard + 1, i), items::order(&Order { id: &id, phone, member, store: ["s1", "s2"][i % 2], total: "10.00", at: &at, ..Order::default() }))
+                    (
+                        format!("{}{:02}", shard + 1, i),
+                        items::order(&Order {
+                            id: &id,
+                            phone,
+                            member,
+                            store: ["s1", "s2"][i % 2],
+                            total: "10.00",
+                            at: &at,
+                            ..Order::default()
+                        }),
+                    )
                 })
                 .collect()
         })
         .collect();
-    let member = items::member("M42", Some("13812345678"), None, "周八", "银卡", "1", "0", "s1", "2026-01-01T00:00:00+08:00");
-    let member_event = stream_event(SourceKind::MemberSync, &[("INSERT", Some(member), None, "1")]);
+    let member = items::member(
+        "M42",
+        Some("13812345678"),
+        None,
+        "周八",
+        "银卡",
+        "1",
+        "0",
+        "s1",
+        "2026-01-01T00:00:00+08:00",
+    );
+    let member_event = stream_event(
+        SourceKind::MemberSync,
+        &[("INSERT", Some(member), None, "1")],
+    );
     let runs = batches.iter().map(|b| {
-        let event = stream_event(kind, &b.iter().map(|(s, o)| ("INSERT", Some(o.clone()), None, s.as_str())).collect::<Vec<_>>());
+        let event = stream_event(
+            kind,
+            &b.iter()
+                .map(|(s, o)| ("INSERT", Some(o.clone()), None, s.as_str()))
+                .collect::<Vec<_>>(),
+        );
         env.ingest(kind, event)
     });
     // The link that merges the two identifiers races the orders, twice.
-    let (results, (m1, m2)) = tokio::join!(futures::future::join_all(runs), async { tokio::join!(env.ingest(SourceKind::MemberSync, member_event.clone()), env.ingest(SourceKind::MemberSync, member_event)) });
+    let (results, (m1, m2)) = tokio::join!(futures::future::join_all(runs), async {
+        tokio::join!(
+            env.ingest(SourceKind::MemberSync, member_event.clone()),
+            env.ingest(SourceKind::MemberSync, member_event)
+        )
+    });
     for (failures, _) in results.iter().chain([&m1, &m2]) {
-        assert!(failures.is_empty(), "a record gave up after its retries: {failures:?}");
+        assert!(
+            failures.is_empty(),
+            "a record gave up after its retries: {failures:?}"
+        );
     }
-    let all = env.ok(Endpoint::Value, &[("customer_identifier", "13812345678")]).await;
+    let all = env
+        .ok(Endpoint::Value, &[("customer_identifier", "13812345678")])
+        .await;
     assert_eq!(all["customer_value"]["total_spent"], json!(400.0));
     assert_eq!(all["statistics"]["total_orders"], json!(40));
     for (store, n) in [("s1", 24), ("s2", 16)] {
-        let v = env.ok(Endpoint::Value, &[("customer_identifier", "M42"), ("identifier_type", "member_id"), ("store_id", store)]).await;
+        let v = env
+            .ok(
+                Endpoint::Value,
+                &[
+                    ("customer_identifier", "M42"),
+                    ("identifier_type", "member_id"),
+                    ("store_id", store),
+                ],
+            )
+            .await;
         assert_eq!(v["statistics"]["total_orders"], json!(n), "{store}");
     }
-    let timeline = env.ok(Endpoint::Timeline, &[("customer_identifier", "M42"), ("identifier_type", "member_id"), ("limit", "200")]).await;
+    let timeline = env
+        .ok(
+            Endpoint::Timeline,
+            &[
+                ("customer_identifier", "M42"),
+                ("identifier_type", "member_id"),
+                ("limit", "200"),
+            ],
+        )
+        .await;
     assert_eq!(timeline["total_events"], json!(41));
     assert_eq!(timeline["timeline"].as_array().unwrap().len(), 41);
 }

@@ -12,7 +12,10 @@ use serde_json::{json, Value};
 async fn on_demo_data_every_calibrated_store_serves_predictions() {
     let env = TestEnv::new().await;
     let now = chrono::Utc::now();
-    let mut config = DemoConfig::new(7, now.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()));
+    let mut config = DemoConfig::new(
+        7,
+        now.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()),
+    );
     config.customers = 90;
     let data = generate(&config);
     let mut seq = 0u64;
@@ -23,32 +26,74 @@ async fn on_demo_data_every_calibrated_store_serves_predictions() {
                 .iter()
                 .map(|item| {
                     seq += 1;
-                    (seq.to_string(), serde_json::to_value(serde_dynamo::Item::from(item.clone())).expect("DynamoDB JSON"))
+                    (
+                        seq.to_string(),
+                        serde_json::to_value(serde_dynamo::Item::from(item.clone()))
+                            .expect("DynamoDB JSON"),
+                    )
                 })
                 .collect();
-            let batch: Vec<(&str, Option<Value>, Option<Value>, &str)> = images.iter().map(|(s, i)| ("INSERT", Some(i.clone()), None, s.as_str())).collect();
+            let batch: Vec<(&str, Option<Value>, Option<Value>, &str)> = images
+                .iter()
+                .map(|(s, i)| ("INSERT", Some(i.clone()), None, s.as_str()))
+                .collect();
             let (failures, _) = env.ingest(kind, stream_event(kind, &batch)).await;
             assert!(failures.is_empty(), "{source}: {failures:?}");
         }
     }
 
-    let profile = env.ok(Endpoint::Profile, &[("customer_identifier", "13800138000")]).await;
+    let profile = env
+        .ok(Endpoint::Profile, &[("customer_identifier", "13800138000")])
+        .await;
     assert_eq!(profile["member_info"]["member_id"], json!("M123456"));
     assert_eq!(profile["member_info"]["level"], json!("金卡"));
 
-    let outcomes = calibrate(&env.store, Millis(now.timestamp_millis())).await.expect("calibration");
-    let stores: Vec<&Scope> = outcomes.keys().filter(|s| matches!(s, Scope::Store(_))).collect();
+    let outcomes = calibrate(&env.store, Millis(now.timestamp_millis()))
+        .await
+        .expect("calibration");
+    let stores: Vec<&Scope> = outcomes
+        .keys()
+        .filter(|s| matches!(s, Scope::Store(_)))
+        .collect();
     assert_eq!(stores.len(), config.stores.len(), "{outcomes:?}");
     for (scope, outcome) in &outcomes {
-        let ScopeFit::Fitted(model) = outcome else { panic!("{scope:?} not fitted: {outcome:?}") };
-        assert!(model.gamma_gamma.is_some(), "{scope:?}: {:?}", model.spend_fit_error);
+        let ScopeFit::Fitted(model) = outcome else {
+            panic!("{scope:?} not fitted: {outcome:?}")
+        };
+        assert!(
+            model.gamma_gamma.is_some(),
+            "{scope:?}: {:?}",
+            model.spend_fit_error
+        );
     }
     // One customer of each store, found by searching that store for their number's tail.
     for store in &config.stores {
-        let order = data.orders.iter().find(|o| o.get("store_id").and_then(|v| v.as_s().ok()) == Some(store) && o.get("customer_phone").is_some() && o.get("status").and_then(|v| v.as_s().ok()) == Some(&"completed".to_string())).expect("a completed order in the store");
+        let order = data
+            .orders
+            .iter()
+            .find(|o| {
+                o.get("store_id").and_then(|v| v.as_s().ok()) == Some(store)
+                    && o.get("customer_phone").is_some()
+                    && o.get("status").and_then(|v| v.as_s().ok()) == Some(&"completed".to_string())
+            })
+            .expect("a completed order in the store");
         let phone = order["customer_phone"].as_s().unwrap().clone();
-        let value = env.ok(Endpoint::Value, &[("customer_identifier", phone.as_str()), ("store_id", store.as_str())]).await;
-        assert!(value["predictions"]["churn_probability"].is_number(), "{store}: {value}");
-        assert!(value["predictions"]["predicted_clv_12m"].is_number(), "{store}: {value}");
+        let value = env
+            .ok(
+                Endpoint::Value,
+                &[
+                    ("customer_identifier", phone.as_str()),
+                    ("store_id", store.as_str()),
+                ],
+            )
+            .await;
+        assert!(
+            value["predictions"]["churn_probability"].is_number(),
+            "{store}: {value}"
+        );
+        assert!(
+            value["predictions"]["predicted_clv_12m"].is_number(),
+            "{store}: {value}"
+        );
     }
 }
