@@ -10,6 +10,9 @@ C360_STATE="$C360_ROOT/.local"
 # Pinned: scripts/emulator/moto_server.py patches moto's internals for this exact version.
 MOTO_VERSION="5.2.1"
 CARGO_LAMBDA_VERSION="1.9.2"
+# Pinned together: aws-sam-cli 1.170.0 requires cfn-lint >=1.52,<1.59 (infra checks, scripts/check-infra).
+CFN_LINT_VERSION="1.58.0"
+SAM_CLI_VERSION="1.170.0"
 
 c360_log() { printf '\033[1m[c360]\033[0m %s\n' "$*" >&2; }
 
@@ -35,6 +38,27 @@ c360_ensure_cargo_lambda() {
     if ! "$C360_VENV/bin/cargo-lambda" lambda -V 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
         c360_log "installing cargo-lambda==$CARGO_LAMBDA_VERSION and ziglang into .venv"
         "$C360_VENV/bin/pip" install -q --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" ziglang
+    fi
+    export PATH="$C360_VENV/bin:$PATH"
+}
+
+# cfn-lint (CloudFormation linter) from PyPI into the venv.
+c360_ensure_cfn_lint() {
+    c360_ensure_python
+    if ! "$C360_VENV/bin/cfn-lint" --version 2>/dev/null | grep -q "cfn-lint $CFN_LINT_VERSION\$"; then
+        c360_log "installing cfn-lint==$CFN_LINT_VERSION into .venv"
+        "$C360_VENV/bin/pip" install -q --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
+    fi
+    export PATH="$C360_VENV/bin:$PATH"
+}
+
+# AWS SAM CLI (`sam build`, `sam validate --lint`, `sam deploy`) from PyPI into the venv,
+# with the cfn-lint it must agree with.
+c360_ensure_sam() {
+    c360_ensure_cfn_lint
+    if ! "$C360_VENV/bin/sam" --version 2>/dev/null | grep -q "version $SAM_CLI_VERSION\$"; then
+        c360_log "installing aws-sam-cli==$SAM_CLI_VERSION into .venv"
+        "$C360_VENV/bin/pip" install -q --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
     fi
     export PATH="$C360_VENV/bin:$PATH"
 }

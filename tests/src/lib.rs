@@ -23,6 +23,8 @@ use std::sync::{Arc, Mutex};
 
 pub use serde_json;
 
+pub mod openapi;
+
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 pub fn endpoint() -> String {
@@ -211,7 +213,10 @@ impl TestEnv {
             !body.contains("\\u"),
             "Chinese text must not be \\u-escaped: {body}"
         );
-        (status, serde_json::from_str(&body).expect("JSON body"))
+        let body: Value = serde_json::from_str(&body).expect("JSON body");
+        // Every answer the tests receive must match the API's contract (infra/openapi.yaml).
+        openapi::assert_valid_response(&endpoint.path(), status, &body);
+        (status, body)
     }
 
     /// `data` of a successful answer, failing the test with the error otherwise.

@@ -382,7 +382,7 @@ async fn deliver(env: &TestEnv, shards: Vec<Vec<Rec>>, plan: &Delivery) -> (usiz
             assert!(failures.is_empty(), "{failures:?}");
             deliveries += part.len();
             // Every fifth batch, plus the plan's picks, arrives twice: at least 10% duplicates.
-            if plan.duplicate[step % 64] || step % 5 == 0 {
+            if plan.duplicate[step % 64] || step.is_multiple_of(5) {
                 env.ingest(kind, event(&part)).await;
                 duplicates += part.len();
             }
@@ -520,7 +520,7 @@ fn reference(items: &[ItemHistory]) -> BTreeMap<(String, String), Expected> {
         .collect();
     for ((root, _), e) in out.iter_mut() {
         e.member = members.contains(root);
-        e.events.sort_by(|a, b| b.1.cmp(&a.1));
+        e.events.sort_by_key(|e| std::cmp::Reverse(e.1));
     }
     let mut by_identifier = BTreeMap::new();
     let keys: Vec<String> = parent.keys().cloned().collect();

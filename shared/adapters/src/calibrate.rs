@@ -36,7 +36,7 @@ pub fn customers_by_scope(rows: Vec<ScanRow>) -> BTreeMap<Scope, Vec<ScopeStats>
                 id,
                 scope,
                 stats: s,
-            } => stats.push((id, scope, s)),
+            } => stats.push((id, scope, *s)),
         }
     }
     let mut merged: BTreeMap<(Scope, Identifier), ScopeStats> = BTreeMap::new();

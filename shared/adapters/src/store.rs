@@ -172,7 +172,7 @@ pub enum ScanRow {
     Stats {
         id: Identifier,
         scope: Scope,
-        stats: ScopeStats,
+        stats: Box<ScopeStats>,
     },
 }
 
@@ -644,7 +644,7 @@ impl Store {
                     out.push(ScanRow::Stats {
                         id,
                         scope,
-                        stats: decode(item.clone(), "stats")?,
+                        stats: Box::new(decode(item.clone(), "stats")?),
                     });
                 }
             }
