@@ -288,6 +288,7 @@ impl Reads {
                 &in_scope,
                 brand.member.as_ref(),
                 &self.config,
+                scope,
                 now,
             ));
         }
@@ -301,6 +302,7 @@ fn search_hit(
     stats: &ScopeStats,
     member: Option<&MemberInfo>,
     config: &Config,
+    scope: &Scope,
     now: Millis,
 ) -> Value {
     let primary = cluster
@@ -318,7 +320,7 @@ fn search_hit(
     let name = member
         .and_then(|m| m.name.clone())
         .or_else(|| stats.display_name().map(str::to_string));
-    let value = c360_domain::metrics::value_metrics(stats, now, &config.metrics.defaults);
+    let value = c360_domain::metrics::value_metrics(stats, now, config.metrics.for_scope(scope));
     json!({
         "customer_identifier": primary.map(|p| p.value()),
         "identifier_type": primary.map(|p| p.kind().as_str()),

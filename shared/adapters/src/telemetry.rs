@@ -22,8 +22,9 @@ pub fn init() {
     };
 }
 
-/// Writes one EMF record: counts with dimensions. Silent under `cargo test` unless
-/// `C360_EMF=1`, to keep test output readable.
+/// Writes one EMF record (counts with dimensions) to stdout, where Lambda hands it to
+/// CloudWatch. `C360_EMF=0` silences it (tests and local runs, to keep the output readable);
+/// so does this crate's own unit tests.
 pub fn emit_metrics(namespace: &str, dimensions: &[(&str, &str)], counts: &[(&str, u64)]) {
     if cfg!(test) || std::env::var("C360_EMF").is_ok_and(|v| v == "0") {
         return;
