@@ -263,8 +263,17 @@ async fn serve(
     println!("Stopping...");
     let _ = stop_tx.send(true);
     let _ = server.await;
-    for p in pollers {
-        let _ = p.await;
+    // A poller mid-batch finishes it if it can; one stuck retrying (the emulator stops with
+    // us) is abandoned: its records were not checkpointed and are redelivered next time.
+    let aborts: Vec<_> = pollers.iter().map(|p| p.abort_handle()).collect();
+    if tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        futures::future::join_all(pollers),
+    )
+    .await
+    .is_err()
+    {
+        aborts.iter().for_each(|a| a.abort());
     }
     Ok(())
 }
