@@ -2057,6 +2057,7 @@ fn round_to_half_hour(t: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::MotoServer;
     use chrono::NaiveDateTime;
     use std::collections::BTreeMap;
     use std::sync::OnceLock;
@@ -2670,74 +2671,6 @@ mod tests {
 
     // ---------------------------------------------------------------- against moto
 
-    /// A `moto_server` on a free port, killed on drop.
-    struct MotoServer {
-        child: std::process::Child,
-        endpoint: String,
-    }
-
-    impl MotoServer {
-        /// `None` (after printing why) when moto_server is not installed.
-        fn start() -> anyhow::Result<Option<Self>> {
-            use std::net::{TcpListener, TcpStream};
-            use std::process::{Command, Stdio};
-            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-            let child = Command::new("moto_server")
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            let child = match child {
-                Ok(child) => child,
-                Err(err) => {
-                    eprintln!("SKIPPED: moto_server not on PATH ({err}); `pip install 'moto[server]'` to run this test");
-                    return Ok(None);
-                }
-            };
-            let mut server = MotoServer {
-                child,
-                endpoint: format!("http://127.0.0.1:{port}"),
-            };
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Ok(Some(server));
-                }
-                if let Some(status) = server.child.try_wait()? {
-                    if status.code() == Some(127) {
-                        eprintln!("SKIPPED: moto_server is not installed ({status})");
-                        return Ok(None);
-                    }
-                    bail!("moto_server exited before answering: {status}");
-                }
-                if std::time::Instant::now() > deadline {
-                    bail!("moto_server did not answer on port {port} within 60s");
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-        }
-
-        fn client(&self) -> aws_sdk_dynamodb::Client {
-            let conf = aws_sdk_dynamodb::Config::builder()
-                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-                .endpoint_url(&self.endpoint)
-                .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "test", "test", None, None, "static",
-                ))
-                .build();
-            aws_sdk_dynamodb::Client::from_conf(conf)
-        }
-    }
-
-    impl Drop for MotoServer {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
     async fn load_into_moto(config: &DemoConfig) -> anyhow::Result<()> {
         use aws_sdk_dynamodb::types::{
             AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
@@ -2745,7 +2678,7 @@ mod tests {
         let Some(moto) = MotoServer::start()? else {
             return Ok(());
         };
-        let client = moto.client();
+        let client = moto.clients().0;
         let data = generate(config);
         let mut names: HashMap<&str, String> = HashMap::new();
         for (i, source) in SOURCES.iter().enumerate() {

@@ -1040,6 +1040,7 @@ async fn invoke(handler: &BatchHandler, event: Event) -> Result<DynamoDbEventRes
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::MotoServer;
     use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
     use std::sync::Mutex;
 
@@ -1461,86 +1462,6 @@ mod tests {
     }
 
     // ---------------------------------------------------------------- against moto
-
-    /// A `moto_server` on a free port, killed on drop.
-    struct MotoServer {
-        child: std::process::Child,
-        endpoint: String,
-    }
-
-    impl MotoServer {
-        /// `None` (after printing why) when moto_server is not installed.
-        fn start() -> anyhow::Result<Option<Self>> {
-            use std::net::{TcpListener, TcpStream};
-            use std::process::{Command, Stdio};
-            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-            let child = Command::new("moto_server")
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            let child = match child {
-                Ok(child) => child,
-                Err(err) => {
-                    eprintln!(
-                        "SKIPPED: moto_server not on PATH ({err}); `pip install 'moto[server]'` to run this test"
-                    );
-                    return Ok(None);
-                }
-            };
-            let mut server = MotoServer {
-                child,
-                endpoint: format!("http://127.0.0.1:{port}"),
-            };
-            let deadline = std::time::Instant::now() + Duration::from_secs(60);
-            loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Ok(Some(server));
-                }
-                if let Some(status) = server.child.try_wait()? {
-                    if status.code() == Some(127) {
-                        eprintln!("SKIPPED: moto_server is not installed ({status})");
-                        return Ok(None);
-                    }
-                    anyhow::bail!("moto_server exited before answering: {status}");
-                }
-                if std::time::Instant::now() > deadline {
-                    anyhow::bail!("moto_server did not answer on port {port} within 60s");
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-
-        fn clients(&self) -> (aws_sdk_dynamodb::Client, aws_sdk_dynamodbstreams::Client) {
-            let region = aws_sdk_dynamodb::config::Region::new("us-east-1");
-            let credentials =
-                aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static");
-            let ddb = aws_sdk_dynamodb::Config::builder()
-                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-                .endpoint_url(&self.endpoint)
-                .region(region.clone())
-                .credentials_provider(credentials.clone())
-                .build();
-            let streams = aws_sdk_dynamodbstreams::Config::builder()
-                .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
-                .endpoint_url(&self.endpoint)
-                .region(region)
-                .credentials_provider(credentials)
-                .build();
-            (
-                aws_sdk_dynamodb::Client::from_conf(ddb),
-                aws_sdk_dynamodbstreams::Client::from_conf(streams),
-            )
-        }
-    }
-
-    impl Drop for MotoServer {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 
     async fn create_stream_table(
         ddb: &aws_sdk_dynamodb::Client,
