@@ -3,7 +3,7 @@
 //! a bounded number of Queries per node. Nothing grows with the customer's history.
 
 use crate::config::Config;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredStats};
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::{MemberInfo, Scope, ScopeStats, TimelineEntry};
 use c360_domain::search::query_tokens;
@@ -11,7 +11,7 @@ use c360_domain::view::CustomerView;
 use c360_domain::{Identifier, Millis, SourceKind};
 use futures::future::try_join_all;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -45,6 +45,26 @@ fn stats_keys(cluster: &[Identifier], scope: &Scope) -> Vec<(Identifier, Scope)>
         keys.extend(cluster.iter().map(|id| (id.clone(), scope.clone())));
     }
     keys
+}
+
+/// A customer's figures in a scope (the sum over its identifiers), and its brand-wide member
+/// info (kept under the all-stores scope, shown in every scope that can see the customer).
+fn sum_cluster(
+    stats: &BTreeMap<(Identifier, Scope), StoredStats>,
+    cluster: &[Identifier],
+    scope: &Scope,
+) -> (ScopeStats, Option<MemberInfo>) {
+    let mut in_scope = ScopeStats::default();
+    let mut brand = ScopeStats::default();
+    for node in cluster {
+        if let Some(s) = stats.get(&(node.clone(), scope.clone())) {
+            in_scope.merge(&s.stats);
+        }
+        if let Some(s) = stats.get(&(node.clone(), Scope::AllStores)) {
+            brand.merge(&s.stats);
+        }
+    }
+    (in_scope, brand.member)
 }
 
 /// Merges several nodes' newest-first pages into one newest-first list.
@@ -89,22 +109,13 @@ impl Reads {
                 false,
             )
             .await?;
-        let mut stats = ScopeStats::default();
-        let mut brand = ScopeStats::default();
-        for ((_, s), stored) in &loaded.stats {
-            if s == scope {
-                stats.merge(&stored.stats);
-            }
-            if *s == Scope::AllStores {
-                brand.merge(&stored.stats);
-            }
-        }
+        let (stats, member) = sum_cluster(&loaded.stats, cluster, scope);
         if stats.is_empty() {
             return Err(ReadError::NotFound);
         }
         Ok(Seen {
             stats,
-            member: brand.member,
+            member,
             model: loaded.models.remove(scope),
         })
     }
@@ -269,16 +280,7 @@ impl Reads {
         let stats = self.store.load(None, &[], &keys, false).await?.stats;
         let mut hits = Vec::new();
         for (cluster, how) in &clusters {
-            let mut in_scope = ScopeStats::default();
-            let mut brand = ScopeStats::default();
-            for node in cluster {
-                if let Some(s) = stats.get(&(node.clone(), scope.clone())) {
-                    in_scope.merge(&s.stats);
-                }
-                if let Some(s) = stats.get(&(node.clone(), Scope::AllStores)) {
-                    brand.merge(&s.stats);
-                }
-            }
+            let (in_scope, member) = sum_cluster(&stats, cluster, scope);
             if in_scope.is_empty() {
                 continue;
             }
@@ -286,7 +288,7 @@ impl Reads {
                 cluster,
                 how,
                 &in_scope,
-                brand.member.as_ref(),
+                member.as_ref(),
                 &self.config,
                 scope,
                 now,
