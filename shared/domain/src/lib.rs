@@ -6,7 +6,9 @@
 //! - [`identity`]: the identity graph and its clusters.
 //! - [`metrics`]: value metrics, RFM, tiers, tags.
 //! - [`view`]: the API's answers, assembled from statistics and timeline entries.
+//! - [`access`]: roles, scope rules and masking.
 
+pub mod access;
 pub mod identity;
 pub mod ids;
 pub mod metrics;

@@ -81,6 +81,20 @@ impl Identities {
     pub fn is_empty(&self) -> bool {
         self.member.is_none() && self.phone.is_none() && self.email.is_none()
     }
+    /// Every identifier the record carries (an erasure suppresses a record by any of them).
+    pub fn all(&self) -> Vec<Identifier> {
+        let mut v = Vec::new();
+        if let Some(m) = &self.member {
+            v.push(Identifier::Member(m.clone()));
+        }
+        if let Some(p) = &self.phone {
+            v.push(Identifier::Phone(p.clone()));
+        }
+        if let Some(e) = &self.email {
+            v.push(Identifier::Email(e.clone()));
+        }
+        v
+    }
 }
 
 /// A closed set of known values plus whatever a source sends that we do not know yet:
