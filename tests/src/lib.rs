@@ -5,15 +5,18 @@
 //! `scripts/test` starts the emulator and sets `C360_TEST_DYNAMODB_ENDPOINT`.
 
 use aws_lambda_events::event::dynamodb::Event;
+use c360_adapters::audit::{AuditLog, SubjectHasher};
+use c360_adapters::auth::{sign_hs256, Authenticator};
 use c360_adapters::config::{dynamodb_client, Config};
 use c360_adapters::counter::RequestCounter;
-use c360_adapters::http::{handle, App, Endpoint};
+use c360_adapters::http::{handle, Access, App, Endpoint};
 use c360_adapters::ingest::{BatchReport, Ingest};
 use c360_adapters::projector::Projector;
 use c360_adapters::reads::Reads;
 use c360_adapters::schema;
 use c360_adapters::store::Store;
 use c360_devkit::poller::{batch_handler, Poller, PollerConfig, StreamSource};
+use c360_domain::access::{MaskingConfig, Role};
 use c360_domain::SourceKind;
 use lambda_http::RequestExt;
 use serde_json::{json, Value};
@@ -26,6 +29,35 @@ pub use serde_json;
 pub mod openapi;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
+
+pub const TEST_JWT_SECRET: &str = "e2e-test-secret-at-least-32-bytes-long!!";
+pub const TEST_AUDIT_HASH_KEY: &str = "e2e-test-audit-hash-key";
+
+/// A bearer token for `role` (of `store`), signed with the tests' HS256 secret, valid 1 hour.
+pub fn token(role: Role, store: Option<&str>) -> String {
+    let sub = match store {
+        Some(s) => format!("{}-{s}", role.as_str()),
+        None => role.as_str().to_string(),
+    };
+    sign_hs256(
+        TEST_JWT_SECRET.as_bytes(),
+        &sub,
+        role,
+        store,
+        chrono::Utc::now().timestamp() + 3600,
+    )
+    .expect("sign a test token")
+}
+
+/// What the local server runs: HS256 verification, the default masking, audit into `audit`.
+pub fn test_access(audit: AuditLog) -> Access {
+    Access {
+        auth: Authenticator::hs256(TEST_JWT_SECRET.as_bytes(), None, None),
+        masking: MaskingConfig::default(),
+        audit,
+        hasher: SubjectHasher::new(TEST_AUDIT_HASH_KEY.as_bytes()),
+    }
+}
 
 pub fn endpoint() -> String {
     std::env::var("C360_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
@@ -42,6 +74,10 @@ pub struct TestEnv {
     pub config: Config,
     pub app: App,
     pub prefix: String,
+    /// The audit table of this environment.
+    pub audit_table: String,
+    /// The token [`TestEnv::get`] sends: a `super_admin`'s, so reads see all stores.
+    pub super_admin: String,
     ingests: HashMap<SourceKind, Ingest>,
     poller: tokio::sync::Mutex<Option<Poller>>,
     /// Every batch the poller delivered, for redelivery tests.
@@ -72,6 +108,10 @@ impl TestEnv {
         schema::create_service_table(&client, &config.table)
             .await
             .expect("service table");
+        let audit_table = format!("{prefix}_audit");
+        schema::create_audit_table(&client, &audit_table)
+            .await
+            .expect("audit table");
         for kind in SourceKind::ALL {
             schema::create_source_table(&client, kind, &format!("{prefix}_{}", kind.table()))
                 .await
@@ -91,7 +131,14 @@ impl TestEnv {
                 )
             })
             .collect();
-        let app = App::new(Reads::new(store.clone(), config.clone()));
+        let app = App::new(
+            Reads::new(store.clone(), config.clone()),
+            test_access(AuditLog::DynamoDb {
+                client: client.clone(),
+                table: audit_table.clone(),
+                retention_days: 180,
+            }),
+        );
         TestEnv {
             client,
             sdk,
@@ -100,6 +147,8 @@ impl TestEnv {
             config,
             app,
             prefix,
+            audit_table,
+            super_admin: token(Role::SuperAdmin, None),
             ingests,
             poller: tokio::sync::Mutex::new(None),
             delivered: Arc::default(),
@@ -190,14 +239,43 @@ impl TestEnv {
         )
     }
 
-    /// `GET /api/v1/customer360/{endpoint}?query`, through the handler the Lambdas run.
+    /// `GET /api/v1/customer360/{endpoint}?query` as a `super_admin`, through the handler
+    /// the Lambdas run.
     pub async fn get(&self, endpoint: Endpoint, query: &[(&str, &str)]) -> (u16, Value) {
+        self.get_as(Some(&self.super_admin), endpoint, query).await
+    }
+
+    /// A request with `token` (or none), by the endpoint's method.
+    pub async fn get_as(
+        &self,
+        token: Option<&str>,
+        endpoint: Endpoint,
+        query: &[(&str, &str)],
+    ) -> (u16, Value) {
+        self.request_with(&self.app, token, endpoint, query).await
+    }
+
+    /// [`TestEnv::get_as`] against another app (another audit log or masking).
+    pub async fn request_with(
+        &self,
+        app: &App,
+        token: Option<&str>,
+        endpoint: Endpoint,
+        query: &[(&str, &str)],
+    ) -> (u16, Value) {
         let mut params: HashMap<String, Vec<String>> = HashMap::new();
         for (k, v) in query {
             params.entry(k.to_string()).or_default().push(v.to_string());
         }
-        let req = lambda_http::Request::default().with_query_string_parameters(params);
-        let resp = handle(&self.app, endpoint, req).await;
+        let mut req = lambda_http::Request::default().with_query_string_parameters(params);
+        *req.method_mut() = endpoint.method().parse().expect("an HTTP method");
+        if let Some(t) = token {
+            req.headers_mut().insert(
+                "authorization",
+                format!("Bearer {t}").parse().expect("a header value"),
+            );
+        }
+        let resp = handle(app, endpoint, req).await;
         let status = resp.status().as_u16();
         assert_eq!(
             resp.headers()
@@ -229,13 +307,18 @@ impl TestEnv {
 
     /// Every item of the customer360 table, sorted, for before/after comparisons.
     pub async fn dump(&self) -> Vec<String> {
+        self.dump_table(&self.config.table).await
+    }
+
+    /// Every item of a table, as sorted JSON lines.
+    pub async fn dump_table(&self, table: &str) -> Vec<String> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
             let resp = self
                 .client
                 .scan()
-                .table_name(&self.config.table)
+                .table_name(table)
                 .set_exclusive_start_key(start)
                 .send()
                 .await

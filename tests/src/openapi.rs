@@ -65,9 +65,11 @@ impl Contract {
             .as_object()
             .ok_or("infra/openapi.yaml has no paths")?;
         for (path, item) in paths {
-            let answers = item["get"]["responses"]
-                .as_object()
-                .ok_or_else(|| format!("GET {path} has no responses"))?;
+            // One operation per path: GET for the reads, DELETE for erasure.
+            let operation = item.get("get").or_else(|| item.get("delete"));
+            let answers = operation
+                .and_then(|op| op["responses"].as_object())
+                .ok_or_else(|| format!("{path} has no GET or DELETE responses"))?;
             for (status, response) in answers {
                 let code: u16 = status
                     .parse()
@@ -337,7 +339,17 @@ mod tests {
         for (k, v) in query {
             params.entry(k.to_string()).or_default().push(v.to_string());
         }
-        let req = lambda_http::Request::default().with_query_string_parameters(params);
+        let mut req = lambda_http::Request::default().with_query_string_parameters(params);
+        *req.method_mut() = endpoint.method().parse().expect("method");
+        req.headers_mut().insert(
+            "authorization",
+            format!(
+                "Bearer {}",
+                crate::token(c360_domain::access::Role::SuperAdmin, None)
+            )
+            .parse()
+            .expect("header"),
+        );
         let resp = handle(app, endpoint, req).await;
         let body = match resp.body() {
             lambda_http::Body::Text(t) => serde_json::from_str(t).expect("a JSON body"),
@@ -357,13 +369,16 @@ mod tests {
             .endpoint_url(endpoint_url)
             .build();
         let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), table);
-        App::new(Reads::new(
-            store,
-            Config {
-                table: table.into(),
-                ..Config::from_env().expect("default config")
-            },
-        ))
+        App::new(
+            Reads::new(
+                store,
+                Config {
+                    table: table.into(),
+                    ..Config::from_env().expect("default config")
+                },
+            ),
+            crate::test_access(c360_adapters::audit::AuditLog::Memory(Default::default())),
+        )
     }
 
     #[tokio::test]

@@ -1,15 +1,21 @@
 //! The HTTP surface: parameter validation, the envelope and errors of `spec/api.md`, and the
 //! Lambda entry point shared by the four read functions and the local dev server.
 
-use crate::config::{Clients, Config};
-use crate::reads::{ReadError, Reads};
+use crate::audit::{AuditLog, AuditRecord, SubjectHasher};
+use crate::auth::{AuthError, Authenticator};
+use crate::config::{Clients, Config, ConfigError};
+use crate::erase;
+use crate::reads::{Answer, ReadError, Reads};
 use crate::store::StoreError;
 use crate::telemetry;
+use c360_domain::access::{mask_answer, Caller, Denied, Masking, MaskingConfig};
 use c360_domain::projection::Scope;
 use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,25 +24,43 @@ pub enum Endpoint {
     Timeline,
     Value,
     Search,
+    /// Who looked at a customer, and when (admins).
+    Audit,
+    /// Erases a customer (`super_admin`).
+    Erase,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 4] = [
+    pub const ALL: [Endpoint; 6] = [
         Endpoint::Profile,
         Endpoint::Timeline,
         Endpoint::Value,
         Endpoint::Search,
+        Endpoint::Audit,
+        Endpoint::Erase,
     ];
+    /// The function's name, in logs and audit records.
     pub fn name(self) -> &'static str {
         match self {
             Endpoint::Profile => "profile",
             Endpoint::Timeline => "timeline",
             Endpoint::Value => "value",
             Endpoint::Search => "search",
+            Endpoint::Audit => "audit",
+            Endpoint::Erase => "erase",
         }
     }
     pub fn path(self) -> String {
-        format!("/api/v1/customer360/{}", self.name())
+        match self {
+            Endpoint::Erase => "/api/v1/customer360/customer".to_string(),
+            _ => format!("/api/v1/customer360/{}", self.name()),
+        }
+    }
+    pub fn method(self) -> &'static str {
+        match self {
+            Endpoint::Erase => "DELETE",
+            _ => "GET",
+        }
     }
     pub fn from_path(path: &str) -> Option<Endpoint> {
         let p = path.trim_end_matches('/');
@@ -55,6 +79,13 @@ impl Endpoint {
                 "cursor",
             ],
             Endpoint::Search => &["query", "store_id", "limit"],
+            Endpoint::Audit => &[
+                "customer_identifier",
+                "identifier_type",
+                "store_id",
+                "limit",
+            ],
+            Endpoint::Erase => &["customer_identifier", "identifier_type"],
         }
     }
 }
@@ -64,6 +95,10 @@ impl Endpoint {
 pub enum ApiError {
     #[error("{0}")]
     InvalidParameter(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("No customer was found for this {0} in the requested scope.")]
     NotFound(&'static str),
     #[error("A service this answer depends on is unavailable; try again shortly.")]
@@ -76,6 +111,8 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::InvalidParameter(_) => 400,
+            ApiError::Unauthenticated(_) => 401,
+            ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::Unavailable => 503,
             ApiError::Internal => 500,
@@ -84,6 +121,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::InvalidParameter(_) => "INVALID_PARAMETER",
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "CUSTOMER_NOT_FOUND",
             ApiError::Unavailable => "UNAVAILABLE",
             ApiError::Internal => "INTERNAL",
@@ -162,10 +201,10 @@ impl Params {
             })
         })
     }
-    fn scope(&self) -> Result<Scope, ApiError> {
+    fn store(&self) -> Result<Option<StoreId>, ApiError> {
         match self.get("store_id") {
-            None => Ok(Scope::AllStores),
-            Some(s) => StoreId::parse(s).map(Scope::Store).map_err(|_| {
+            None => Ok(None),
+            Some(s) => StoreId::parse(s).map(Some).map_err(|_| {
                 ApiError::InvalidParameter(
                     "Parameter `store_id` must be 1-64 letters, digits, `-` or `_`.".into(),
                 )
@@ -189,25 +228,111 @@ fn read_error(err: ReadError, kind: &'static str) -> ApiError {
     match err {
         ReadError::NotFound => ApiError::NotFound(kind),
         ReadError::BadCursor => ApiError::InvalidParameter("Parameter `cursor` is not a cursor from this timeline; use `next_cursor` from the previous page.".into()),
-        ReadError::Store(StoreError::Unavailable(e)) => {
+        ReadError::Store(e) => store_error(e),
+    }
+}
+
+fn store_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::Unavailable(e) => {
             tracing::error!(error = %e, "dependency unavailable");
             ApiError::Unavailable
         }
-        ReadError::Store(e) => {
-            tracing::error!(error = %e, "read failed");
+        e => {
+            tracing::error!(error = %e, "request failed");
             ApiError::Internal
         }
     }
 }
 
+/// Who may call, how answers are masked for them, and where every query is audited.
+pub struct Access {
+    pub auth: Authenticator,
+    pub masking: MaskingConfig,
+    pub audit: AuditLog,
+    pub hasher: SubjectHasher,
+}
+
+impl Access {
+    /// `C360_AUTH` and friends (see [`Authenticator::from_env`]), `C360_MASKING` (JSON, per
+    /// role), `C360_AUDIT_TABLE` (default `customer360-audit`), `C360_AUDIT_RETENTION_DAYS`
+    /// (default 180) and `C360_AUDIT_HASH_KEY` (required: the key of the identifier hashes).
+    pub fn from_env(client: aws_sdk_dynamodb::Client) -> Result<Access, ConfigError> {
+        Access::from_env_or(client, None)
+    }
+
+    /// [`Access::from_env`], where a local run (`c360-dev`) supplies what the environment
+    /// leaves unset: HS256 with a development secret, and a development hash key.
+    pub fn from_env_or(
+        client: aws_sdk_dynamodb::Client,
+        local: Option<LocalDefaults<'_>>,
+    ) -> Result<Access, ConfigError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let masking = match var("C360_MASKING") {
+            None => MaskingConfig::default(),
+            Some(v) => serde_json::from_str(&v)
+                .map_err(|e| ConfigError::new(format!("C360_MASKING: {e}")))?,
+        };
+        let key = var("C360_AUDIT_HASH_KEY")
+            .or_else(|| local.map(|l| l.audit_hash_key.to_string()))
+            .filter(|k| k.len() >= 16)
+            .ok_or_else(|| {
+                ConfigError::new("C360_AUDIT_HASH_KEY must be set (at least 16 characters)".into())
+            })?;
+        let retention_days = match var("C360_AUDIT_RETENTION_DAYS") {
+            None => 180,
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|d| *d > 0)
+                .ok_or_else(|| {
+                    ConfigError::new(format!(
+                        "C360_AUDIT_RETENTION_DAYS must be a whole number of days, got `{v}`"
+                    ))
+                })?,
+        };
+        let auth = match (var("C360_AUTH"), local) {
+            (None, Some(l)) => Authenticator::hs256(
+                var("C360_JWT_SECRET")
+                    .unwrap_or_else(|| l.jwt_secret.to_string())
+                    .as_bytes(),
+                None,
+                None,
+            ),
+            _ => Authenticator::from_env().map_err(ConfigError::new)?,
+        };
+        Ok(Access {
+            auth,
+            masking,
+            audit: AuditLog::DynamoDb {
+                client,
+                table: var("C360_AUDIT_TABLE").unwrap_or_else(|| "customer360-audit".into()),
+                retention_days,
+            },
+            hasher: SubjectHasher::new(key.as_bytes()),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LocalDefaults<'a> {
+    pub jwt_secret: &'a str,
+    pub audit_hash_key: &'a str,
+}
+
 #[derive(Clone)]
 pub struct App {
     pub reads: Reads,
+    pub access: Arc<Access>,
 }
 
 impl App {
-    pub fn new(reads: Reads) -> Self {
-        App { reads }
+    pub fn new(reads: Reads, access: Access) -> Self {
+        App {
+            reads,
+            access: Arc::new(access),
+        }
     }
 }
 
@@ -219,29 +344,110 @@ fn id_kind(id: &Identifier) -> &'static str {
     }
 }
 
-async fn answer(
+/// What a request asks for, once it is authenticated, valid and allowed.
+enum Plan {
+    Profile(Identifier, Scope),
+    Value(Identifier, Scope),
+    Timeline {
+        id: Identifier,
+        scope: Scope,
+        limit: usize,
+        cursor: Option<String>,
+    },
+    Search {
+        query: String,
+        scope: Scope,
+        limit: usize,
+    },
+    Audit {
+        id: Identifier,
+        store: Option<StoreId>,
+        limit: usize,
+    },
+    Erase(Identifier),
+}
+
+fn scope_label(scope: &Scope) -> String {
+    match scope {
+        Scope::AllStores => "all".to_string(),
+        Scope::Store(s) => s.as_str().to_string(),
+    }
+}
+
+/// The keyed hash of what the request asks about, recorded even when the request fails.
+fn note_subject(
+    hasher: &SubjectHasher,
+    endpoint: Endpoint,
+    req: &Request,
+    audit: &mut AuditRecord,
+) {
+    let params = req.query_string_parameters_ref();
+    let first = |k: &str| params.and_then(|q| q.first(k)).map(str::to_string);
+    if endpoint == Endpoint::Search {
+        if let Some(q) = first("query").filter(|q| !q.trim().is_empty()) {
+            // A search by a whole phone number or email is a look at that customer.
+            let as_id = Identifier::parse(IdentifierType::Phone, &q)
+                .or_else(|_| Identifier::parse(IdentifierType::Email, &q));
+            audit.identifier_type = Some("query".into());
+            audit.subject = Some(match as_id {
+                Ok(id) => hasher.identifier(&id),
+                Err(_) => hasher.raw("query", q.trim()),
+            });
+        }
+        return;
+    }
+    let Some(raw) = first("customer_identifier").filter(|v| !v.trim().is_empty()) else {
+        return;
+    };
+    let kind_text = first("identifier_type").unwrap_or_else(|| "phone".into());
+    audit.identifier_type = Some(kind_text.clone());
+    audit.subject = Some(
+        match IdentifierType::parse(&kind_text).and_then(|k| Identifier::parse(k, &raw)) {
+            Ok(id) => hasher.identifier(&id),
+            Err(_) => hasher.raw(&kind_text, raw.trim()),
+        },
+    );
+}
+
+fn denied(d: Denied) -> ApiError {
+    ApiError::Forbidden(d.to_string())
+}
+
+/// Authenticates, validates and checks scope: everything decided before any read.
+fn prepare(
     app: &App,
     endpoint: Endpoint,
     req: &Request,
-    now: Millis,
-) -> Result<Value, ApiError> {
-    let p = Params::from_request(req, endpoint)?;
-    let reads = &app.reads;
+    audit: &mut AuditRecord,
+) -> Result<(Caller, Plan), ApiError> {
+    let caller = app.access.auth.authenticate(req).map_err(|e| match e {
+        AuthError::Unauthenticated(why) => ApiError::Unauthenticated(why.to_string()),
+        AuthError::Forbidden(why) => ApiError::Forbidden(why),
+    })?;
+    audit.sub = Some(caller.sub.clone());
+    audit.role = Some(caller.role.as_str().to_string());
     match endpoint {
+        Endpoint::Audit => caller.require_admin().map_err(denied)?,
+        Endpoint::Erase => caller.require_super_admin().map_err(denied)?,
+        _ => {}
+    }
+    let p = Params::from_request(req, endpoint)?;
+    let plan = match endpoint {
         Endpoint::Profile | Endpoint::Value | Endpoint::Timeline => {
             let id = p.identifier()?;
-            let scope = p.scope()?;
-            let result = match endpoint {
-                Endpoint::Profile => reads.profile(&id, &scope, now).await,
-                Endpoint::Value => reads.value(&id, &scope, now).await,
-                _ => {
-                    let limit = p.limit(50)?;
-                    reads
-                        .timeline(&id, &scope, limit, p.get("cursor"), now)
-                        .await
-                }
-            };
-            result.map_err(|e| read_error(e, id_kind(&id)))
+            let limit = p.limit(50)?;
+            let scope = caller.scope(p.store()?).map_err(denied)?;
+            audit.scope = Some(scope_label(&scope));
+            match endpoint {
+                Endpoint::Profile => Plan::Profile(id, scope),
+                Endpoint::Value => Plan::Value(id, scope),
+                _ => Plan::Timeline {
+                    id,
+                    scope,
+                    limit,
+                    cursor: p.get("cursor").map(str::to_string),
+                },
+            }
         }
         Endpoint::Search => {
             let query = p.required("query")?;
@@ -250,18 +456,125 @@ async fn answer(
                     "Parameter `query` must be at most 64 characters.".into(),
                 ));
             }
-            let scope = p.scope()?;
             let limit = p.limit(20)?;
-            reads
-                .search(query, &scope, limit, now)
+            let scope = caller.scope(p.store()?).map_err(denied)?;
+            audit.scope = Some(scope_label(&scope));
+            Plan::Search {
+                query: query.to_string(),
+                scope,
+                limit,
+            }
+        }
+        Endpoint::Audit => {
+            let id = p.identifier()?;
+            let limit = p.limit(50)?;
+            let scope = caller.scope(p.store()?).map_err(denied)?;
+            audit.scope = Some(scope_label(&scope));
+            let store = match scope {
+                Scope::AllStores => None,
+                Scope::Store(s) => Some(s),
+            };
+            Plan::Audit { id, store, limit }
+        }
+        Endpoint::Erase => {
+            audit.scope = Some(scope_label(&Scope::AllStores));
+            Plan::Erase(p.identifier()?)
+        }
+    };
+    Ok((caller, plan))
+}
+
+async fn execute(app: &App, plan: Plan, now: Millis) -> Result<Answer, ApiError> {
+    let reads = &app.reads;
+    match plan {
+        Plan::Profile(id, scope) => reads
+            .profile(&id, &scope, now)
+            .await
+            .map_err(|e| read_error(e, id_kind(&id))),
+        Plan::Value(id, scope) => reads
+            .value(&id, &scope, now)
+            .await
+            .map_err(|e| read_error(e, id_kind(&id))),
+        Plan::Timeline {
+            id,
+            scope,
+            limit,
+            cursor,
+        } => reads
+            .timeline(&id, &scope, limit, cursor.as_deref(), now)
+            .await
+            .map_err(|e| read_error(e, id_kind(&id))),
+        Plan::Search {
+            query,
+            scope,
+            limit,
+        } => reads
+            .search(&query, &scope, limit, now)
+            .await
+            .map(Answer::anonymous)
+            .map_err(|e| read_error(e, "query")),
+        Plan::Audit { id, store, limit } => {
+            // Everyone who looked at any of the customer's identifiers; an erased or unknown
+            // customer still has the lookups made by the identifier asked about.
+            let cluster = match reads.resolve(&id).await {
+                Ok(c) => c,
+                Err(ReadError::NotFound) => vec![id.clone()],
+                Err(e) => return Err(read_error(e, id_kind(&id))),
+            };
+            let mut subjects: Vec<String> = cluster
+                .iter()
+                .chain(std::iter::once(&id))
+                .map(|i| app.access.hasher.identifier(i))
+                .collect();
+            subjects.sort();
+            subjects.dedup();
+            let records = app
+                .access
+                .audit
+                .list(&subjects, store.as_ref(), limit)
                 .await
-                .map_err(|e| read_error(e, "query"))
+                .map_err(store_error)?;
+            let zone = &reads.config().zone;
+            let accesses: Vec<Value> = records
+                .iter()
+                .map(|r| {
+                    json!({
+                        "at": zone.format(r.at),
+                        "sub": r.sub,
+                        "role": r.role,
+                        "endpoint": r.endpoint,
+                        "scope": r.scope,
+                        "status": r.status,
+                        "request_id": r.request_id,
+                    })
+                })
+                .collect();
+            Ok(Answer::anonymous(json!({
+                "customer_identifier": id.value(),
+                "identifier_type": id.kind().as_str(),
+                "total": accesses.len(),
+                "accesses": accesses,
+            })))
+        }
+        Plan::Erase(id) => {
+            let erased = erase::erase(reads.store(), &id, now)
+                .await
+                .map_err(|e| read_error(e, id_kind(&id)))?;
+            Ok(Answer::anonymous(json!({
+                "customer_identifier": id.value(),
+                "identifier_type": id.kind().as_str(),
+                "erased": true,
+                "identifiers_suppressed": erased.identifiers.len(),
+                "items_deleted": erased.items_deleted,
+            })))
         }
     }
 }
 
-fn request_id(req: &Request) -> String {
-    match req.request_context_ref() {
+static LOCAL_REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+fn request_id(req: &Request, now: Millis) -> String {
+    let id = match req.request_context_ref() {
         Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
             ctx.request_id.clone().unwrap_or_default()
         }
@@ -269,34 +582,101 @@ fn request_id(req: &Request) -> String {
             .lambda_context_ref()
             .map(|c| c.request_id.clone())
             .unwrap_or_default(),
+    };
+    if id.is_empty() {
+        // Local server and tests: no API Gateway to name the request.
+        format!(
+            "local-{}-{}",
+            now.0,
+            LOCAL_REQUESTS.fetch_add(1, Ordering::Relaxed)
+        )
+    } else {
+        id
     }
 }
 
-/// Handles one request. Never panics on input and never answers 500 for a client's mistake.
+/// Writes the audit record; when it cannot be written the answer is 503 and carries no data.
+async fn audited(app: &App, audit: &AuditRecord) -> Result<(), ApiError> {
+    app.access.audit.write(audit).await.map_err(|e| {
+        tracing::error!(error = %e, request_id = %audit.request_id, "audit record not written; answering 503");
+        ApiError::Unavailable
+    })
+}
+
+/// Handles one request: authenticate, validate, scope, read, mask, and audit it whatever the
+/// outcome. Never panics on input and never answers 500 for a client's mistake.
 pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Body> {
     let started = Instant::now();
     let now = Millis(chrono::Utc::now().timestamp_millis());
-    let result = answer(app, endpoint, &req, now).await;
-    let response = match &result {
-        Ok(data) => json_response(200, &json!({"success": true, "data": data})),
-        Err(e) => error_response(e),
+    let mut audit = AuditRecord {
+        at: now,
+        request_id: request_id(&req, now),
+        sub: None,
+        role: None,
+        endpoint: endpoint.name().to_string(),
+        identifier_type: None,
+        subject: None,
+        scope: None,
+        status: 0,
+    };
+    note_subject(&app.access.hasher, endpoint, &req, &mut audit);
+    let mut masking = Masking::ALL;
+    let result = match prepare(app, endpoint, &req, &mut audit) {
+        Err(e) => {
+            audit.status = e.status();
+            audited(app, &audit).await.and(Err(e))
+        }
+        Ok((caller, plan)) => {
+            masking = app.access.masking.for_role(caller.role);
+            audit.status = 200;
+            let (written, answer) = if matches!(plan, Plan::Erase(_)) {
+                // A destructive request is audited before it runs.
+                match audited(app, &audit).await {
+                    Ok(()) => (Ok(()), execute(app, plan, now).await),
+                    Err(e) => (Err(e), Err(ApiError::Unavailable)),
+                }
+            } else {
+                // The audit write runs alongside the read: no added round trip.
+                tokio::join!(audited(app, &audit), execute(app, plan, now))
+            };
+            match (written, answer) {
+                (Err(e), _) => Err(e),
+                (Ok(()), Ok(data)) => Ok(data),
+                (Ok(()), Err(e)) => {
+                    // The optimistic 200 was wrong: record what the caller actually got.
+                    audit.status = e.status();
+                    audited(app, &audit).await.and(Err(e))
+                }
+            }
+        }
+    };
+    let response = match result {
+        Ok(Answer { mut data, names }) => {
+            mask_answer(&mut data, masking, &names);
+            json_response(200, &json!({"success": true, "data": data}))
+        }
+        Err(e) => error_response(&e),
     };
     tracing::info!(
         endpoint = endpoint.name(),
         status = response.status().as_u16(),
-        request_id = %request_id(&req),
+        request_id = %audit.request_id,
+        sub = audit.sub.as_deref().unwrap_or("-"),
+        role = audit.role.as_deref().unwrap_or("-"),
+        scope = audit.scope.as_deref().unwrap_or("-"),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "request"
     );
     response
 }
 
-/// The Lambda entry point of a read function.
+/// The Lambda entry point of an API function.
 pub async fn run(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let clients = Clients::from_env(&config, None).await;
-    let app = App::new(Reads::new(clients.store, config));
+    let access = Access::from_env(clients.store.client().clone())?;
+    let app = App::new(Reads::new(clients.store, config), access);
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(handle(app, endpoint, req).await)
@@ -309,24 +689,42 @@ mod tests {
     use super::*;
     use crate::store::Store;
 
-    /// An app whose store points nowhere: the requests here must be answered before any
-    /// DynamoDB call (validation), so nothing is ever sent.
-    fn offline_app() -> App {
+    fn unreachable_client() -> aws_sdk_dynamodb::Client {
         let conf = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
             .endpoint_url("http://127.0.0.1:9")
             .build();
-        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), "unused");
-        App::new(Reads::new(
-            store,
-            Config::from_env().expect("default config"),
-        ))
+        aws_sdk_dynamodb::Client::from_conf(conf)
+    }
+
+    /// An app whose store points nowhere, auditing into memory: the requests here must be
+    /// answered before any DynamoDB call (authentication, validation, scope).
+    fn offline_app(audit: AuditLog) -> App {
+        let store = Store::new(unreachable_client(), "unused");
+        App::new(
+            Reads::new(store, Config::from_env().expect("default config")),
+            Access {
+                auth: Authenticator::api_gateway(),
+                masking: MaskingConfig::default(),
+                audit,
+                hasher: SubjectHasher::new(b"unit-test-key-0123456789"),
+            },
+        )
+    }
+
+    fn memory() -> (AuditLog, Arc<std::sync::Mutex<Vec<AuditRecord>>>) {
+        let records = Arc::new(std::sync::Mutex::new(Vec::new()));
+        (AuditLog::Memory(records.clone()), records)
     }
 
     async fn answer_of(endpoint: Endpoint, fixture: &str) -> (u16, Value) {
+        answer_with(&offline_app(memory().0), endpoint, fixture).await
+    }
+
+    async fn answer_with(app: &App, endpoint: Endpoint, fixture: &str) -> (u16, Value) {
         let req = lambda_http::request::from_str(fixture).expect("an API Gateway v2 event");
-        let resp = handle(&offline_app(), endpoint, req).await;
+        let resp = handle(app, endpoint, req).await;
         let body = match resp.body() {
             Body::Text(t) => serde_json::from_str(t).expect("JSON"),
             _ => Value::Null,
@@ -382,8 +780,90 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn requests_without_verified_claims_are_401_and_audited() {
+        let (log, records) = memory();
+        let app = offline_app(log);
+        let (status, body) = answer_with(
+            &app,
+            Endpoint::Profile,
+            include_str!("../../../events/apigw/profile-unauthenticated.json"),
+        )
+        .await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"]["code"], "UNAUTHENTICATED");
+        let records = records.lock().expect("records").clone();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].status, 401);
+        assert_eq!(records[0].sub, None);
+        assert!(
+            records[0].subject.is_some(),
+            "who was asked about is kept, hashed"
+        );
+        assert!(!format!("{records:?}").contains("13800138000"));
+    }
+
+    #[tokio::test]
+    async fn staff_asking_for_another_store_is_403_before_any_read() {
+        let (log, records) = memory();
+        let app = offline_app(log);
+        let (status, body) = answer_with(
+            &app,
+            Endpoint::Profile,
+            include_str!("../../../events/apigw/profile-other-store.json"),
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["error"]["code"], "FORBIDDEN");
+        let records = records.lock().expect("records").clone();
+        assert_eq!(
+            (records[0].status, records[0].role.as_deref()),
+            (403, Some("staff"))
+        );
+    }
+
+    #[tokio::test]
+    async fn staff_may_not_read_the_audit_log_nor_erase() {
+        for (endpoint, fixture) in [
+            (
+                Endpoint::Audit,
+                include_str!("../../../events/apigw/profile-invalid-phone.json"),
+            ),
+            (
+                Endpoint::Erase,
+                include_str!("../../../events/apigw/profile.json"),
+            ),
+        ] {
+            let (status, body) = answer_of(endpoint, fixture).await;
+            assert_eq!(status, 403, "{endpoint:?}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_an_audit_record_there_is_no_answer() {
+        let app = offline_app(AuditLog::DynamoDb {
+            client: unreachable_client(),
+            table: "audit".into(),
+            retention_days: 180,
+        });
+        let (status, body) = answer_with(
+            &app,
+            Endpoint::Profile,
+            include_str!("../../../events/apigw/profile-invalid-phone.json"),
+        )
+        .await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "UNAVAILABLE");
+        assert!(body.get("data").is_none());
+    }
+
     #[test]
     fn paths_map_to_endpoints() {
+        assert_eq!(
+            Endpoint::from_path("/api/v1/customer360/customer"),
+            Some(Endpoint::Erase)
+        );
+        assert_eq!(Endpoint::Erase.method(), "DELETE");
         assert_eq!(
             Endpoint::from_path("/api/v1/customer360/profile"),
             Some(Endpoint::Profile)

@@ -20,6 +20,7 @@ pub struct BatchReport {
     pub stale: u64,
     pub advanced: u64,
     pub no_customer: u64,
+    pub suppressed: u64,
     pub decode_failures: u64,
     pub apply_failures: u64,
     pub dropped_identifiers: u64,
@@ -68,6 +69,7 @@ impl Ingest {
                     Outcome::Stale => report.stale += 1,
                     Outcome::Advanced => report.advanced += 1,
                     Outcome::NoCustomer => report.no_customer += 1,
+                    Outcome::Suppressed => report.suppressed += 1,
                 },
                 Err(err) => {
                     match &err {
@@ -89,6 +91,7 @@ impl Ingest {
                 ("RecordsStale", report.stale),
                 ("RecordsAdvanced", report.advanced),
                 ("RecordsWithoutCustomer", report.no_customer),
+                ("RecordsOfErasedCustomers", report.suppressed),
                 ("RecordsUndecodable", report.decode_failures),
                 ("RecordsFailed", report.apply_failures),
                 ("IdentifiersDropped", report.dropped_identifiers),

@@ -5,12 +5,16 @@
 //! - [`store`]: the customer360 table on DynamoDB.
 //! - [`projector`]: one source change, one conditional transaction.
 //! - [`ingest`]: the stream Lambda (partial batch responses).
-//! - [`reads`] and [`http`]: the four read endpoints.
+//! - [`reads`] and [`http`]: the API endpoints; [`auth`], [`audit`] and [`erase`]: who may
+//!   call, the audit log, and erasure.
 
+pub mod audit;
+pub mod auth;
 pub mod calibrate;
 pub mod config;
 pub mod counter;
 pub mod decode;
+pub mod erase;
 pub mod http;
 pub mod ingest;
 pub mod projector;

@@ -23,6 +23,9 @@ pub enum Outcome {
     Advanced,
     /// The record belongs to no customer (no identifiers): only its sequence number is kept.
     NoCustomer,
+    /// The record carries an erased identifier: it is not projected (and anything it had
+    /// contributed is taken out).
+    Suppressed,
 }
 
 #[derive(Clone)]
@@ -91,6 +94,10 @@ impl Projector {
         seq: &SeqNo,
         change: &Change,
     ) -> Result<Outcome, StoreError> {
+        let identifiers = match change {
+            Change::Upsert(record) => record.identities().all(),
+            Change::Remove | Change::Expire => Vec::new(),
+        };
         let after_guess = match change {
             Change::Upsert(record) => RecordState::of(record, &self.zone),
             Change::Remove | Change::Expire => None,
@@ -103,9 +110,12 @@ impl Projector {
         let guess_nodes: Vec<Identifier> = after_guess.iter().map(|a| a.home.clone()).collect();
         let mut loaded = self
             .store
-            .load(Some((kind, source_id)), &guess_nodes, &guess_stats, true)
+            .load_for_change((kind, source_id), &guess_nodes, &guess_stats, &identifiers)
             .await?;
         let previous = loaded.anchor.take();
+        // An erased customer's records are not projected again: the change counts as a removal.
+        let suppressed = !loaded.suppressed.is_empty();
+        let change = if suppressed { &Change::Remove } else { change };
 
         let (before, after) = match decide(previous.as_ref(), seq, change, &self.zone) {
             Decision::Stale => return Ok(Outcome::Stale),
@@ -125,7 +135,9 @@ impl Projector {
                     previous.as_ref(),
                 )?;
                 self.store.commit(w).await?;
-                return Ok(if no_customer {
+                return Ok(if suppressed {
+                    Outcome::Suppressed
+                } else if no_customer {
                     Outcome::NoCustomer
                 } else {
                     Outcome::Advanced
@@ -248,6 +260,13 @@ impl Projector {
             }
         }
 
+        // Erasure suppresses first and deletes after: a change that read "not suppressed"
+        // must not land once the suppression is there.
+        if after.is_some() {
+            for id in &identifiers {
+                self.store.check_not_suppressed(&mut w, id)?;
+            }
+        }
         self.store.put_anchor(
             &mut w,
             kind,
@@ -259,7 +278,11 @@ impl Projector {
             previous.as_ref(),
         )?;
         self.store.commit(w).await?;
-        Ok(Outcome::Applied)
+        Ok(if suppressed {
+            Outcome::Suppressed
+        } else {
+            Outcome::Applied
+        })
     }
 
     /// Reads every node reachable from those loaded, so a re-link sees whole clusters.

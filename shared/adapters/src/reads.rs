@@ -23,6 +23,23 @@ pub enum ReadError {
     Store(#[from] StoreError),
 }
 
+/// An answer, and the names the customer goes by (for masking free text that mentions them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub data: Value,
+    pub names: Vec<String>,
+}
+
+impl Answer {
+    /// An answer about no one customer in particular (search, audit, erasure).
+    pub fn anonymous(data: Value) -> Self {
+        Answer {
+            data,
+            names: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Reads {
     store: Store,
@@ -34,6 +51,19 @@ struct Seen {
     stats: ScopeStats,
     member: Option<MemberInfo>,
     model: Option<StoreModel>,
+}
+
+impl Seen {
+    fn answer(&self, data: Value) -> Answer {
+        let names = self
+            .member
+            .as_ref()
+            .and_then(|m| m.name.clone())
+            .into_iter()
+            .chain(self.stats.display_name().map(str::to_string))
+            .collect();
+        Answer { data, names }
+    }
 }
 
 fn stats_keys(cluster: &[Identifier], scope: &Scope) -> Vec<(Identifier, Scope)> {
@@ -86,6 +116,15 @@ impl Reads {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The identifiers of the customer `id` belongs to.
+    pub async fn resolve(&self, id: &Identifier) -> Result<Vec<Identifier>, ReadError> {
+        self.cluster(id).await
     }
 
     async fn cluster(&self, id: &Identifier) -> Result<Vec<Identifier>, ReadError> {
@@ -144,7 +183,7 @@ impl Reads {
         id: &Identifier,
         scope: &Scope,
         now: Millis,
-    ) -> Result<Value, ReadError> {
+    ) -> Result<Answer, ReadError> {
         let cluster = self.cluster(id).await?;
         let limit = self.config.profile_timeline_limit;
         let recent = self.config.recent_limit;
@@ -171,11 +210,11 @@ impl Reads {
                 .map(|(_, e)| e)
                 .collect::<Vec<_>>()
         };
-        Ok(self.view(id, &seen, scope, now).profile(
+        Ok(seen.answer(self.view(id, &seen, scope, now).profile(
             &entries(timeline, limit),
             &entries(orders, recent),
             &entries(reservations, recent),
-        ))
+        )))
     }
 
     pub async fn value(
@@ -183,10 +222,10 @@ impl Reads {
         id: &Identifier,
         scope: &Scope,
         now: Millis,
-    ) -> Result<Value, ReadError> {
+    ) -> Result<Answer, ReadError> {
         let cluster = self.cluster(id).await?;
         let seen = self.seen(&cluster, scope).await?;
-        Ok(self.view(id, &seen, scope, now).value_answer())
+        Ok(seen.answer(self.view(id, &seen, scope, now).value_answer()))
     }
 
     /// A page of the timeline. The cursor is the time key of the last entry of the previous
@@ -198,7 +237,7 @@ impl Reads {
         limit: usize,
         cursor: Option<&str>,
         now: Millis,
-    ) -> Result<Value, ReadError> {
+    ) -> Result<Answer, ReadError> {
         let before = match cursor {
             None => None,
             Some(c) => {
@@ -224,9 +263,10 @@ impl Reads {
             .then(|| page.last().map(|(k, _)| encode_cursor(k)))
             .flatten();
         let entries: Vec<TimelineEntry> = page.into_iter().map(|(_, e)| e).collect();
-        Ok(self
-            .view(id, &seen, scope, now)
-            .timeline_answer(&entries, next))
+        Ok(seen.answer(
+            self.view(id, &seen, scope, now)
+                .timeline_answer(&entries, next),
+        ))
     }
 
     /// Customers matching what staff typed, in a scope. One index Query per token kind,

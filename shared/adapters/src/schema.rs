@@ -126,3 +126,59 @@ pub async fn create_source_table(
         })?;
     Ok(true)
 }
+
+/// Creates the audit table (see [`crate::audit`]) with its caller index and retention TTL.
+pub async fn create_audit_table(client: &Client, table: &str) -> Result<bool, String> {
+    use crate::audit::INDEX_CALLER;
+    if exists(client, table).await? {
+        return Ok(false);
+    }
+    let fail = |e: String| format!("CreateTable {table}: {e}");
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .set_attribute_definitions(Some(
+            ["pk", "sk", "by"]
+                .iter()
+                .map(|a| attr(a))
+                .collect::<Result<_, _>>()?,
+        ))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(INDEX_CALLER)
+                .key_schema(key("by", KeyType::Hash)?)
+                .key_schema(key("sk", KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
+        .send()
+        .await
+        .map_err(|e| fail(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires_at")
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "UpdateTimeToLive {table}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            )
+        })?;
+    Ok(true)
+}

@@ -7,6 +7,7 @@
 //! | entry | `N#{id}` | `R#{scope}#{source}#{source_id}` | one per record per scope; LSIs `lt`, `lk`, `lc` |
 //! | token | `N#{id}` | `T#{scope}#{token}` | search; GSI `gp` = `{scope}#{token}` |
 //! | anchor | `REC#{source}#{source_id}` | `REC` | last applied sequence number and record state |
+//! | suppression | `SUP#{id}` | `SUP` | an erased identifier: its records are not projected again |
 //!
 //! `{scope}` is `A` (all stores) or `S#{store}`; `{id}` is `phone#…`, `member_id#…`, `email#…`.
 
@@ -41,7 +42,7 @@ pub enum StoreError {
     Failed(String),
 }
 
-fn classify<E, R>(err: SdkError<E, R>) -> StoreError
+pub(crate) fn classify<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
@@ -90,6 +91,10 @@ pub fn model_pk(scope: &Scope) -> String {
     format!("MODEL#{}", scope.key())
 }
 pub const MODEL_SK: &str = "MODEL";
+pub fn suppression_pk(id: &Identifier) -> String {
+    format!("SUP#{}", id.key())
+}
+pub const SUPPRESSION_SK: &str = "SUP";
 
 /// The timeline sort key: scope, then time (fixed width so strings sort as numbers), then a
 /// tie-break that is unique and stable for the record.
@@ -161,6 +166,8 @@ pub struct Loaded {
     pub models: BTreeMap<Scope, StoreModel>,
     pub nodes: BTreeMap<Identifier, StoredNode>,
     pub stats: BTreeMap<(Identifier, Scope), StoredStats>,
+    /// Those of the asked-for identifiers that an erasure suppressed.
+    pub suppressed: Vec<Identifier>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -426,6 +433,24 @@ impl Store {
         Ok(())
     }
 
+    /// Makes the change fail (as a conflict, so it is re-read) if an erasure suppressed the
+    /// identifier after this change read that it was not.
+    pub fn check_not_suppressed(
+        &self,
+        w: &mut WriteSet,
+        id: &Identifier,
+    ) -> Result<(), StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(suppression_pk(id), SUPPRESSION_SK)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        w.items
+            .push(TransactWriteItem::builder().condition_check(check).build());
+        Ok(())
+    }
+
     /// Writes the set atomically. A failed condition (a concurrent writer) is `Conflict`.
     pub async fn commit(&self, w: WriteSet) -> Result<(), StoreError> {
         if w.items.is_empty() {
@@ -529,10 +554,41 @@ impl Store {
         models: &[Scope],
         consistent: bool,
     ) -> Result<Loaded, StoreError> {
+        self.load_all(anchor, nodes, stats, models, &[], consistent)
+            .await
+    }
+
+    /// What a change reads: [`Store::load`], plus whether any of the record's identifiers
+    /// was erased, in the same BatchGetItem.
+    pub async fn load_for_change(
+        &self,
+        anchor: (SourceKind, &str),
+        nodes: &[Identifier],
+        stats: &[(Identifier, Scope)],
+        identifiers: &[Identifier],
+    ) -> Result<Loaded, StoreError> {
+        self.load_all(Some(anchor), nodes, stats, &[], identifiers, true)
+            .await
+    }
+
+    async fn load_all(
+        &self,
+        anchor: Option<(SourceKind, &str)>,
+        nodes: &[Identifier],
+        stats: &[(Identifier, Scope)],
+        models: &[Scope],
+        suppressions: &[Identifier],
+        consistent: bool,
+    ) -> Result<Loaded, StoreError> {
         let mut keys: Vec<Item> = models
             .iter()
             .map(|scope| key(model_pk(scope), MODEL_SK))
             .collect();
+        keys.extend(
+            suppressions
+                .iter()
+                .map(|id| key(suppression_pk(id), SUPPRESSION_SK)),
+        );
         if let Some((kind, id)) = anchor {
             keys.push(key(anchor_pk(kind, id), ANCHOR_SK));
         }
@@ -550,7 +606,14 @@ impl Store {
             );
             by_key.insert(k, item);
         }
-        let mut loaded = Loaded::default();
+        let mut loaded = Loaded {
+            suppressed: suppressions
+                .iter()
+                .filter(|id| by_key.contains_key(&(suppression_pk(id), SUPPRESSION_SK.to_string())))
+                .cloned()
+                .collect(),
+            ..Loaded::default()
+        };
         for scope in models {
             if let Some(item) = by_key.remove(&(model_pk(scope), MODEL_SK.to_string())) {
                 if let Some(text) = get_s(&item, "m") {
@@ -653,6 +716,113 @@ impl Store {
                 _ => return Ok(out),
             }
         }
+    }
+
+    // ---- erasure -------------------------------------------------------------------
+
+    /// Marks identifiers as erased: from now on the projector drops their records.
+    pub async fn put_suppressions(&self, ids: &[Identifier], at: Millis) -> Result<(), StoreError> {
+        let items = ids
+            .iter()
+            .map(|id| {
+                let mut item = key(suppression_pk(id), SUPPRESSION_SK);
+                item.insert("at".into(), n(at.0));
+                Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
+                    .put_request(
+                        aws_sdk_dynamodb::types::PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .map_err(|e| StoreError::Failed(e.to_string()))?,
+                    )
+                    .build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(items).await
+    }
+
+    /// The keys of every item under a node: the node, its statistics, timeline entries and
+    /// search tokens.
+    pub async fn node_item_keys(
+        &self,
+        id: &Identifier,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(node_pk(id)))
+                .projection_expression("pk, sk")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in resp.items() {
+                if let (Some(pk), Some(sk)) = (get_s(item, "pk"), get_s(item, "sk")) {
+                    out.push((pk.to_string(), sk.to_string()));
+                }
+            }
+            match resp.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Deletes items by key, 25 per BatchWriteItem.
+    pub async fn delete_keys(&self, keys: &[(String, String)]) -> Result<(), StoreError> {
+        let requests = keys
+            .iter()
+            .map(|(pk, sk)| {
+                Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
+                    .delete_request(
+                        aws_sdk_dynamodb::types::DeleteRequest::builder()
+                            .set_key(Some(key(pk.clone(), sk.clone())))
+                            .build()
+                            .map_err(|e| StoreError::Failed(e.to_string()))?,
+                    )
+                    .build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(requests).await
+    }
+
+    async fn batch_write(
+        &self,
+        requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> Result<(), StoreError> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            let mut attempts = 0;
+            while !pending.is_empty() {
+                let resp = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                pending = resp
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    attempts += 1;
+                    if attempts > 8 {
+                        return Err(StoreError::Unavailable(
+                            "BatchWriteItem kept returning unprocessed items".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10 << attempts.min(6)))
+                        .await;
+                }
+            }
+        }
+        Ok(())
     }
 
     pub async fn get_node(&self, id: &Identifier) -> Result<Option<StoredNode>, StoreError> {

@@ -1,14 +1,51 @@
 //! Logs and metrics. Logs are JSON (CloudWatch-friendly) unless `C360_LOG_FORMAT=text`;
 //! metrics are CloudWatch Embedded Metric Format lines on stdout.
 
+use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Masks phone numbers and emails in every log line before it leaves the process, whatever
+/// a field or an error message carried (`spec/api.md`: logs never hold a clear phone or email).
+pub struct Redacting<M>(pub M);
+
+pub struct RedactingWriter<W>(W);
+
+impl<W: Write> Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // The formatter hands over one whole event per write, so a number is never split.
+        let text = String::from_utf8_lossy(buf);
+        let clean = c360_domain::access::redact_text(&text, true, true);
+        self.0.write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
+    type Writer = RedactingWriter<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter(self.0.make_writer())
+    }
+}
 
 pub fn init() {
+    init_with_writer(std::io::stdout);
+}
+
+/// [`init`], writing somewhere else (tests capture the logs this way).
+pub fn init_with_writer<M>(writer: M)
+where
+    M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let text = std::env::var("C360_LOG_FORMAT").is_ok_and(|v| v == "text");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(Redacting(writer))
         .with_target(false);
     let _ = if text {
         builder.try_init()

@@ -5,11 +5,14 @@
 pub mod server;
 pub use server::router;
 
+use c360_adapters::auth::sign_hs256;
 use c360_adapters::config::{dynamodb_client, Config};
+use c360_adapters::http::{Access, LocalDefaults};
 use c360_adapters::ingest::Ingest;
 use c360_adapters::projector::Projector;
 use c360_adapters::store::Store;
 use c360_devkit::poller::{batch_handler, StreamSource};
+use c360_domain::access::Role;
 use c360_domain::SourceKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,6 +44,55 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// Local runs only: API Gateway verifies tokens in AWS (`C360_AUTH=api-gateway`).
+pub const DEV_JWT_SECRET: &str = "customer360-local-development-only-secret";
+pub const DEV_AUDIT_HASH_KEY: &str = "customer360-local-audit-hash-key";
+
+pub fn audit_table() -> String {
+    std::env::var("C360_AUDIT_TABLE")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "customer360-audit".to_string())
+}
+
+/// Authentication, masking and audit for a local run: the environment's settings, else
+/// HS256 with [`DEV_JWT_SECRET`] and the local audit table.
+pub fn local_access(sdk: &aws_config::SdkConfig) -> anyhow::Result<Access> {
+    Ok(Access::from_env_or(
+        dynamodb_client(sdk, None),
+        Some(LocalDefaults {
+            jwt_secret: DEV_JWT_SECRET,
+            audit_hash_key: DEV_AUDIT_HASH_KEY,
+        }),
+    )?)
+}
+
+/// Tokens for the three roles (the demo's first store for the store roles), valid for 30
+/// days, signed with the local secret: what `scripts/dev` prints.
+pub fn dev_tokens(store: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let secret = std::env::var("C360_JWT_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEV_JWT_SECRET.to_string());
+    let exp = chrono::Utc::now().timestamp() + 30 * 86_400;
+    [
+        ("super_admin", "hq-admin", Role::SuperAdmin, None),
+        ("store_admin", "manager-1", Role::StoreAdmin, Some(store)),
+        ("staff", "staff-1", Role::Staff, Some(store)),
+    ]
+    .into_iter()
+    .map(|(label, sub, role, store)| {
+        let token =
+            sign_hs256(secret.as_bytes(), sub, role, store, exp).map_err(anyhow::Error::msg)?;
+        let who = match store {
+            Some(s) => format!("{label} of {s}"),
+            None => label.to_string(),
+        };
+        Ok((who, token))
+    })
+    .collect()
+}
+
 pub fn store(sdk: &aws_config::SdkConfig, config: &Config) -> Store {
     Store::new(dynamodb_client(sdk, None), config.table.clone())
 }
@@ -67,7 +119,11 @@ pub fn stream_sources(
                 async move {
                     let (response, report) = ingest.handle(event).await;
                     settled.fetch_add(
-                        report.applied + report.stale + report.advanced + report.no_customer,
+                        report.applied
+                            + report.stale
+                            + report.advanced
+                            + report.no_customer
+                            + report.suppressed,
                         Ordering::Relaxed,
                     );
                     Ok::<_, String>(response)

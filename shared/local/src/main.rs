@@ -9,7 +9,9 @@ use c360_adapters::schema;
 use c360_devkit::demo::{self, DemoConfig};
 use c360_devkit::poller::{Poller, PollerConfig};
 use c360_domain::SourceKind;
-use c360_local::{router, sdk_config, source_table, store, stream_sources};
+use c360_local::{
+    audit_table, dev_tokens, local_access, router, sdk_config, source_table, store, stream_sources,
+};
 use clap::{Parser, Subcommand};
 use std::collections::HashMap;
 use std::future::IntoFuture;
@@ -75,6 +77,15 @@ async fn setup(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<(
     println!(
         "  table {:<18} {}",
         config.table,
+        if created { "created" } else { "exists" }
+    );
+    let audit = audit_table();
+    let created = schema::create_audit_table(&client, &audit)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    println!(
+        "  table {:<18} {} (TTL expires_at)",
+        audit,
         if created { "created" } else { "exists" }
     );
     for kind in SourceKind::ALL {
@@ -205,12 +216,12 @@ async fn serve(
         pollers.push(tokio::spawn(run_poller(poller, stop_rx.clone())));
     }
 
-    let app = App::new(Reads::new(store, config.clone()));
+    let app = App::new(Reads::new(store, config.clone()), local_access(sdk)?);
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     println!(
-        "API:       http://{}/api/v1/customer360/{{profile,timeline,value,search}}",
+        "API:       http://{}/api/v1/customer360/{{profile,timeline,value,search,audit}}, DELETE .../customer",
         args.addr
     );
     println!("Dead letters: {}", args.dead_letter_dir.display());
@@ -222,10 +233,17 @@ async fn serve(
             })
             .into_future(),
     );
-    println!(
-        "Try:       curl 'http://{}/api/v1/customer360/profile?customer_identifier=13800138000'",
-        args.addr
-    );
+    let tokens = dev_tokens(demo::SEED_STORE)?;
+    println!("Tokens (HS256, local secret, valid 30 days):");
+    for (who, token) in &tokens {
+        println!("  {who:<26} {token}");
+    }
+    if let Some((_, token)) = tokens.first() {
+        println!(
+            "Try:       curl -H \"Authorization: Bearer {token}\" 'http://{}/api/v1/customer360/profile?customer_identifier=13800138000'",
+            args.addr
+        );
+    }
 
     if let Some((customers, seed_value)) = after_start {
         let sdk = sdk.clone();

@@ -37,10 +37,12 @@ async fn route(
         *resp.status_mut() = axum::http::StatusCode::NOT_FOUND;
         return resp;
     };
-    if method != Method::GET {
-        let mut resp = to_axum(error_response(&ApiError::InvalidParameter(
-            "Only GET is supported.".into(),
-        )));
+    if method.as_str() != endpoint.method() {
+        let mut resp = to_axum(error_response(&ApiError::InvalidParameter(format!(
+            "{} takes {} only.",
+            endpoint.path(),
+            endpoint.method()
+        ))));
         *resp.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
         return resp;
     }
@@ -58,6 +60,7 @@ async fn route(
         params.entry(k).or_default().push(v);
     }
     let mut req = lambda_http::Request::new(Body::Empty);
+    *req.method_mut() = method;
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;
     let req = req.with_query_string_parameters(params);

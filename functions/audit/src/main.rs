@@ -1,0 +1,7 @@
+//! `GET /api/v1/customer360/audit`: who looked at a customer and when (admins).
+use c360_adapters::http::{self, Endpoint};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    http::run(Endpoint::Audit).await
+}

@@ -1,0 +1,410 @@
+//! Who is calling. Behind API Gateway the JWT authorizer has verified the token and the
+//! function reads its claims from the request context; where no authorizer runs (`c360-dev
+//! serve`, `cargo lambda watch`) the function verifies the bearer token itself, RS256
+//! against a JWKS or HS256 with a shared secret. The mode is configuration (`C360_AUTH`):
+//! a function never falls back to reading an unverified token.
+
+use c360_domain::access::{Caller, Role};
+use c360_domain::StoreId;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use lambda_http::{Request, RequestExt};
+use serde::Deserialize;
+
+/// Why a request is not authenticated (401) or its claims are not usable (403).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    role: String,
+    #[serde(default)]
+    store_id: Option<String>,
+}
+
+enum Mode {
+    /// Claims from `requestContext.authorizer.jwt.claims`, verified by API Gateway.
+    ApiGateway,
+    /// The function verifies `Authorization: Bearer …` itself.
+    Verify {
+        /// Keys by `kid`; a key without `kid` matches a token without one.
+        keys: Vec<(Option<String>, DecodingKey)>,
+        validation: Box<Validation>,
+    },
+}
+
+pub struct Authenticator {
+    mode: Mode,
+}
+
+fn validation(alg: Algorithm, issuer: Option<&str>, audience: Option<&str>) -> Validation {
+    let mut v = Validation::new(alg);
+    v.leeway = 30;
+    v.set_required_spec_claims(&["exp", "sub"]);
+    match audience {
+        Some(aud) => v.set_audience(&[aud]),
+        None => v.validate_aud = false,
+    }
+    if let Some(iss) = issuer {
+        v.set_issuer(&[iss]);
+    }
+    v
+}
+
+impl Authenticator {
+    /// Trusts the claims API Gateway's JWT authorizer put in the request context.
+    pub fn api_gateway() -> Self {
+        Authenticator {
+            mode: Mode::ApiGateway,
+        }
+    }
+
+    /// Verifies HS256 tokens signed with `secret` (local runs).
+    pub fn hs256(secret: &[u8], issuer: Option<&str>, audience: Option<&str>) -> Self {
+        Authenticator {
+            mode: Mode::Verify {
+                keys: vec![(None, DecodingKey::from_secret(secret))],
+                validation: Box::new(validation(Algorithm::HS256, issuer, audience)),
+            },
+        }
+    }
+
+    /// Verifies RS256 tokens against the RSA keys of a JWKS document.
+    pub fn rs256_jwks(
+        jwks_json: &str,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+    ) -> Result<Self, String> {
+        let set: JwkSet =
+            serde_json::from_str(jwks_json).map_err(|e| format!("not a JWKS document: {e}"))?;
+        let mut keys = Vec::new();
+        for jwk in &set.keys {
+            if let Ok(key) = DecodingKey::from_jwk(jwk) {
+                keys.push((jwk.common.key_id.clone(), key));
+            }
+        }
+        if keys.is_empty() {
+            return Err("the JWKS holds no usable key".into());
+        }
+        Ok(Authenticator {
+            mode: Mode::Verify {
+                keys,
+                validation: Box::new(validation(Algorithm::RS256, issuer, audience)),
+            },
+        })
+    }
+
+    /// From `C360_AUTH` (`api-gateway`, the default; `hs256` with `C360_JWT_SECRET`;
+    /// `rs256` with `C360_JWKS` or `C360_JWKS_FILE`), and optionally `C360_JWT_ISSUER` and
+    /// `C360_JWT_AUDIENCE`.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let issuer = var("C360_JWT_ISSUER");
+        let audience = var("C360_JWT_AUDIENCE");
+        match var("C360_AUTH").as_deref().unwrap_or("api-gateway") {
+            "api-gateway" => Ok(Authenticator::api_gateway()),
+            "hs256" => {
+                let secret = var("C360_JWT_SECRET")
+                    .ok_or("C360_AUTH=hs256 needs C360_JWT_SECRET".to_string())?;
+                if secret.len() < 32 {
+                    return Err("C360_JWT_SECRET must be at least 32 characters".into());
+                }
+                Ok(Authenticator::hs256(
+                    secret.as_bytes(),
+                    issuer.as_deref(),
+                    audience.as_deref(),
+                ))
+            }
+            "rs256" => {
+                let jwks = match (var("C360_JWKS"), var("C360_JWKS_FILE")) {
+                    (Some(json), _) => json,
+                    (None, Some(path)) => std::fs::read_to_string(&path)
+                        .map_err(|e| format!("C360_JWKS_FILE {path}: {e}"))?,
+                    (None, None) => {
+                        return Err("C360_AUTH=rs256 needs C360_JWKS or C360_JWKS_FILE".into())
+                    }
+                };
+                Authenticator::rs256_jwks(&jwks, issuer.as_deref(), audience.as_deref())
+                    .map_err(|e| format!("C360_JWKS: {e}"))
+            }
+            other => Err(format!(
+                "C360_AUTH must be api-gateway, hs256 or rs256; got `{other}`"
+            )),
+        }
+    }
+
+    pub fn authenticate(&self, req: &Request) -> Result<Caller, AuthError> {
+        let claims = match &self.mode {
+            Mode::ApiGateway => authorizer_claims(req)?,
+            Mode::Verify { keys, validation } => verify(req, keys, validation)?,
+        };
+        caller(claims)
+    }
+}
+
+fn authorizer_claims(req: &Request) -> Result<Claims, AuthError> {
+    let claims = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| &jwt.claims),
+        _ => None,
+    }
+    .ok_or(AuthError::Unauthenticated(
+        "No verified token: send `Authorization: Bearer <token>`.",
+    ))?;
+    let get = |k: &str| claims.get(k).filter(|v| !v.is_empty()).cloned();
+    Ok(Claims {
+        sub: get("sub").ok_or(AuthError::Unauthenticated("The token has no `sub` claim."))?,
+        role: get("role").unwrap_or_default(),
+        store_id: get("store_id"),
+    })
+}
+
+fn verify(
+    req: &Request,
+    keys: &[(Option<String>, DecodingKey)],
+    validation: &Validation,
+) -> Result<Claims, AuthError> {
+    let header = req
+        .headers()
+        .get("authorization")
+        .ok_or(AuthError::Unauthenticated(
+            "Missing credentials: send `Authorization: Bearer <token>`.",
+        ))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthError::Unauthenticated(
+            "The Authorization header must be `Bearer <token>`.",
+        ))?;
+    let malformed = AuthError::Unauthenticated("The token is not a well-formed JWT.");
+    let kid = jsonwebtoken::decode_header(token)
+        .map_err(|_| malformed.clone())?
+        .kid;
+    let key = keys
+        .iter()
+        .find(|(k, _)| *k == kid)
+        .or_else(|| (keys.len() == 1 && kid.is_none()).then(|| &keys[0]))
+        .map(|(_, key)| key)
+        .ok_or(AuthError::Unauthenticated(
+            "The token is signed with an unknown key.",
+        ))?;
+    use jsonwebtoken::errors::ErrorKind;
+    jsonwebtoken::decode::<Claims>(token, key, validation)
+        .map(|data| data.claims)
+        .map_err(|e| {
+            AuthError::Unauthenticated(match e.kind() {
+                ErrorKind::ExpiredSignature => "The token has expired.",
+                ErrorKind::ImmatureSignature => "The token is not valid yet.",
+                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
+                    "The token's signature does not verify."
+                }
+                ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                    "The token was issued for another service."
+                }
+                ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => {
+                    "The token lacks a required claim (sub, role, exp)."
+                }
+                _ => "The token is not a well-formed JWT.",
+            })
+        })
+}
+
+fn caller(claims: Claims) -> Result<Caller, AuthError> {
+    let role = Role::parse(&claims.role).ok_or_else(|| {
+        AuthError::Forbidden("The token's `role` must be super_admin, store_admin or staff.".into())
+    })?;
+    let store = match claims.store_id {
+        None => None,
+        Some(s) => Some(StoreId::parse(&s).map_err(|_| {
+            AuthError::Unauthenticated("The token's `store_id` claim is not a store id.")
+        })?),
+    };
+    Ok(Caller {
+        sub: claims.sub,
+        role,
+        store,
+    })
+}
+
+/// Signs a token for local runs and tests (`c360-dev` prints some). Not used by the functions.
+pub fn sign_hs256(
+    secret: &[u8],
+    sub: &str,
+    role: Role,
+    store: Option<&str>,
+    expires_at_unix: i64,
+) -> Result<String, String> {
+    let mut claims = serde_json::json!({"sub": sub, "role": role.as_str(), "exp": expires_at_unix});
+    if let Some(s) = store {
+        claims["store_id"] = serde_json::json!(s);
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"a-local-secret-of-at-least-32-bytes!";
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    fn bearer(token: &str) -> Request {
+        let mut req = Request::default();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        req
+    }
+
+    fn rs256(claims: serde_json::Value, kid: Option<&str>) -> String {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!(
+            "../testdata/rs256-test-key.pem"
+        ))
+        .expect("test key");
+        let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+        header.kid = kid.map(str::to_string);
+        jsonwebtoken::encode(&header, &claims, &key).expect("sign")
+    }
+
+    #[test]
+    fn hs256_tokens_carry_the_caller() {
+        let auth = Authenticator::hs256(SECRET, None, None);
+        let token = sign_hs256(SECRET, "u1", Role::Staff, Some("S1"), now() + 600).expect("sign");
+        let caller = auth.authenticate(&bearer(&token)).expect("valid");
+        assert_eq!(caller.sub, "u1");
+        assert_eq!(caller.role, Role::Staff);
+        assert_eq!(caller.store.as_ref().map(|s| s.as_str()), Some("S1"));
+    }
+
+    #[test]
+    fn missing_malformed_expired_and_forged_tokens_are_rejected() {
+        let auth = Authenticator::hs256(SECRET, None, None);
+        assert!(matches!(
+            auth.authenticate(&Request::default()),
+            Err(AuthError::Unauthenticated(_))
+        ));
+        assert!(matches!(
+            auth.authenticate(&bearer("not-a-jwt")),
+            Err(AuthError::Unauthenticated(_))
+        ));
+        let expired =
+            sign_hs256(SECRET, "u1", Role::Staff, Some("S1"), now() - 3600).expect("sign");
+        assert_eq!(
+            auth.authenticate(&bearer(&expired)),
+            Err(AuthError::Unauthenticated("The token has expired."))
+        );
+        let forged = sign_hs256(
+            b"another-secret-another-secret-xx!",
+            "u1",
+            Role::SuperAdmin,
+            None,
+            now() + 600,
+        )
+        .expect("sign");
+        assert_eq!(
+            auth.authenticate(&bearer(&forged)),
+            Err(AuthError::Unauthenticated(
+                "The token's signature does not verify."
+            ))
+        );
+        // An RS256 token is not accepted where HS256 is configured, and vice versa.
+        let rs = rs256(
+            json!({"sub": "u1", "role": "super_admin", "exp": now() + 600}),
+            None,
+        );
+        assert!(auth.authenticate(&bearer(&rs)).is_err());
+    }
+
+    #[test]
+    fn unknown_roles_are_forbidden() {
+        let auth = Authenticator::hs256(SECRET, None, None);
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &json!({"sub": "u1", "role": "cashier", "exp": now() + 600}),
+            &jsonwebtoken::EncodingKey::from_secret(SECRET),
+        )
+        .expect("sign");
+        assert!(matches!(
+            auth.authenticate(&bearer(&token)),
+            Err(AuthError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn rs256_tokens_verify_against_the_jwks() {
+        let auth = Authenticator::rs256_jwks(
+            include_str!("../testdata/jwks.json"),
+            Some("https://issuer.example"),
+            Some("c360"),
+        )
+        .expect("jwks");
+        let claims = json!({"sub": "u9", "role": "store_admin", "store_id": "S2", "exp": now() + 600,
+            "iss": "https://issuer.example", "aud": "c360"});
+        let caller = auth
+            .authenticate(&bearer(&rs256(claims.clone(), Some("c360-test-1"))))
+            .expect("valid");
+        assert_eq!(caller.role, Role::StoreAdmin);
+        let mut other_aud = claims.clone();
+        other_aud["aud"] = json!("someone-else");
+        assert!(auth
+            .authenticate(&bearer(&rs256(other_aud, Some("c360-test-1"))))
+            .is_err());
+        assert!(auth
+            .authenticate(&bearer(&rs256(claims.clone(), Some("unknown-kid"))))
+            .is_err());
+        // HS256 signed with the public key's bytes (the classic confusion attack) fails.
+        let hs = jsonwebtoken::encode(
+            &jsonwebtoken::Header {
+                kid: Some("c360-test-1".into()),
+                ..jsonwebtoken::Header::new(Algorithm::HS256)
+            },
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(include_bytes!(
+                "../testdata/rs256-test-key.pub.pem"
+            )),
+        )
+        .expect("sign");
+        assert!(auth.authenticate(&bearer(&hs)).is_err());
+    }
+
+    #[test]
+    fn api_gateway_mode_reads_the_authorizer_claims_and_ignores_bearer_headers() {
+        let auth = Authenticator::api_gateway();
+        let req: Request =
+            lambda_http::request::from_str(include_str!("../../../events/apigw/profile.json"))
+                .expect("event");
+        let caller = auth.authenticate(&req).expect("claims in the fixture");
+        assert_eq!(caller.role, Role::Staff);
+        // A bearer token alone is not trusted in this mode: nothing verified it.
+        let token = sign_hs256(SECRET, "u1", Role::SuperAdmin, None, now() + 600).expect("sign");
+        assert!(matches!(
+            auth.authenticate(&bearer(&token)),
+            Err(AuthError::Unauthenticated(_))
+        ));
+    }
+}

@@ -1,0 +1,770 @@
+//! Who sees what (`spec/api.md`: Scope, Masking, Audit) end to end: tokens verified by the
+//! handler, store scope on every endpoint, masking per role in answers and logs, one audit
+//! record per query in the emulator's audit table, and erasure that sticks.
+
+use c360_adapters::audit::AuditLog;
+use c360_adapters::http::{App, Endpoint};
+use c360_adapters::reads::Reads;
+use c360_domain::access::Role;
+use c360_domain::SourceKind;
+use c360_e2e::items::{self, Order};
+use c360_e2e::{test_access, token, TestEnv};
+use chrono::{Duration, FixedOffset, Utc};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex, OnceLock};
+
+const A_PHONE: &str = "13800000001";
+const A_MEMBER: &str = "M1";
+const A_EMAIL: &str = "a.zhang@example.com";
+const B_PHONE: &str = "13900000002";
+
+fn days_ago(days: i64) -> String {
+    (Utc::now() - Duration::days(days))
+        .with_timezone(&FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+/// Customer A (张三) visits s1 and s2; customer B (李四) only s2.
+///
+/// | | s1 | s2 | all |
+/// |---|---|---|---|
+/// | A counted orders / spend | 2 / 150 | 1 / 200 | 3 / 350 |
+/// | A reservations, activities | 0, 1 | 1, 1 | 1, 2 |
+/// | B counted orders / spend | - | 1 / 300 | 1 / 300 |
+async fn two_customers(env: &TestEnv) {
+    env.put(
+        SourceKind::MemberSync,
+        items::member(
+            A_MEMBER,
+            Some(A_PHONE),
+            Some(A_EMAIL),
+            "张三",
+            "金卡",
+            "100",
+            "0",
+            "s1",
+            &days_ago(300),
+        ),
+    )
+    .await;
+    for (id, store, phone, member, total, ago) in [
+        ("o-a1", "s1", Some(A_PHONE), None, "100.00", 20),
+        ("o-a2", "s2", Some(A_PHONE), None, "200.00", 10),
+        ("o-a3", "s1", None, Some(A_MEMBER), "50.00", 5),
+        ("o-b1", "s2", Some(B_PHONE), None, "300.00", 8),
+    ] {
+        let at = days_ago(ago);
+        env.put(
+            SourceKind::Orders,
+            items::order(&Order {
+                id,
+                store,
+                phone,
+                member,
+                name: Some(if id.starts_with("o-a") {
+                    "张三"
+                } else {
+                    "李四"
+                }),
+                total,
+                at: &at,
+                ..Order::default()
+            }),
+        )
+        .await;
+    }
+    env.put(
+        SourceKind::Reservations,
+        items::reservation("r-a1", "s2", A_PHONE, "4", &days_ago(3), "confirmed"),
+    )
+    .await;
+    let mut note = items::activity("act-a1", Some("s2"), A_MEMBER, "login", &days_ago(2));
+    note["detail"] = json!({"S": format!("电话 {A_PHONE}")});
+    env.put(SourceKind::AuditLog, note).await;
+    let mut note = items::activity("act-a2", Some("s1"), A_MEMBER, "login", &days_ago(1));
+    note["detail"] = json!({"S": format!("请回电 {A_PHONE} 或邮件 {A_EMAIL}, 张三")});
+    env.put(SourceKind::AuditLog, note).await;
+    env.sync().await;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Figures {
+    orders: u64,
+    spent: f64,
+    reservations: u64,
+    activities: u64,
+}
+
+const A_S1: Figures = Figures {
+    orders: 2,
+    spent: 150.0,
+    reservations: 0,
+    activities: 1,
+};
+const A_S2: Figures = Figures {
+    orders: 1,
+    spent: 200.0,
+    reservations: 1,
+    activities: 1,
+};
+const A_ALL: Figures = Figures {
+    orders: 3,
+    spent: 350.0,
+    reservations: 1,
+    activities: 2,
+};
+const B_S2: Figures = Figures {
+    orders: 1,
+    spent: 300.0,
+    reservations: 0,
+    activities: 0,
+};
+
+fn figures(data: &Value) -> Figures {
+    Figures {
+        orders: data["customer_value"]["total_orders"]
+            .as_u64()
+            .unwrap_or(999),
+        spent: data["customer_value"]["total_spent"]
+            .as_f64()
+            .unwrap_or(-1.0),
+        reservations: data["statistics"]["total_reservations"]
+            .as_u64()
+            .unwrap_or(999),
+        activities: data["statistics"]["total_activities"]
+            .as_u64()
+            .unwrap_or(999),
+    }
+}
+
+/// The expected answer for a caller, a customer and a `store_id` parameter: a status and,
+/// for a 200, the figures and the store every timeline event must come from.
+fn expected(
+    role: Role,
+    requested: Option<&str>,
+    customer: char,
+) -> (u16, Option<(Figures, Option<&'static str>)>) {
+    let scope: Option<&'static str> = match (role, requested) {
+        (Role::SuperAdmin, None) => None,
+        (Role::SuperAdmin, Some("s1")) => Some("s1"),
+        (Role::SuperAdmin, Some(_)) => Some("s2"),
+        (_, None) | (_, Some("s1")) => Some("s1"),
+        (_, Some(_)) => return (403, None),
+    };
+    let figures = match (customer, scope) {
+        ('A', None) => Some(A_ALL),
+        ('A', Some("s1")) => Some(A_S1),
+        ('A', Some(_)) => Some(A_S2),
+        ('B', Some("s1")) => None,
+        (_, _) => Some(B_S2),
+    };
+    match figures {
+        Some(f) => (200, Some((f, scope))),
+        None => (404, None),
+    }
+}
+
+#[tokio::test]
+async fn the_access_matrix_holds_for_every_role_store_endpoint_and_identifier() {
+    let env = TestEnv::new().await;
+    two_customers(&env).await;
+    let callers = [
+        (Role::SuperAdmin, token(Role::SuperAdmin, None)),
+        (Role::StoreAdmin, token(Role::StoreAdmin, Some("s1"))),
+        (Role::Staff, token(Role::Staff, Some("s1"))),
+    ];
+    let lookups: [(char, &str, &str); 4] = [
+        ('A', "phone", A_PHONE),
+        ('A', "member_id", A_MEMBER),
+        ('A', "email", A_EMAIL),
+        ('B', "phone", B_PHONE),
+    ];
+    let mut checked = 0;
+    for (role, tok) in &callers {
+        for requested in [Some("s1"), Some("s2"), None] {
+            for (customer, kind, value) in lookups {
+                let (status, want) = expected(*role, requested, customer);
+                for endpoint in [Endpoint::Profile, Endpoint::Value, Endpoint::Timeline] {
+                    let mut query = vec![("customer_identifier", value), ("identifier_type", kind)];
+                    if let Some(s) = requested {
+                        query.push(("store_id", s));
+                    }
+                    let (got, body) = env.get_as(Some(tok), endpoint, &query).await;
+                    let what =
+                        format!("{role:?} store_id={requested:?} {endpoint:?} {kind}={value}");
+                    assert_eq!(got, status, "{what}: {body}");
+                    checked += 1;
+                    let Some((figs, scope)) = want else {
+                        assert_eq!(body["success"], json!(false), "{what}");
+                        assert!(body.get("data").is_none(), "{what}: no data in an error");
+                        continue;
+                    };
+                    let data = &body["data"];
+                    if endpoint != Endpoint::Timeline {
+                        assert_eq!(figures(data), figs, "{what}");
+                    }
+                    let events = data["timeline"].as_array().cloned().unwrap_or_default();
+                    if endpoint == Endpoint::Timeline {
+                        assert_eq!(
+                            data["total_events"].as_u64(),
+                            Some(figs.orders + figs.reservations + figs.activities
+                                + u64::from(customer == 'A' && scope != Some("s2"))),
+                            "{what}: events in scope (orders, reservations, activities, and the s1 member record)"
+                        );
+                    }
+                    if let Some(store) = scope {
+                        for e in &events {
+                            assert_eq!(
+                                e["data"]["store_id"].as_str().or(Some(store)),
+                                Some(store),
+                                "{what}: {e}"
+                            );
+                        }
+                        for o in data["recent_orders"].as_array().into_iter().flatten() {
+                            assert_eq!(o["store_id"], json!(store), "{what}: {o}");
+                        }
+                    }
+                }
+            }
+            // Search, by name, whole phone and 尾号: hits from the caller's scope only.
+            let expected_search = |customer: char| expected(*role, requested, customer);
+            for (q, customer) in [("张", 'A'), ("李四", 'B'), (B_PHONE, 'B'), ("0002", 'B')] {
+                let mut query = vec![("query", q)];
+                if let Some(s) = requested {
+                    query.push(("store_id", s));
+                }
+                let (got, body) = env.get_as(Some(tok), Endpoint::Search, &query).await;
+                let what = format!("{role:?} store_id={requested:?} search {q}");
+                checked += 1;
+                match expected_search(customer) {
+                    (403, _) => assert_eq!(got, 403, "{what}: {body}"),
+                    (404, _) => {
+                        assert_eq!(got, 200, "{what}: {body}");
+                        assert_eq!(
+                            body["data"]["results"],
+                            json!([]),
+                            "{what}: another store's customer must not show"
+                        );
+                    }
+                    (_, Some((figs, _))) => {
+                        assert_eq!(got, 200, "{what}: {body}");
+                        let hits = body["data"]["results"]
+                            .as_array()
+                            .cloned()
+                            .unwrap_or_default();
+                        assert_eq!(hits.len(), 1, "{what}: {body}");
+                        assert_eq!(
+                            hits[0]["total_orders"].as_u64(),
+                            Some(figs.orders),
+                            "{what}"
+                        );
+                        assert_eq!(hits[0]["total_spent"].as_f64(), Some(figs.spent), "{what}");
+                    }
+                    other => panic!("{what}: unexpected expectation {other:?}"),
+                }
+            }
+        }
+    }
+    // No token, a forged one, an expired one: 401 on every endpoint.
+    let forged = c360_adapters::auth::sign_hs256(
+        b"not-the-secret-not-the-secret-not-the-secret",
+        "x",
+        Role::SuperAdmin,
+        None,
+        Utc::now().timestamp() + 600,
+    )
+    .expect("sign");
+    let expired = c360_adapters::auth::sign_hs256(
+        c360_e2e::TEST_JWT_SECRET.as_bytes(),
+        "x",
+        Role::SuperAdmin,
+        None,
+        Utc::now().timestamp() - 600,
+    )
+    .expect("sign");
+    for endpoint in Endpoint::ALL {
+        for tok in [
+            None,
+            Some(forged.as_str()),
+            Some(expired.as_str()),
+            Some("garbage"),
+        ] {
+            let query: &[(&str, &str)] = match endpoint {
+                Endpoint::Search => &[("query", "张")],
+                _ => &[("customer_identifier", A_PHONE)],
+            };
+            let (got, body) = env.get_as(tok, endpoint, query).await;
+            assert_eq!(got, 401, "{endpoint:?} {tok:?}: {body}");
+            assert_eq!(body["error"]["code"], json!("UNAUTHENTICATED"));
+            checked += 1;
+        }
+    }
+    // The admin endpoints: staff may not list the audit log; only a super_admin erases.
+    let staff = &callers[2].1;
+    let (got, _) = env
+        .get_as(
+            Some(staff),
+            Endpoint::Audit,
+            &[("customer_identifier", A_PHONE)],
+        )
+        .await;
+    assert_eq!(got, 403);
+    for (_, tok) in &callers[1..] {
+        let (got, _) = env
+            .get_as(
+                Some(tok),
+                Endpoint::Erase,
+                &[("customer_identifier", A_PHONE)],
+            )
+            .await;
+        assert_eq!(got, 403);
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+/// Captures this test binary's logs, through the same redacting writer the functions use.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        c360_adapters::telemetry::init_with_writer(move || Capture(sink.clone()));
+        buffer
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn staff_see_masked_values_admins_clear_and_logs_never_hold_them() {
+    let logs = captured_logs();
+    let env = TestEnv::new().await;
+    two_customers(&env).await;
+    let staff = token(Role::Staff, Some("s1"));
+    let admin = token(Role::StoreAdmin, Some("s1"));
+    let by_phone = [("customer_identifier", A_PHONE)];
+
+    let (_, clear) = env.get_as(Some(&admin), Endpoint::Profile, &by_phone).await;
+    let (_, masked) = env.get_as(Some(&staff), Endpoint::Profile, &by_phone).await;
+    assert_eq!(clear["data"]["member_info"]["phone"], json!(A_PHONE));
+    assert_eq!(clear["data"]["member_info"]["name"], json!("张三"));
+    let m = &masked["data"];
+    assert_eq!(m["customer_identifier"], json!("138****0001"));
+    assert_eq!(m["member_info"]["phone"], json!("138****0001"));
+    assert_eq!(m["member_info"]["email"], json!("a***@example.com"));
+    assert_eq!(m["member_info"]["name"], json!("张*"));
+    assert_eq!(m["member_info"]["member_id"], json!(A_MEMBER));
+    assert_eq!(
+        figures(m),
+        figures(&clear["data"]),
+        "masking hides no figure"
+    );
+
+    let (_, timeline) = env
+        .get_as(Some(&staff), Endpoint::Timeline, &by_phone)
+        .await;
+    let text = timeline.to_string();
+    assert!(
+        text.contains("请回电 138****0001 或邮件 a***@example.com, 张*"),
+        "{text}"
+    );
+    for (_, body) in [("profile", &masked), ("timeline", &timeline)] {
+        let text = body.to_string();
+        for clear_value in [A_PHONE, A_EMAIL, "张三"] {
+            assert!(!text.contains(clear_value), "{clear_value} in {text}");
+        }
+    }
+    let (_, email) = env
+        .get_as(
+            Some(&staff),
+            Endpoint::Value,
+            &[
+                ("customer_identifier", A_EMAIL),
+                ("identifier_type", "email"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        email["data"]["customer_identifier"],
+        json!("a***@example.com")
+    );
+
+    let (_, hits) = env
+        .get_as(Some(&staff), Endpoint::Search, &[("query", A_PHONE)])
+        .await;
+    let hit = &hits["data"]["results"][0];
+    assert_eq!(hit["phone"], json!("138****0001"), "{hits}");
+    assert_eq!(hit["name"], json!("张*"));
+    assert_eq!(hits["data"]["query"], json!("138****0001"));
+    let (_, clear_hits) = env
+        .get_as(Some(&admin), Endpoint::Search, &[("query", A_PHONE)])
+        .await;
+    assert_eq!(clear_hits["data"]["results"][0]["phone"], json!(A_PHONE));
+
+    // Even a careless log line is masked on its way out.
+    tracing::warn!("customer {A_PHONE} wrote from {A_EMAIL}");
+    let logs = String::from_utf8_lossy(&logs.lock().expect("logs")).to_string();
+    assert!(
+        logs.contains("\"request\"") || logs.contains("request"),
+        "the requests were logged: {logs}"
+    );
+    assert!(
+        logs.contains("customer 138****0001 wrote from a***@example.com"),
+        "{logs}"
+    );
+    for clear_value in [A_PHONE, A_EMAIL, B_PHONE] {
+        assert!(!logs.contains(clear_value), "{clear_value} in the logs");
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_mixed_requests_leave_a_hundred_audit_records() {
+    let env = TestEnv::new().await;
+    two_customers(&env).await;
+    let before = env.dump_table(&env.audit_table).await.len();
+    assert_eq!(before, 0);
+    let super_admin = token(Role::SuperAdmin, None);
+    let staff = token(Role::Staff, Some("s1"));
+    let expired = c360_adapters::auth::sign_hs256(
+        c360_e2e::TEST_JWT_SECRET.as_bytes(),
+        "late",
+        Role::Staff,
+        Some("s1"),
+        Utc::now().timestamp() - 600,
+    )
+    .expect("sign");
+    type Case<'a> = (Option<&'a str>, Endpoint, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
+        (
+            Some(&super_admin),
+            Endpoint::Profile,
+            vec![("customer_identifier", A_PHONE)],
+        ),
+        (
+            Some(&staff),
+            Endpoint::Value,
+            vec![
+                ("customer_identifier", A_MEMBER),
+                ("identifier_type", "member_id"),
+            ],
+        ),
+        (
+            Some(&staff),
+            Endpoint::Timeline,
+            vec![
+                ("customer_identifier", A_EMAIL),
+                ("identifier_type", "email"),
+            ],
+        ),
+        (Some(&staff), Endpoint::Search, vec![("query", "张")]),
+        (
+            Some(&staff),
+            Endpoint::Profile,
+            vec![("customer_identifier", "12345")],
+        ),
+        (
+            Some(&staff),
+            Endpoint::Timeline,
+            vec![("customer_identifier", A_PHONE), ("limit", "0")],
+        ),
+        (
+            None,
+            Endpoint::Profile,
+            vec![("customer_identifier", A_PHONE)],
+        ),
+        (
+            Some(&expired),
+            Endpoint::Value,
+            vec![("customer_identifier", A_PHONE)],
+        ),
+        (
+            Some(&staff),
+            Endpoint::Profile,
+            vec![("customer_identifier", A_PHONE), ("store_id", "s2")],
+        ),
+        (
+            Some(&staff),
+            Endpoint::Profile,
+            vec![("customer_identifier", B_PHONE)],
+        ),
+        (
+            Some(&staff),
+            Endpoint::Audit,
+            vec![("customer_identifier", A_PHONE)],
+        ),
+        (
+            Some(&super_admin),
+            Endpoint::Audit,
+            vec![("customer_identifier", A_PHONE)],
+        ),
+    ];
+    let mut statuses = Vec::new();
+    for i in 0..100 {
+        let (tok, endpoint, query) = &cases[i % cases.len()];
+        let (status, _) = env.get_as(*tok, *endpoint, query).await;
+        statuses.push(status);
+    }
+    for s in [200, 400, 401, 403, 404] {
+        assert!(statuses.contains(&s), "the mix has a {s}: {statuses:?}");
+    }
+    let records = env.dump_table(&env.audit_table).await;
+    assert_eq!(records.len(), 100, "one audit record per request");
+    let mut recorded: Vec<u16> = records
+        .iter()
+        .map(|r| {
+            let v: Value = serde_json::from_str(r).expect("json");
+            v["status"]["N"]
+                .as_str()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect();
+    recorded.sort_unstable();
+    statuses.sort_unstable();
+    assert_eq!(
+        recorded, statuses,
+        "each record holds the status its caller got"
+    );
+    for r in &records {
+        for clear_value in [A_PHONE, A_EMAIL, B_PHONE, "12345", "\"M1\"", "张"] {
+            assert!(
+                !r.contains(clear_value),
+                "{clear_value} in audit record {r}"
+            );
+        }
+        assert!(r.contains("expires_at"), "{r}");
+    }
+
+    // The admin endpoint: the super_admin sees every look at A (by any of A's identifiers);
+    // a store admin of s1 only those scoped to s1.
+    let (_, all) = env
+        .get_as(
+            Some(&super_admin),
+            Endpoint::Audit,
+            &[
+                ("customer_identifier", A_MEMBER),
+                ("identifier_type", "member_id"),
+                ("limit", "200"),
+            ],
+        )
+        .await;
+    let accesses = all["data"]["accesses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let subs: std::collections::BTreeSet<&str> =
+        accesses.iter().filter_map(|a| a["sub"].as_str()).collect();
+    assert!(
+        subs.contains("staff-s1") && subs.contains("super_admin"),
+        "{subs:?}"
+    );
+    assert!(accesses
+        .iter()
+        .any(|a| a["status"] == json!(401) && a["sub"].is_null()));
+    assert!(
+        accesses.iter().any(|a| a["endpoint"] == json!("timeline")),
+        "looks by email count too"
+    );
+    let admin = token(Role::StoreAdmin, Some("s1"));
+    let (status, mine) = env
+        .get_as(
+            Some(&admin),
+            Endpoint::Audit,
+            &[("customer_identifier", A_PHONE), ("limit", "200")],
+        )
+        .await;
+    assert_eq!(status, 200, "{mine}");
+    let mine = mine["data"]["accesses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|a| a["scope"] == json!("s1")), "{mine:?}");
+}
+
+#[tokio::test]
+async fn without_the_audit_table_reads_answer_503_with_no_data() {
+    let env = TestEnv::new().await;
+    two_customers(&env).await;
+    let broken = App::new(
+        Reads::new(env.store.clone(), env.config.clone()),
+        test_access(AuditLog::DynamoDb {
+            client: env.client.clone(),
+            table: format!("{}_no_such_audit_table", env.prefix),
+            retention_days: 180,
+        }),
+    );
+    let staff = token(Role::Staff, Some("s1"));
+    for (endpoint, query) in [
+        (Endpoint::Profile, vec![("customer_identifier", A_PHONE)]),
+        (Endpoint::Timeline, vec![("customer_identifier", A_PHONE)]),
+        (Endpoint::Search, vec![("query", "张")]),
+        (Endpoint::Profile, vec![("customer_identifier", "123")]),
+    ] {
+        let (status, body) = env
+            .request_with(&broken, Some(&staff), endpoint, &query)
+            .await;
+        assert_eq!(status, 503, "{endpoint:?}: {body}");
+        assert!(body.get("data").is_none(), "{body}");
+        assert!(!body.to_string().contains("张三"));
+    }
+    // The same requests with the audit table there are answered.
+    let (status, _) = env
+        .get_as(
+            Some(&staff),
+            Endpoint::Profile,
+            &[("customer_identifier", A_PHONE)],
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+/// Every identifier of A answers 404 on every read, search finds nothing of A, and nothing
+/// of A is left in the projection but the suppression markers.
+async fn assert_gone(env: &TestEnv, tok: &str) {
+    for (kind, value) in [
+        ("phone", A_PHONE),
+        ("member_id", A_MEMBER),
+        ("email", A_EMAIL),
+    ] {
+        for endpoint in [Endpoint::Profile, Endpoint::Value, Endpoint::Timeline] {
+            let (status, body) = env
+                .get_as(
+                    Some(tok),
+                    endpoint,
+                    &[("customer_identifier", value), ("identifier_type", kind)],
+                )
+                .await;
+            assert_eq!(status, 404, "{endpoint:?} {kind}: {body}");
+        }
+    }
+    for q in ["张", A_PHONE, "0001", A_MEMBER] {
+        let (_, body) = env
+            .get_as(Some(tok), Endpoint::Search, &[("query", q)])
+            .await;
+        assert_eq!(body["data"]["results"], json!([]), "search {q}: {body}");
+    }
+    // Nothing of A is left in the projection but the suppression markers.
+    for item in env.dump().await {
+        if item.contains("\"SUP#") {
+            continue;
+        }
+        // (Anchors of A's records may come back after erasure, as bare sequence
+        // numbers without a state: later deliveries of suppressed records.)
+        for clear_value in [A_PHONE, A_EMAIL, "张三", "金卡", "钻石卡"] {
+            assert!(!item.contains(clear_value), "{clear_value} left in {item}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_erased_customer_stays_erased() {
+    let env = TestEnv::new().await;
+    two_customers(&env).await;
+    let super_admin = token(Role::SuperAdmin, None);
+    let (status, body) = env
+        .get_as(
+            Some(&super_admin),
+            Endpoint::Erase,
+            &[
+                ("customer_identifier", A_EMAIL),
+                ("identifier_type", "email"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["identifiers_suppressed"], json!(3), "{body}");
+
+    assert_gone(&env, &super_admin).await;
+
+    // New and changed source records for A arrive through the streams: still erased.
+    env.put(
+        SourceKind::Orders,
+        items::order(&Order {
+            id: "o-a9",
+            store: "s1",
+            phone: Some(A_PHONE),
+            name: Some("张三"),
+            total: "88.00",
+            at: &days_ago(0),
+            ..Order::default()
+        }),
+    )
+    .await;
+    env.put(
+        SourceKind::Orders,
+        items::order(&Order {
+            id: "o-a1",
+            store: "s1",
+            phone: Some(A_PHONE),
+            status: "refunded",
+            total: "100.00",
+            at: &days_ago(20),
+            ..Order::default()
+        }),
+    )
+    .await;
+    env.put(
+        SourceKind::MemberSync,
+        items::member(
+            A_MEMBER,
+            Some(A_PHONE),
+            Some(A_EMAIL),
+            "张三",
+            "钻石卡",
+            "1",
+            "0",
+            "s1",
+            &days_ago(300),
+        ),
+    )
+    .await;
+    env.sync().await;
+    assert_gone(&env, &super_admin).await;
+    // They were taken (their sequence numbers recorded), not failed and retried.
+    let dump = env.dump().await;
+    for id in ["REC#orders#o-a9", "REC#orders#o-a1", "REC#member_sync#M1"] {
+        assert!(dump.iter().any(|i| i.contains(id)), "{id} not recorded");
+    }
+
+    // B is untouched; erasing again finds nothing.
+    let (status, b) = env
+        .get_as(
+            Some(&super_admin),
+            Endpoint::Value,
+            &[("customer_identifier", B_PHONE)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(figures(&b["data"]), B_S2);
+    let (status, _) = env
+        .get_as(
+            Some(&super_admin),
+            Endpoint::Erase,
+            &[("customer_identifier", A_PHONE)],
+        )
+        .await;
+    assert_eq!(status, 404);
+    // Both erasure requests are in the audit log.
+    let erasures = env
+        .dump_table(&env.audit_table)
+        .await
+        .into_iter()
+        .filter(|r| r.contains("\"erase\""))
+        .count();
+    assert_eq!(erasures, 2);
+}
