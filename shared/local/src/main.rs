@@ -42,6 +42,12 @@ enum Command {
     },
     /// Fit the churn and lifetime-value models per store from the projection (weekly in AWS).
     Calibrate,
+    /// Print bearer tokens for the three roles, signed with the local secret (C360_JWT_SECRET).
+    Tokens {
+        /// The store of the store_admin and staff tokens.
+        #[arg(long, default_value = demo::SEED_STORE)]
+        store: String,
+    },
     /// Serve the API and run the stream poller until Ctrl-C.
     Serve(ServeArgs),
     /// Setup, then serve, then seed once the poller runs: everything `scripts/dev` needs.
@@ -236,7 +242,7 @@ async fn serve(
     let tokens = dev_tokens(demo::SEED_STORE)?;
     println!("Tokens (HS256, local secret, valid 30 days):");
     for (who, token) in &tokens {
-        println!("  {who:<26} {token}");
+        println!("  {who:<28} {token}");
     }
     if let Some((_, token)) = tokens.first() {
         println!(
@@ -319,6 +325,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(&sdk, &config, &args, None).await,
         Command::Calibrate => calibrate(&sdk, &config).await,
+        Command::Tokens { store } => {
+            for (who, token) in dev_tokens(&store)? {
+                println!("{who:<28} {token}");
+            }
+            Ok(())
+        }
         Command::Up {
             serve: args,
             no_seed,
