@@ -255,6 +255,22 @@ impl TestEnv {
         self.request_with(&self.app, token, endpoint, query).await
     }
 
+    /// An app like [`TestEnv::app`] (same tables, same audit table) that authenticates as
+    /// `auth` says, e.g. from API Gateway's authorizer claims as the Lambdas do in AWS.
+    pub fn app_with(&self, auth: Authenticator) -> App {
+        App::new(
+            Reads::new(self.store.clone(), self.config.clone()),
+            Access {
+                auth,
+                ..test_access(AuditLog::DynamoDb {
+                    client: self.client.clone(),
+                    table: self.audit_table.clone(),
+                    retention_days: 180,
+                })
+            },
+        )
+    }
+
     /// [`TestEnv::get_as`] against another app (another audit log or masking).
     pub async fn request_with(
         &self,

@@ -8,7 +8,7 @@ use crate::erase;
 use crate::reads::{Answer, ReadError, Reads};
 use crate::store::StoreError;
 use crate::telemetry;
-use c360_domain::access::{mask_answer, Caller, Denied, Masking, MaskingConfig};
+use c360_domain::access::{mask_answer, redact_text, Caller, Denied, Masking, MaskingConfig};
 use c360_domain::projection::Scope;
 use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -144,10 +144,13 @@ fn json_response(status: u16, body: &Value) -> Response<Body> {
     resp
 }
 
+/// An error answer. Messages may echo what the caller sent (`got `...``); phone numbers and
+/// emails in them are masked like everywhere else.
 pub fn error_response(err: &ApiError) -> Response<Body> {
+    let message = redact_text(&err.to_string(), true, true);
     json_response(
         err.status(),
-        &json!({"success": false, "error": {"code": err.code(), "message": err.to_string()}}),
+        &json!({"success": false, "error": {"code": err.code(), "message": message}}),
     )
 }
 
@@ -778,6 +781,17 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn error_messages_never_echo_a_phone_number_in_clear() {
+        let resp = error_response(&ApiError::InvalidParameter(
+            "Parameter `limit` must be a whole number from 1 to 200; got `13800138000`.".into(),
+        ));
+        let Body::Text(text) = resp.body() else {
+            panic!("text body")
+        };
+        assert!(text.contains("got `138****8000`"), "{text}");
     }
 
     #[tokio::test]
