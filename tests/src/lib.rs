@@ -15,6 +15,7 @@ use c360_adapters::projector::Projector;
 use c360_adapters::reads::Reads;
 use c360_adapters::schema;
 use c360_adapters::store::Store;
+use c360_devkit::memory::MemoryDynamo;
 use c360_devkit::poller::{batch_handler, Poller, PollerConfig, StreamSource};
 use c360_domain::access::{MaskingConfig, Role};
 use c360_domain::SourceKind;
@@ -85,6 +86,7 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
+    /// Fresh tables in the DynamoDB emulator (`scripts/test` starts it).
     pub async fn new() -> TestEnv {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint())
@@ -94,6 +96,25 @@ impl TestEnv {
             ))
             .load()
             .await;
+        TestEnv::with_sdk(sdk).await
+    }
+
+    /// Fresh tables in an in-memory DynamoDB ([`MemoryDynamo`]): the same store, projector,
+    /// ingest and HTTP code, no network. No streams: deliver with [`TestEnv::ingest`], not
+    /// [`TestEnv::sync`].
+    pub async fn in_memory() -> TestEnv {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "memory", "memory", None, None, "memory",
+            ))
+            .http_client(MemoryDynamo::new())
+            .load()
+            .await;
+        TestEnv::with_sdk(sdk).await
+    }
+
+    async fn with_sdk(sdk: aws_config::SdkConfig) -> TestEnv {
         let client = aws_sdk_dynamodb::Client::new(&sdk);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()

@@ -649,10 +649,8 @@ async fn check(
     Ok(())
 }
 
-/// Customers per generated history and number of histories: 3 × 100 = 300 customers.
-/// `C360_PROPTEST_CUSTOMERS` lowers it for a quick local run.
-const CASES: u32 = 3;
-
+/// Customers per generated history (`C360_PROPTEST_CUSTOMERS` lowers it for a quick local
+/// run).
 fn customers() -> usize {
     std::env::var("C360_PROPTEST_CUSTOMERS")
         .ok()
@@ -660,22 +658,26 @@ fn customers() -> usize {
         .unwrap_or(100)
 }
 
-#[test]
-fn the_projection_equals_the_reference_model_under_any_delivery() {
+/// Runs `cases` generated histories of `customers` customers each, every case on fresh tables
+/// from `fresh` (so every case may reuse the same identifiers).
+fn run<F, Fut>(cases: u32, customers: usize, fresh: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = TestEnv>,
+{
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut runner = TestRunner::new(Config {
-        cases: CASES,
+        cases,
         max_shrink_iters: 0,
         failure_persistence: None,
         ..Config::default()
     });
-    // Each case runs on its own fresh tables, so every case may reuse the same identifiers.
-    let strategy = (0..customers())
+    let strategy = (0..customers)
         .map(|c| customer_items(c, 0))
         .collect::<Vec<_>>();
     let result = runner.run(&(strategy, delivery()), |(per_customer, plan)| {
         runtime.block_on(async {
-            let env = TestEnv::new().await;
+            let env = fresh().await;
             let items: Vec<ItemHistory> = per_customer.into_iter().flatten().collect();
             let mut seq = 0;
             let per_item = stream_records(&items, &mut seq);
@@ -704,10 +706,27 @@ fn the_projection_equals_the_reference_model_under_any_delivery() {
                 duplicated,
                 delivered
             );
-            check(&env, &items, customers(), 0).await
+            check(&env, &items, customers, 0).await
         })
     });
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+/// End to end against the emulator: 3 histories × 100 customers = 300 customers.
+#[test]
+fn the_projection_equals_the_reference_model_under_any_delivery() {
+    run(3, customers(), TestEnv::new);
+}
+
+/// The same properties against the in-memory DynamoDB (the same store, projector and reads,
+/// no network): 100 histories × 100 customers = 10,000 customers.
+#[test]
+fn ten_thousand_customers_against_the_in_memory_store() {
+    let cases = std::env::var("C360_PROPTEST_MEMORY_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    run(cases, customers(), TestEnv::in_memory);
 }
