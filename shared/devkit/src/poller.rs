@@ -225,6 +225,73 @@ fn append_dead_letters(path: &Path, letters: &[DeadLetter]) -> anyhow::Result<()
         .with_context(|| format!("writing dead-letter file {}", path.display()))
 }
 
+/// What [`replay_dead_letters`] did with one dead-letter file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Dead letters handed to the handler.
+    pub replayed: u64,
+    /// Handled without a failure (applied now, or found already applied): removed from the file.
+    pub succeeded: u64,
+    /// Still failing: written back to the file with the new reason.
+    pub still_failing: u64,
+}
+
+/// Replays the dead letters in `path` (a file written by the [`Poller`]) through `handler`,
+/// one record per invocation, in the order they were dead-lettered. The records that now
+/// succeed leave the file; those that still fail stay, with the new reason.
+///
+/// Safe beside a running poller and after an interrupted replay: the file is first renamed
+/// to `<file>.replaying` (the poller then appends new dead letters to a fresh file), the
+/// records still failing are appended back, and only then is `<file>.replaying` removed; a
+/// replay that finds `<file>.replaying` left over replays it first. Replaying a record twice
+/// is harmless when the handler, like the ingest, ignores a sequence number already applied.
+pub async fn replay_dead_letters(
+    path: &Path,
+    handler: &BatchHandler,
+) -> anyhow::Result<ReplayStats> {
+    let mut taken = path.as_os_str().to_owned();
+    taken.push(".replaying");
+    let taken = PathBuf::from(taken);
+    let mut stats = ReplayStats::default();
+    if !taken.exists() {
+        if !path.exists() {
+            return Ok(stats);
+        }
+        fs::rename(path, &taken)
+            .with_context(|| format!("moving {} to {}", path.display(), taken.display()))?;
+    }
+    let mut failing = Vec::new();
+    for mut letter in read_dead_letters(&taken)? {
+        stats.replayed += 1;
+        let mut event = Event::default();
+        event.records = vec![letter.record.clone()];
+        let reason = match invoke(handler, event).await {
+            Ok(response) if response.batch_item_failures.is_empty() => None,
+            Ok(_) => Some("replay: the record still fails".to_string()),
+            Err(e) => Some(format!("replay: function error: {e}")),
+        };
+        match reason {
+            None => {
+                stats.succeeded += 1;
+                info!(table = %letter.table, sequence_number = %letter.sequence_number,
+                    "dead letter replayed");
+            }
+            Some(reason) => {
+                stats.still_failing += 1;
+                warn!(table = %letter.table, sequence_number = %letter.sequence_number,
+                    %reason, "dead letter still fails; kept");
+                letter.reason = reason;
+                failing.push(letter);
+            }
+        }
+    }
+    if !failing.is_empty() {
+        append_dead_letters(path, &failing)?;
+    }
+    fs::remove_file(&taken).with_context(|| format!("removing {}", taken.display()))?;
+    Ok(stats)
+}
+
 /// Orders stream sequence numbers, which are decimal integers of varying length: the shorter
 /// one (ignoring leading zeros) is smaller, equal lengths compare lexicographically.
 pub fn cmp_sequence_numbers(a: &str, b: &str) -> Ordering {
@@ -940,7 +1007,7 @@ impl Poller {
                 // Written before the checkpoint moves: if this fails the batch is delivered again.
                 append_dead_letters(&path, &letters)?;
                 for letter in &letters {
-                    info!(%table, %shard_id, sequence_number = %letter.sequence_number,
+                    warn!(%table, %shard_id, sequence_number = %letter.sequence_number,
                         reason = %letter.reason, path = %path.display(), "record dead-lettered");
                 }
             }
