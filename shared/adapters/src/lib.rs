@@ -6,6 +6,7 @@
 //! - [`projector`]: one source change, one conditional transaction.
 //! - [`ingest`]: the stream Lambda (partial batch responses).
 //! - [`reads`] and [`http`]: the four read endpoints.
+//! - [`rebuild`]: the projection rebuilt from the source tables.
 
 pub mod calibrate;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod http;
 pub mod ingest;
 pub mod projector;
 pub mod reads;
+pub mod rebuild;
 pub mod schema;
 pub mod store;
 pub mod telemetry;

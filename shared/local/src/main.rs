@@ -42,6 +42,12 @@ enum Command {
     Calibrate,
     /// Serve the API and run the stream poller until Ctrl-C.
     Serve(ServeArgs),
+    /// Rebuild the projection from the source tables (resumable; safe while streams flow).
+    Rebuild {
+        /// Parallel scan segments per source table.
+        #[arg(long, default_value_t = 4)]
+        segments: i32,
+    },
     /// Feed the dead-lettered records through the ingest again: those that now apply (or
     /// were applied already) leave the dead-letter file, those still failing stay.
     ReplayDeadLetters {
@@ -171,6 +177,41 @@ async fn calibrate(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Resu
         }
     }
     println!("Calibration took {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+async fn rebuild(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    segments: i32,
+) -> anyhow::Result<()> {
+    use c360_adapters::rebuild::{rebuild, RebuildOptions};
+    let started = std::time::Instant::now();
+    let projector = c360_adapters::projector::Projector::new(store(sdk, config), config.zone);
+    let sources: Vec<_> = SourceKind::ALL
+        .into_iter()
+        .map(|k| (k, source_table(k)))
+        .collect();
+    let options = RebuildOptions {
+        segments,
+        parallelism: segments.max(1) as usize,
+        ..RebuildOptions::default()
+    };
+    let report = rebuild(&projector, &sources, &config.zone, &options).await?;
+    println!(
+        "Rebuild: {} source items read, {} applied, {} already projected, {} without customer, {} undecodable, {} failed, in {:.1}s",
+        report.scanned,
+        report.applied,
+        report.unchanged,
+        report.without_customer,
+        report.undecodable,
+        report.failed,
+        started.elapsed().as_secs_f64()
+    );
+    anyhow::ensure!(
+        report.complete,
+        "the rebuild stopped before the end; run it again to continue"
+    );
     Ok(())
 }
 
@@ -363,6 +404,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(&sdk, &config, &args, None).await,
         Command::Calibrate => calibrate(&sdk, &config).await,
+        Command::Rebuild { segments } => rebuild(&sdk, &config, segments).await,
         Command::ReplayDeadLetters {
             table,
             dead_letter_dir,
