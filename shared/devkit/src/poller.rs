@@ -1469,6 +1469,72 @@ mod tests {
         assert!(to_lambda_record("arn", "us-east-1", &rec).is_err());
     }
 
+    #[tokio::test]
+    async fn replay_keeps_what_still_fails_and_finishes_an_interrupted_replay() -> anyhow::Result<()>
+    {
+        use aws_sdk_dynamodbstreams::types::OperationType;
+        let dir = temp_dir("dlq-replay");
+        let path = dir.join("orders.jsonl");
+        let letter = |seq: &str| -> anyhow::Result<DeadLetter> {
+            Ok(DeadLetter {
+                table: "orders".into(),
+                stream_arn: "arn:stream".into(),
+                shard_id: "shard-1".into(),
+                sequence_number: seq.into(),
+                reason: "because".into(),
+                record: to_lambda_record(
+                    "arn:stream",
+                    "us-east-1",
+                    &sdk_record(seq, OperationType::Insert),
+                )?,
+            })
+        };
+        // Sequence numbers ending in 2 still fail; the others succeed.
+        let handler = batch_handler(|event: Event| async move {
+            let failed: Vec<String> = event
+                .records
+                .iter()
+                .filter_map(|r| r.change.sequence_number.clone())
+                .filter(|s| s.ends_with('2'))
+                .collect();
+            Ok::<_, String>(batch_item_failures(failed))
+        });
+        assert_eq!(
+            replay_dead_letters(&path, &handler).await?,
+            ReplayStats::default()
+        );
+
+        append_dead_letters(&path, &[letter("1")?, letter("2")?, letter("3")?])?;
+        let stats = replay_dead_letters(&path, &handler).await?;
+        assert_eq!(
+            (stats.replayed, stats.succeeded, stats.still_failing),
+            (3, 2, 1)
+        );
+        let kept = read_dead_letters(&path)?;
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].sequence_number, "2");
+        assert!(kept[0].reason.starts_with("replay:"));
+
+        // An interrupted replay left its file behind: the next replay finishes it first.
+        fs::rename(&path, dir.join("orders.jsonl.replaying"))?;
+        append_dead_letters(&path, &[letter("12")?, letter("5")?])?;
+        let stats = replay_dead_letters(&path, &handler).await?;
+        assert_eq!((stats.replayed, stats.still_failing), (1, 1));
+        assert!(!dir.join("orders.jsonl.replaying").exists());
+        let stats = replay_dead_letters(&path, &handler).await?;
+        assert_eq!(
+            (stats.replayed, stats.succeeded, stats.still_failing),
+            (3, 1, 2)
+        );
+        let kept: Vec<String> = read_dead_letters(&path)?
+            .into_iter()
+            .map(|d| d.sequence_number)
+            .collect();
+        assert_eq!(kept, ["12", "2"]);
+        let _ = fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
     #[test]
     fn dead_letters_round_trip_through_jsonl() -> anyhow::Result<()> {
         use aws_sdk_dynamodbstreams::types::OperationType;
