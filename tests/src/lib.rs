@@ -7,7 +7,7 @@
 use aws_lambda_events::event::dynamodb::Event;
 use c360_adapters::audit::{AuditLog, SubjectHasher};
 use c360_adapters::auth::{sign_hs256, Authenticator};
-use c360_adapters::config::{dynamodb_client, Config};
+use c360_adapters::config::Config;
 use c360_adapters::counter::RequestCounter;
 use c360_adapters::http::{handle, Access, App, Endpoint};
 use c360_adapters::ingest::{BatchReport, Ingest};
@@ -16,7 +16,7 @@ use c360_adapters::reads::Reads;
 use c360_adapters::schema;
 use c360_adapters::store::Store;
 use c360_devkit::memory::MemoryDynamo;
-use c360_devkit::poller::{batch_handler, Poller, PollerConfig, StreamSource};
+use c360_devkit::poller::{batch_handler, BatchHandler, Poller, PollerConfig, StreamSource};
 use c360_domain::access::{MaskingConfig, Role};
 use c360_domain::SourceKind;
 use lambda_http::RequestExt;
@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 
 pub use serde_json;
 
+pub mod faults;
 pub mod openapi;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -71,6 +72,8 @@ pub struct TestEnv {
     pub sdk: aws_config::SdkConfig,
     /// Counts the requests the read and ingest paths send (not the harness's own).
     pub counter: RequestCounter,
+    /// Fault injection on the same client (disarmed unless a test arms it).
+    pub faults: faults::Faults,
     pub store: Store,
     pub config: Config,
     pub app: App,
@@ -139,8 +142,14 @@ impl TestEnv {
                 .expect("source table");
         }
         let counter = RequestCounter::default();
+        let faults = faults::Faults::default();
         let store = Store::new(
-            dynamodb_client(&sdk, Some(counter.clone())),
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .interceptor(counter.clone())
+                    .interceptor(faults.clone())
+                    .build(),
+            ),
             config.table.clone(),
         );
         let ingests = SourceKind::ALL
@@ -164,6 +173,7 @@ impl TestEnv {
             client,
             sdk,
             counter,
+            faults,
             store,
             config,
             app,
@@ -174,6 +184,20 @@ impl TestEnv {
             poller: tokio::sync::Mutex::new(None),
             delivered: Arc::default(),
         }
+    }
+
+    /// Where the stream poller of [`TestEnv::sync`] writes dead letters, one file per table.
+    pub fn dead_letter_dir(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("c360-dlq-{}", self.prefix))
+    }
+
+    /// The ingest handler of a source, as the poller invokes it.
+    pub fn handler(&self, kind: SourceKind) -> BatchHandler {
+        let ingest = self.ingests[&kind].clone();
+        batch_handler(move |event: Event| {
+            let ingest = ingest.clone();
+            async move { Ok::<_, String>(ingest.handle(event).await.0) }
+        })
     }
 
     pub fn table(&self, kind: SourceKind) -> String {
@@ -232,7 +256,7 @@ impl TestEnv {
                 })
                 .collect();
             let config = PollerConfig {
-                dead_letter_dir: std::env::temp_dir().join(format!("c360-dlq-{}", self.prefix)),
+                dead_letter_dir: self.dead_letter_dir(),
                 ..PollerConfig::default()
             };
             *guard = Some(Poller::new(

@@ -4,6 +4,7 @@
 
 use c360_adapters::http::Endpoint;
 use c360_domain::SourceKind;
+use c360_e2e::faults::Phase;
 use c360_e2e::items::{self, Order};
 use c360_e2e::{stream_event, TestEnv};
 use serde_json::{json, Value};
@@ -468,4 +469,138 @@ async fn a_profile_read_costs_the_same_requests_for_10_and_2000_records() {
         .await;
     assert_eq!(big["statistics"]["total_orders"], json!(2000));
     assert_eq!(big["customer_value"]["total_spent"], json!(24680.0));
+}
+
+/// The table, item for item, with each anchor's stream sequence number left out: two
+/// environments number their streams independently, everything else must be equal.
+async fn dump_without_sequence_numbers(env: &TestEnv) -> Vec<Value> {
+    env.dump()
+        .await
+        .iter()
+        .map(|line| {
+            let mut item: Value = serde_json::from_str(line).expect("a dumped item");
+            if let Some(m) = item.as_object_mut() {
+                m.remove("seq");
+            }
+            item
+        })
+        .collect()
+}
+
+/// Orders under `M9` only, then under `13900000009` only, then the member record linking
+/// them, with the link's transaction failing once (`fault`) and the stream redelivering it,
+/// then the member record's batch delivered once more. Returns the table and the answers.
+async fn link_with_crash(fault: Option<Phase>) -> (Vec<Value>, Vec<Value>) {
+    let env = TestEnv::new().await;
+    for (id, phone, member, total, day) in [
+        ("m1", None, Some("M9"), "100.00", "01"),
+        ("m2", None, Some("M9"), "50.00", "02"),
+        ("p1", Some("13900000009"), None, "7.00", "03"),
+    ] {
+        let at = format!("2026-01-{day}T12:00:00+08:00");
+        env.put(SourceKind::Orders, order(id, phone, member, total, &at))
+            .await;
+    }
+    env.sync().await;
+    let delivered_before = env.delivered.lock().unwrap().len();
+
+    if let Some(phase) = fault {
+        // The only transaction left to write is the merge of the member record.
+        env.faults.fail_next("TransactWriteItems", phase);
+    }
+    env.put(
+        SourceKind::MemberSync,
+        items::member(
+            "M9",
+            Some("13900000009"),
+            None,
+            "钱九",
+            "金卡",
+            "1",
+            "0",
+            "s1",
+            "2025-12-01T12:00:00+08:00",
+        ),
+    )
+    .await;
+    env.sync().await;
+    let member_batches: Vec<_> = env.delivered.lock().unwrap()[delivered_before..]
+        .iter()
+        .filter(|(kind, _)| *kind == SourceKind::MemberSync)
+        .map(|(_, event)| event.clone())
+        .collect();
+    if fault.is_some() {
+        assert_eq!(env.faults.fired(), 1, "the merge's transaction failed once");
+        assert_eq!(
+            member_batches.len(),
+            2,
+            "the failed member record is delivered again, as the event source mapping does"
+        );
+    } else {
+        assert_eq!(member_batches.len(), 1);
+    }
+
+    // The member record delivered twice more: already applied, nothing changes.
+    let settled = env.dump().await;
+    let (failures, report) = env
+        .ingest(SourceKind::MemberSync, member_batches[0].clone())
+        .await;
+    assert!(failures.is_empty());
+    assert_eq!((report.applied, report.stale), (0, 1));
+    assert_eq!(env.dump().await, settled, "a duplicate of the link");
+
+    let mut answers = Vec::new();
+    for query in [
+        vec![("customer_identifier", "13900000009")],
+        vec![
+            ("customer_identifier", "M9"),
+            ("identifier_type", "member_id"),
+        ],
+    ] {
+        let v = env.ok(Endpoint::Value, &query).await;
+        assert_eq!(
+            v["customer_value"]["total_spent"],
+            json!(157.0),
+            "{fault:?} {query:?}"
+        );
+        assert_eq!(
+            v["statistics"]["total_orders"],
+            json!(3),
+            "{fault:?} {query:?}"
+        );
+        let t = env.ok(Endpoint::Timeline, &query).await;
+        let orders: Vec<&str> = t["timeline"]
+            .as_array()
+            .expect("timeline entries")
+            .iter()
+            .filter(|e| e["event_type"] == json!("order"))
+            .filter_map(|e| e["data"]["order_id"].as_str())
+            .collect();
+        assert_eq!(
+            orders,
+            ["p1", "m2", "m1"],
+            "{fault:?} {query:?}: each order once"
+        );
+        answers.push(json!({
+            "query": format!("{query:?}"),
+            "spent": v["customer_value"]["total_spent"],
+            "statistics": v["statistics"],
+            "member": v["member_info"],
+            "orders": orders,
+        }));
+    }
+    (dump_without_sequence_numbers(&env).await, answers)
+}
+
+/// The acceptance scenario with a crash injected mid-merge: before the transaction is sent,
+/// and after it committed with its response lost. Redelivery ends in exactly the state of
+/// the run without a crash, item for item, with every order counted once.
+#[tokio::test]
+async fn a_crash_mid_merge_then_redelivery_ends_exactly_like_no_crash() {
+    let (clean_table, clean_answers) = link_with_crash(None).await;
+    for phase in [Phase::BeforeSend, Phase::ResponseLost] {
+        let (table, answers) = link_with_crash(Some(phase)).await;
+        assert_eq!(answers, clean_answers, "{phase:?}");
+        assert_eq!(table, clean_table, "{phase:?}: the table item for item");
+    }
 }

@@ -7,6 +7,7 @@
 //! - [`ingest`]: the stream Lambda (partial batch responses).
 //! - [`reads`] and [`http`]: the API endpoints; [`auth`], [`audit`] and [`erase`]: who may
 //!   call, the audit log, and erasure.
+//! - [`rebuild`]: the projection rebuilt from the source tables.
 
 pub mod audit;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod ingest;
 pub mod projector;
 pub mod reads;
+pub mod rebuild;
 pub mod schema;
 pub mod store;
 pub mod telemetry;

@@ -6,10 +6,10 @@
 use crate::store::{entry_sk, Store, StoreError, StoredNode, WriteSet};
 use c360_domain::identity::{relink, relink_start, singleton, NodeLinks};
 use c360_domain::projection::{
-    decide, stat_deltas, AppliedRecord, Change, Decision, RecordState, Scope,
+    decide, decide_scanned, stat_deltas, AppliedRecord, Change, Decision, RecordState, Scope,
 };
 use c360_domain::search::tokens;
-use c360_domain::{Identifier, SeqNo, SourceKind, Zone};
+use c360_domain::{Identifier, SeqNo, SourceKind, SourceRecord, Zone};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -62,6 +62,7 @@ impl Projector {
         &self.store
     }
 
+    /// Applies a change delivered by the stream with its sequence number.
     pub async fn apply(
         &self,
         kind: SourceKind,
@@ -69,11 +70,33 @@ impl Projector {
         seq: &SeqNo,
         change: &Change,
     ) -> Result<Outcome, StoreError> {
+        self.apply_with_retries(kind, source_id, seq, change, false)
+            .await
+    }
+
+    /// Applies a record read by a scan of its source table (a rebuild): only where no stream
+    /// delivery of it was applied, and only if it changes something
+    /// ([`decide_scanned`], `docs/adr/0004-rebuild.md`).
+    pub async fn apply_scanned(&self, record: &SourceRecord) -> Result<Outcome, StoreError> {
+        let change = Change::Upsert(record.clone());
+        let id = record.source_id().to_string();
+        self.apply_with_retries(record.kind(), &id, &SeqNo::scanned(), &change, true)
+            .await
+    }
+
+    async fn apply_with_retries(
+        &self,
+        kind: SourceKind,
+        source_id: &str,
+        seq: &SeqNo,
+        change: &Change,
+        scanned: bool,
+    ) -> Result<Outcome, StoreError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             // Boxed: the attempt is a deep future, and each ingest binary embeds it in its runtime loop.
-            match Box::pin(self.try_apply(kind, source_id, seq, change)).await {
+            match Box::pin(self.try_apply(kind, source_id, seq, change, scanned)).await {
                 Err(StoreError::Conflict) if attempt < self.max_attempts => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
@@ -93,6 +116,7 @@ impl Projector {
         source_id: &str,
         seq: &SeqNo,
         change: &Change,
+        scanned: bool,
     ) -> Result<Outcome, StoreError> {
         let identifiers = match change {
             Change::Upsert(record) => record.identities().all(),
@@ -117,7 +141,11 @@ impl Projector {
         let suppressed = !loaded.suppressed.is_empty();
         let change = if suppressed { &Change::Remove } else { change };
 
-        let (before, after) = match decide(previous.as_ref(), seq, change, &self.zone) {
+        let decision = match (scanned, change) {
+            (true, Change::Upsert(record)) => decide_scanned(previous.as_ref(), record, &self.zone),
+            _ => decide(previous.as_ref(), seq, change, &self.zone),
+        };
+        let (before, after) = match decision {
             Decision::Stale => return Ok(Outcome::Stale),
             Decision::Advance => {
                 let mut w = WriteSet::default();

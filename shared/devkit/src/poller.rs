@@ -225,6 +225,73 @@ fn append_dead_letters(path: &Path, letters: &[DeadLetter]) -> anyhow::Result<()
         .with_context(|| format!("writing dead-letter file {}", path.display()))
 }
 
+/// What [`replay_dead_letters`] did with one dead-letter file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Dead letters handed to the handler.
+    pub replayed: u64,
+    /// Handled without a failure (applied now, or found already applied): removed from the file.
+    pub succeeded: u64,
+    /// Still failing: written back to the file with the new reason.
+    pub still_failing: u64,
+}
+
+/// Replays the dead letters in `path` (a file written by the [`Poller`]) through `handler`,
+/// one record per invocation, in the order they were dead-lettered. The records that now
+/// succeed leave the file; those that still fail stay, with the new reason.
+///
+/// Safe beside a running poller and after an interrupted replay: the file is first renamed
+/// to `<file>.replaying` (the poller then appends new dead letters to a fresh file), the
+/// records still failing are appended back, and only then is `<file>.replaying` removed; a
+/// replay that finds `<file>.replaying` left over replays it first. Replaying a record twice
+/// is harmless when the handler, like the ingest, ignores a sequence number already applied.
+pub async fn replay_dead_letters(
+    path: &Path,
+    handler: &BatchHandler,
+) -> anyhow::Result<ReplayStats> {
+    let mut taken = path.as_os_str().to_owned();
+    taken.push(".replaying");
+    let taken = PathBuf::from(taken);
+    let mut stats = ReplayStats::default();
+    if !taken.exists() {
+        if !path.exists() {
+            return Ok(stats);
+        }
+        fs::rename(path, &taken)
+            .with_context(|| format!("moving {} to {}", path.display(), taken.display()))?;
+    }
+    let mut failing = Vec::new();
+    for mut letter in read_dead_letters(&taken)? {
+        stats.replayed += 1;
+        let mut event = Event::default();
+        event.records = vec![letter.record.clone()];
+        let reason = match invoke(handler, event).await {
+            Ok(response) if response.batch_item_failures.is_empty() => None,
+            Ok(_) => Some("replay: the record still fails".to_string()),
+            Err(e) => Some(format!("replay: function error: {e}")),
+        };
+        match reason {
+            None => {
+                stats.succeeded += 1;
+                info!(table = %letter.table, sequence_number = %letter.sequence_number,
+                    "dead letter replayed");
+            }
+            Some(reason) => {
+                stats.still_failing += 1;
+                warn!(table = %letter.table, sequence_number = %letter.sequence_number,
+                    %reason, "dead letter still fails; kept");
+                letter.reason = reason;
+                failing.push(letter);
+            }
+        }
+    }
+    if !failing.is_empty() {
+        append_dead_letters(path, &failing)?;
+    }
+    fs::remove_file(&taken).with_context(|| format!("removing {}", taken.display()))?;
+    Ok(stats)
+}
+
 /// Orders stream sequence numbers, which are decimal integers of varying length: the shorter
 /// one (ignoring leading zeros) is smaller, equal lengths compare lexicographically.
 pub fn cmp_sequence_numbers(a: &str, b: &str) -> Ordering {
@@ -940,7 +1007,7 @@ impl Poller {
                 // Written before the checkpoint moves: if this fails the batch is delivered again.
                 append_dead_letters(&path, &letters)?;
                 for letter in &letters {
-                    info!(%table, %shard_id, sequence_number = %letter.sequence_number,
+                    warn!(%table, %shard_id, sequence_number = %letter.sequence_number,
                         reason = %letter.reason, path = %path.display(), "record dead-lettered");
                 }
             }
@@ -1400,6 +1467,72 @@ mod tests {
         assert!(to_lambda_record("arn", "us-east-1", &rec).is_err());
         rec.dynamodb = None;
         assert!(to_lambda_record("arn", "us-east-1", &rec).is_err());
+    }
+
+    #[tokio::test]
+    async fn replay_keeps_what_still_fails_and_finishes_an_interrupted_replay() -> anyhow::Result<()>
+    {
+        use aws_sdk_dynamodbstreams::types::OperationType;
+        let dir = temp_dir("dlq-replay");
+        let path = dir.join("orders.jsonl");
+        let letter = |seq: &str| -> anyhow::Result<DeadLetter> {
+            Ok(DeadLetter {
+                table: "orders".into(),
+                stream_arn: "arn:stream".into(),
+                shard_id: "shard-1".into(),
+                sequence_number: seq.into(),
+                reason: "because".into(),
+                record: to_lambda_record(
+                    "arn:stream",
+                    "us-east-1",
+                    &sdk_record(seq, OperationType::Insert),
+                )?,
+            })
+        };
+        // Sequence numbers ending in 2 still fail; the others succeed.
+        let handler = batch_handler(|event: Event| async move {
+            let failed: Vec<String> = event
+                .records
+                .iter()
+                .filter_map(|r| r.change.sequence_number.clone())
+                .filter(|s| s.ends_with('2'))
+                .collect();
+            Ok::<_, String>(batch_item_failures(failed))
+        });
+        assert_eq!(
+            replay_dead_letters(&path, &handler).await?,
+            ReplayStats::default()
+        );
+
+        append_dead_letters(&path, &[letter("1")?, letter("2")?, letter("3")?])?;
+        let stats = replay_dead_letters(&path, &handler).await?;
+        assert_eq!(
+            (stats.replayed, stats.succeeded, stats.still_failing),
+            (3, 2, 1)
+        );
+        let kept = read_dead_letters(&path)?;
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].sequence_number, "2");
+        assert!(kept[0].reason.starts_with("replay:"));
+
+        // An interrupted replay left its file behind: the next replay finishes it first.
+        fs::rename(&path, dir.join("orders.jsonl.replaying"))?;
+        append_dead_letters(&path, &[letter("12")?, letter("5")?])?;
+        let stats = replay_dead_letters(&path, &handler).await?;
+        assert_eq!((stats.replayed, stats.still_failing), (1, 1));
+        assert!(!dir.join("orders.jsonl.replaying").exists());
+        let stats = replay_dead_letters(&path, &handler).await?;
+        assert_eq!(
+            (stats.replayed, stats.succeeded, stats.still_failing),
+            (3, 1, 2)
+        );
+        let kept: Vec<String> = read_dead_letters(&path)?
+            .into_iter()
+            .map(|d| d.sequence_number)
+            .collect();
+        assert_eq!(kept, ["12", "2"]);
+        let _ = fs::remove_dir_all(&dir);
+        Ok(())
     }
 
     #[test]

@@ -69,6 +69,14 @@ impl SeqNo {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The sequence number of a record applied from a scan of its source table (a rebuild):
+    /// below every stream sequence number, so any stream delivery of the record wins over it.
+    pub fn scanned() -> SeqNo {
+        SeqNo("0".into())
+    }
+    pub fn is_scanned(&self) -> bool {
+        self.0 == "0"
+    }
 }
 
 impl Ord for SeqNo {
@@ -548,6 +556,28 @@ pub fn decide(
     Decision::Apply { before, after }
 }
 
+/// Decides what applying a record read by a scan of its source table does (a rebuild; see
+/// `docs/adr/0004-rebuild.md`). A scan carries no sequence number, so it never competes with
+/// the stream: where a stream delivery of the record was applied, the stream's state stands
+/// (it is as new as the scan's or newer, and the stream delivers whatever is newer still).
+/// Otherwise the record moves to the scanned state, unless it is there already.
+pub fn decide_scanned(
+    previous: Option<&AppliedRecord>,
+    record: &SourceRecord,
+    zone: &Zone,
+) -> Decision {
+    if previous.is_some_and(|p| !p.seq.is_scanned()) {
+        return Decision::Stale;
+    }
+    let before = previous.and_then(|p| p.state.clone());
+    let after = RecordState::of(record, zone);
+    match (previous, before == after) {
+        (Some(_), true) => Decision::Stale,
+        (None, true) => Decision::Advance,
+        (_, false) => Decision::Apply { before, after },
+    }
+}
+
 /// For each (node, scope): the contribution to take out and the one to put in.
 pub type StatDeltas<'a> =
     BTreeMap<(Identifier, Scope), (Option<&'a Contribution>, Option<&'a Contribution>)>;
@@ -661,5 +691,76 @@ mod tests {
             decide(None, &SeqNo::parse("6").unwrap(), &Change::Expire, &zone),
             Decision::Advance
         );
+    }
+
+    #[test]
+    fn a_scanned_record_never_overrides_a_stream_delivery_and_applies_once() {
+        use crate::source::{Identities, Order, OrderStatus, OrderType};
+        let zone = Zone::default();
+        let order = |total: i64| {
+            SourceRecord::Order(Order {
+                order_id: "o1".into(),
+                order_number: None,
+                store: StoreId::parse("s1").unwrap(),
+                ids: Identities {
+                    member: None,
+                    phone: Some(crate::Phone::parse("13800138000").unwrap()),
+                    email: None,
+                },
+                customer_name: None,
+                order_type: OrderType::DineIn,
+                status: OrderStatus::Paid,
+                total: Fen(total),
+                items: Vec::new(),
+                created_at: Millis(1_000),
+            })
+        };
+        let state = |total| RecordState::of(&order(total), &zone);
+        // Nothing applied yet: the scan applies.
+        assert_eq!(
+            decide_scanned(None, &order(10), &zone),
+            Decision::Apply {
+                before: None,
+                after: state(10)
+            }
+        );
+        // A stream delivery was applied, whatever its state: the stream wins.
+        for stream_state in [state(10), state(20), None] {
+            let streamed = AppliedRecord {
+                seq: SeqNo::parse("100").unwrap(),
+                state: stream_state,
+            };
+            assert_eq!(
+                decide_scanned(Some(&streamed), &order(10), &zone),
+                Decision::Stale
+            );
+        }
+        // Applied by an earlier scan: the same state is a no-op, a newer one moves it.
+        let scanned = AppliedRecord {
+            seq: SeqNo::scanned(),
+            state: state(10),
+        };
+        assert_eq!(
+            decide_scanned(Some(&scanned), &order(10), &zone),
+            Decision::Stale
+        );
+        assert_eq!(
+            decide_scanned(Some(&scanned), &order(20), &zone),
+            Decision::Apply {
+                before: state(10),
+                after: state(20)
+            }
+        );
+        // And any stream delivery after a scan applies over it.
+        assert!(SeqNo::scanned() < SeqNo::parse("1").unwrap());
+        assert!(matches!(
+            decide(
+                Some(&scanned),
+                &SeqNo::parse("1").unwrap(),
+                &Change::Upsert(order(30)),
+                &zone
+            ),
+            Decision::Apply { .. }
+        ));
     }
 }

@@ -7,7 +7,7 @@ use c360_adapters::http::App;
 use c360_adapters::reads::Reads;
 use c360_adapters::schema;
 use c360_devkit::demo::{self, DemoConfig};
-use c360_devkit::poller::{Poller, PollerConfig};
+use c360_devkit::poller::{replay_dead_letters, Poller, PollerConfig};
 use c360_domain::SourceKind;
 use c360_local::{
     audit_table, dev_tokens, local_access, router, sdk_config, source_table, store, stream_sources,
@@ -50,6 +50,25 @@ enum Command {
     },
     /// Serve the API and run the stream poller until Ctrl-C.
     Serve(ServeArgs),
+    /// Rebuild the projection from the source tables (resumable; safe while streams flow).
+    Rebuild {
+        /// Parallel scan segments per source table.
+        #[arg(long, default_value_t = 4)]
+        segments: i32,
+    },
+    /// Feed the dead-lettered records through the ingest again: those that now apply (or
+    /// were applied already) leave the dead-letter file, those still failing stay.
+    ReplayDeadLetters {
+        /// Only this source table's dead letters.
+        #[arg(long)]
+        table: Option<String>,
+        #[arg(
+            long,
+            env = "C360_DEAD_LETTER_DIR",
+            default_value = ".local/dead-letters"
+        )]
+        dead_letter_dir: PathBuf,
+    },
     /// Setup, then serve, then seed once the poller runs: everything `scripts/dev` needs.
     Up {
         #[command(flatten)]
@@ -178,12 +197,97 @@ async fn calibrate(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Resu
     Ok(())
 }
 
+async fn rebuild(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    segments: i32,
+) -> anyhow::Result<()> {
+    use c360_adapters::rebuild::{rebuild, RebuildOptions};
+    let started = std::time::Instant::now();
+    let projector = c360_adapters::projector::Projector::new(store(sdk, config), config.zone);
+    let sources: Vec<_> = SourceKind::ALL
+        .into_iter()
+        .map(|k| (k, source_table(k)))
+        .collect();
+    let options = RebuildOptions {
+        segments,
+        parallelism: segments.max(1) as usize,
+        ..RebuildOptions::default()
+    };
+    let report = rebuild(&projector, &sources, &config.zone, &options).await?;
+    println!(
+        "Rebuild: {} source items read, {} applied, {} already projected, {} without customer, {} of erased customers, {} undecodable, {} failed, in {:.1}s",
+        report.scanned,
+        report.applied,
+        report.unchanged,
+        report.without_customer,
+        report.erased,
+        report.undecodable,
+        report.failed,
+        started.elapsed().as_secs_f64()
+    );
+    anyhow::ensure!(
+        report.complete,
+        "the rebuild stopped before the end; run it again to continue"
+    );
+    Ok(())
+}
+
+async fn replay(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    table: Option<&str>,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let sources = stream_sources(&store(sdk, config), config, Arc::default());
+    if let Some(t) = table {
+        anyhow::ensure!(
+            sources.iter().any(|s| s.table_name == t),
+            "`{t}` is not a source table ({})",
+            sources
+                .iter()
+                .map(|s| s.table_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut still_failing = 0;
+    for source in sources {
+        if table.is_some_and(|t| t != source.table_name) {
+            continue;
+        }
+        let path = dir.join(format!("{}.jsonl", source.table_name));
+        let stats = replay_dead_letters(&path, &source.handler).await?;
+        println!(
+            "  {:<18} {} replayed, {} applied or already applied, {} still failing",
+            source.table_name, stats.replayed, stats.succeeded, stats.still_failing
+        );
+        still_failing += stats.still_failing;
+    }
+    if still_failing > 0 {
+        println!(
+            "{still_failing} records still fail; they stay in {}",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Plays one event source mapping: polls one source table's stream until told to stop.
 async fn run_poller(mut poller: Poller, mut stop: tokio::sync::watch::Receiver<bool>) {
     let idle = poller.config().poll_interval;
     while !*stop.borrow() {
         let pause = match poller.poll_once().await {
-            Ok(pass) => (pass.invocations == 0).then_some(idle),
+            Ok(pass) => {
+                if pass.dead_lettered > 0 {
+                    c360_adapters::telemetry::emit_metrics(
+                        "Customer360/Local",
+                        &[],
+                        &[("RecordsDeadLettered", pass.dead_lettered)],
+                    );
+                }
+                (pass.invocations == 0).then_some(idle)
+            }
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "stream poll failed; retrying");
                 Some(std::time::Duration::from_secs(1))
@@ -331,6 +435,11 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Rebuild { segments } => rebuild(&sdk, &config, segments).await,
+        Command::ReplayDeadLetters {
+            table,
+            dead_letter_dir,
+        } => replay(&sdk, &config, table.as_deref(), &dead_letter_dir).await,
         Command::Up {
             serve: args,
             no_seed,
