@@ -403,7 +403,12 @@ fn note_subject(
         return;
     };
     let kind_text = first("identifier_type").unwrap_or_else(|| "phone".into());
-    audit.identifier_type = Some(kind_text.clone());
+    // Only a known type is kept as given: the parameter is free text and could hold anything.
+    audit.identifier_type = Some(
+        IdentifierType::parse(&kind_text)
+            .map(|k| k.as_str().to_string())
+            .unwrap_or_else(|_| "invalid".to_string()),
+    );
     audit.subject = Some(
         match IdentifierType::parse(&kind_text).and_then(|k| Identifier::parse(k, &raw)) {
             Ok(id) => hasher.identifier(&id),
