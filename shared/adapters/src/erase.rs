@@ -7,7 +7,7 @@
 //! nothing left and changes nothing. The source systems keep their own copies.
 
 use crate::reads::ReadError;
-use crate::store::{anchor_pk, Store, ANCHOR_SK};
+use crate::store::{anchor_pk, Store, ANCHOR_SK, NODE_SK};
 use c360_domain::{Identifier, Millis, SourceKind};
 use std::collections::BTreeSet;
 
@@ -52,7 +52,10 @@ pub async fn erase(store: &Store, id: &Identifier, now: Millis) -> Result<Erased
         }
         keys.insert((pk, sk));
     }
-    let keys: Vec<(String, String)> = keys.into_iter().collect();
+    // The node items go last: a run that fails part-way can be repeated, because the node
+    // that leads to the rest is still there.
+    let (nodes, rest): (Vec<_>, Vec<_>) = keys.into_iter().partition(|(_, sk)| sk == NODE_SK);
+    let keys: Vec<(String, String)> = rest.into_iter().chain(nodes).collect();
     store.delete_keys(&keys).await?;
     Ok(Erased {
         identifiers,
