@@ -448,6 +448,32 @@ pub fn decide_batch(
 /// becomes `awsRegion`. `eventVersion` is "1.1" and `eventSource` "aws:dynamodb" as in Lambda
 /// events; `ApproximateCreationDateTime` is rounded down to the second, as DynamoDB Streams
 /// documents it. `userIdentity` is kept (TTL deletions: `Service` / `dynamodb.amazonaws.com`).
+/// Drops records at or before the checkpoint. DynamoDB Streams never hands them out again,
+/// but an emulator that numbered two records alike does (ADR 0002), and delivering them
+/// again would never end: the next iterator points right back at them.
+fn drop_delivered(records: Vec<SdkRecord>, checkpoint: Option<&str>) -> Vec<SdkRecord> {
+    let Some(checkpoint) = checkpoint else {
+        return records;
+    };
+    let total = records.len();
+    let kept: Vec<SdkRecord> = records
+        .into_iter()
+        .filter(|r| {
+            r.dynamodb()
+                .and_then(|d| d.sequence_number())
+                .is_none_or(|seq| cmp_sequence_numbers(seq, checkpoint) == Ordering::Greater)
+        })
+        .collect();
+    if kept.len() < total {
+        warn!(
+            dropped = total - kept.len(),
+            %checkpoint,
+            "the stream handed back records at or before the checkpoint; not delivered again"
+        );
+    }
+    kept
+}
+
 pub fn to_lambda_record(
     event_source_arn: &str,
     region: &str,
@@ -960,6 +986,7 @@ impl Poller {
                     next_iterator,
                 } => (records, next_iterator),
             };
+            let records = drop_delivered(records, state.checkpoint.as_deref());
             if records.is_empty() {
                 match next_iterator {
                     Some(iterator) => self.state_mut(&key).resume = Resume::Iterator(iterator),
@@ -1399,6 +1426,28 @@ mod tests {
                     .build(),
             )
             .build()
+    }
+
+    #[test]
+    fn records_at_or_before_the_checkpoint_are_not_delivered_again() {
+        use aws_sdk_dynamodbstreams::types::OperationType;
+        let seqs = |records: &[SdkRecord]| -> Vec<String> {
+            records
+                .iter()
+                .filter_map(|r| r.dynamodb()?.sequence_number().map(str::to_string))
+                .collect()
+        };
+        let batch = || {
+            ["98", "99", "99", "100", "101"]
+                .map(|s| sdk_record(s, OperationType::Insert))
+                .to_vec()
+        };
+        assert_eq!(
+            seqs(&drop_delivered(batch(), Some("99"))),
+            vec!["100", "101"]
+        );
+        assert_eq!(seqs(&drop_delivered(batch(), None)).len(), 5);
+        assert!(drop_delivered(batch(), Some("101")).is_empty());
     }
 
     #[test]
