@@ -91,7 +91,11 @@ pub struct TestEnv {
 impl TestEnv {
     /// Fresh tables in the DynamoDB emulator (`scripts/test` starts it).
     pub async fn new() -> TestEnv {
+        // A request the emulator never answers fails the test instead of hanging the run.
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(c360_adapters::config::timeouts(
+                std::time::Duration::from_secs(60),
+            ))
             .endpoint_url(endpoint())
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -4,6 +4,7 @@ use crate::counter::RequestCounter;
 use crate::store::Store;
 use c360_domain::metrics::MetricsConfig;
 use c360_domain::Zone;
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -19,6 +20,10 @@ pub struct Config {
     pub recent_limit: usize,
     /// `C360_MONTHLY_DISCOUNT_RATE`, default 0.01: discounts future spend in `predicted_clv_12m`.
     pub monthly_discount_rate: f64,
+    /// `C360_DYNAMODB_ATTEMPT_TIMEOUT_MS`, default 3000: one DynamoDB request attempt may take
+    /// this long before the SDK gives up on it and retries. Without it a connection that stops
+    /// answering holds the function until Lambda kills it.
+    pub dynamodb_attempt_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +69,9 @@ impl Config {
             metrics,
             profile_timeline_limit: env_usize("C360_PROFILE_TIMELINE_LIMIT", 10)?,
             recent_limit: env_usize("C360_RECENT_LIMIT", 5)?,
+            dynamodb_attempt_timeout: Duration::from_millis(
+                env_usize("C360_DYNAMODB_ATTEMPT_TIMEOUT_MS", 3000)?.max(1) as u64,
+            ),
             monthly_discount_rate: match env("C360_MONTHLY_DISCOUNT_RATE") {
                 None => 0.01,
                 Some(v) => v
@@ -92,6 +100,7 @@ impl Clients {
     /// from the environment; nothing here calls the network.
     pub async fn from_env(config: &Config, counter: Option<RequestCounter>) -> Clients {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts(config.dynamodb_attempt_timeout))
             .load()
             .await;
         let client = dynamodb_client(&sdk, counter);
@@ -99,6 +108,15 @@ impl Clients {
             store: Store::new(client, config.table.clone()),
         }
     }
+}
+
+/// A bounded wait for every DynamoDB request: `attempt` per attempt (the SDK retries a timed
+/// out attempt like a throttled one), and a connection must open within 3 s.
+pub fn timeouts(attempt: Duration) -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(attempt)
+        .build()
 }
 
 pub fn dynamodb_client(

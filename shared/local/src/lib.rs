@@ -16,6 +16,7 @@ use c360_domain::access::Role;
 use c360_domain::SourceKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The name of a source table: `C360_SOURCE_TABLE_<NAME>` or the name in `spec/sources.md`.
 pub fn source_table(kind: SourceKind) -> String {
@@ -28,7 +29,10 @@ pub fn source_table(kind: SourceKind) -> String {
 /// Clients for the local emulator: region and credentials default to harmless local values
 /// so a fresh shell works; `AWS_ENDPOINT_URL` says where the emulator is.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    // The emulator is slower than DynamoDB (a Scan page of the demo data takes seconds), and
+    // it may not hang a local tool forever either.
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(c360_adapters::config::timeouts(Duration::from_secs(60)));
     if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }
