@@ -88,13 +88,7 @@ impl Intercept for Faults {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // DynamoDB's JSON protocol names the operation in this header: `DynamoDB_20120810.Query`.
-        let op = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.rsplit('.').next())
-            .unwrap_or("unknown");
+        let op = c360_adapters::counter::operation_name(context.request().headers());
         let Ok(mut s) = self.state.lock() else {
             return Ok(());
         };

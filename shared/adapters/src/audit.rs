@@ -203,29 +203,27 @@ async fn query_subject(
     store: Option<&StoreId>,
     limit: usize,
 ) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut q = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", s(subject_pk(hash)))
+        .scan_index_forward(false);
+    if let Some(store) = store {
+        q = q
+            .filter_expression("#scope = :scope")
+            .expression_attribute_names("#scope", "scope")
+            .expression_attribute_values(":scope", s(store.as_str()));
+    }
+    let mut items = q.into_paginator().items().send();
     let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let mut q = client
-            .query()
-            .table_name(table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(subject_pk(hash)))
-            .scan_index_forward(false)
-            .set_exclusive_start_key(start);
-        if let Some(store) = store {
-            q = q
-                .filter_expression("#scope = :scope")
-                .expression_attribute_names("#scope", "scope")
-                .expression_attribute_values(":scope", s(store.as_str()));
-        }
-        let resp = q.send().await.map_err(classify)?;
-        out.extend(resp.items().iter().map(parse));
-        match resp.last_evaluated_key() {
-            Some(k) if !k.is_empty() && out.len() < limit => start = Some(k.clone()),
-            _ => return Ok(out),
+    while out.len() < limit {
+        match items.next().await {
+            Some(item) => out.push(parse(&item.map_err(classify)?)),
+            None => break,
         }
     }
+    Ok(out)
 }
 
 fn parse(item: &HashMap<String, AttributeValue>) -> AuditRecord {

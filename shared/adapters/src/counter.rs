@@ -28,6 +28,15 @@ impl RequestCounter {
     }
 }
 
+/// The DynamoDB operation a request calls (`Query`, `TransactWriteItems`...), or `unknown`:
+/// the JSON protocol names it in a header, `X-Amz-Target: DynamoDB_20120810.Query`.
+pub fn operation_name(headers: &aws_smithy_runtime_api::http::Headers) -> &str {
+    headers
+        .get("x-amz-target")
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or("unknown")
+}
+
 impl Intercept for RequestCounter {
     fn name(&self) -> &'static str {
         "RequestCounter"
@@ -39,14 +48,7 @@ impl Intercept for RequestCounter {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // DynamoDB's JSON protocol names the operation in this header: `DynamoDB_20120810.Query`.
-        let op = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.rsplit('.').next())
-            .unwrap_or("unknown")
-            .to_string();
+        let op = operation_name(context.request().headers()).to_string();
         if let Ok(mut c) = self.counts.lock() {
             *c.entry(op).or_insert(0) += 1;
         }

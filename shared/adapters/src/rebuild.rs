@@ -129,33 +129,28 @@ pub async fn rebuild(
     let client = store.client();
     let segments = options.segments.max(1);
     let mut positions: HashMap<String, Position> = HashMap::new();
-    let mut start = None;
-    loop {
-        let resp = client
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(CHECKPOINT_PK))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(classify)?;
-        for item in resp.items() {
-            let Some(AttributeValue::S(sk)) = item.get("sk") else {
-                continue;
-            };
-            let position = match (item.get("done"), item.get("lek")) {
-                (Some(AttributeValue::Bool(true)), _) => Position::Done,
-                (_, Some(AttributeValue::S(lek))) => Position::At(Some(key_from_json(lek)?)),
-                _ => Position::At(None),
-            };
-            positions.insert(sk.clone(), position);
-        }
-        match resp.last_evaluated_key() {
-            Some(k) if !k.is_empty() => start = Some(k.clone()),
-            _ => break,
-        }
+    let checkpoints = client
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", s(CHECKPOINT_PK))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(classify)?;
+    for item in &checkpoints {
+        let Some(AttributeValue::S(sk)) = item.get("sk") else {
+            continue;
+        };
+        let position = match (item.get("done"), item.get("lek")) {
+            (Some(AttributeValue::Bool(true)), _) => Position::Done,
+            (_, Some(AttributeValue::S(lek))) => Position::At(Some(key_from_json(lek)?)),
+            _ => Position::At(None),
+        };
+        positions.insert(sk.clone(), position);
     }
 
     let mut work = Vec::new();

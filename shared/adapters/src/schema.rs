@@ -33,6 +33,28 @@ fn lsi(name: &str, sort: &str, projection: ProjectionType) -> Result<LocalSecond
         .map_err(|e| e.to_string())
 }
 
+fn gsi(
+    name: &str,
+    hash: &str,
+    sort: &str,
+    projection: ProjectionType,
+) -> Result<GlobalSecondaryIndex, String> {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash)?)
+        .key_schema(key(sort, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(projection).build())
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn failed(operation: &str, table: &str, e: impl std::error::Error) -> String {
+    format!(
+        "{operation} {table}: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(e)
+    )
+}
+
 async fn exists(client: &Client, table: &str) -> Result<bool, String> {
     match client.describe_table().table_name(table).send().await {
         Ok(_) => Ok(true),
@@ -42,10 +64,7 @@ async fn exists(client: &Client, table: &str) -> Result<bool, String> {
         {
             Ok(false)
         }
-        Err(e) => Err(format!(
-            "DescribeTable {table}: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(e)
-        )),
+        Err(e) => Err(failed("DescribeTable", table, e)),
     }
 }
 
@@ -70,27 +89,10 @@ pub async fn create_service_table(client: &Client, table: &str) -> Result<bool, 
         .local_secondary_indexes(lsi(INDEX_TIME, "lt", ProjectionType::All)?)
         .local_secondary_indexes(lsi(INDEX_KIND, "lk", ProjectionType::All)?)
         .local_secondary_indexes(lsi(INDEX_COUNTED, "lc", ProjectionType::KeysOnly)?)
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(INDEX_SEARCH)
-                .key_schema(key("gp", KeyType::Hash)?)
-                .key_schema(key("gs", KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
+        .global_secondary_indexes(gsi(INDEX_SEARCH, "gp", "gs", ProjectionType::KeysOnly)?)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "CreateTable {table}: {}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(|e| failed("CreateTable", table, e))?;
     Ok(true)
 }
 
@@ -118,12 +120,7 @@ pub async fn create_source_table(
         )
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "CreateTable {table}: {}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(|e| failed("CreateTable", table, e))?;
     Ok(true)
 }
 
@@ -133,7 +130,6 @@ pub async fn create_audit_table(client: &Client, table: &str) -> Result<bool, St
     if exists(client, table).await? {
         return Ok(false);
     }
-    let fail = |e: String| format!("CreateTable {table}: {e}");
     client
         .create_table()
         .table_name(table)
@@ -146,22 +142,10 @@ pub async fn create_audit_table(client: &Client, table: &str) -> Result<bool, St
                 .map(|a| attr(a))
                 .collect::<Result<_, _>>()?,
         ))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(INDEX_CALLER)
-                .key_schema(key("by", KeyType::Hash)?)
-                .key_schema(key("sk", KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
+        .global_secondary_indexes(gsi(INDEX_CALLER, "by", "sk", ProjectionType::All)?)
         .send()
         .await
-        .map_err(|e| fail(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
+        .map_err(|e| failed("CreateTable", table, e))?;
     client
         .update_time_to_live()
         .table_name(table)
@@ -174,11 +158,6 @@ pub async fn create_audit_table(client: &Client, table: &str) -> Result<bool, St
         )
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "UpdateTimeToLive {table}: {}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(|e| failed("UpdateTimeToLive", table, e))?;
     Ok(true)
 }

@@ -746,31 +746,29 @@ impl Store {
         &self,
         id: &Identifier,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(node_pk(id)))
-                .projection_expression("pk, sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in resp.items() {
-                if let (Some(pk), Some(sk)) = (get_s(item, "pk"), get_s(item, "sk")) {
-                    out.push((pk.to_string(), sk.to_string()));
-                }
-            }
-            match resp.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => return Ok(out),
-            }
-        }
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(node_pk(id)))
+            .projection_expression("pk, sk")
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                Some((
+                    get_s(item, "pk")?.to_string(),
+                    get_s(item, "sk")?.to_string(),
+                ))
+            })
+            .collect())
     }
 
     /// Deletes items by key, 25 per BatchWriteItem.

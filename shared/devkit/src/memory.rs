@@ -537,6 +537,7 @@ fn query(tables: &mut HashMap<String, Table>, body: &Value) -> Result<Value, Fai
 
 impl HttpConnector for MemoryDynamo {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        // The server side of the JSON protocol: `X-Amz-Target: DynamoDB_20120810.Query`.
         let operation = request
             .headers()
             .get("x-amz-target")
