@@ -51,6 +51,30 @@ pub fn token(role: Role, store: Option<&str>) -> String {
     .expect("sign a test token")
 }
 
+/// A token that expired ten minutes ago, otherwise valid.
+pub fn expired_token(role: Role, store: Option<&str>) -> String {
+    sign_hs256(
+        TEST_JWT_SECRET.as_bytes(),
+        "expired",
+        role,
+        store,
+        chrono::Utc::now().timestamp() - 600,
+    )
+    .expect("sign a test token")
+}
+
+/// A token signed with another secret, otherwise valid.
+pub fn forged_token(role: Role, store: Option<&str>) -> String {
+    sign_hs256(
+        b"not-the-secret-not-the-secret-not-the-secret",
+        "forged",
+        role,
+        store,
+        chrono::Utc::now().timestamp() + 600,
+    )
+    .expect("sign a test token")
+}
+
 /// What the local server runs: HS256 verification, the default masking, audit into `audit`.
 pub fn test_access(audit: AuditLog) -> Access {
     Access {

@@ -267,22 +267,8 @@ async fn the_access_matrix_holds_for_every_role_store_endpoint_and_identifier() 
         }
     }
     // No token, a forged one, an expired one: 401 on every endpoint.
-    let forged = c360_adapters::auth::sign_hs256(
-        b"not-the-secret-not-the-secret-not-the-secret",
-        "x",
-        Role::SuperAdmin,
-        None,
-        Utc::now().timestamp() + 600,
-    )
-    .expect("sign");
-    let expired = c360_adapters::auth::sign_hs256(
-        c360_e2e::TEST_JWT_SECRET.as_bytes(),
-        "x",
-        Role::SuperAdmin,
-        None,
-        Utc::now().timestamp() - 600,
-    )
-    .expect("sign");
+    let forged = c360_e2e::forged_token(Role::SuperAdmin, None);
+    let expired = c360_e2e::expired_token(Role::SuperAdmin, None);
     for endpoint in Endpoint::ALL {
         for tok in [
             None,
@@ -439,14 +425,7 @@ async fn a_hundred_mixed_requests_leave_a_hundred_audit_records() {
     assert_eq!(before, 0);
     let super_admin = token(Role::SuperAdmin, None);
     let staff = token(Role::Staff, Some("s1"));
-    let expired = c360_adapters::auth::sign_hs256(
-        c360_e2e::TEST_JWT_SECRET.as_bytes(),
-        "late",
-        Role::Staff,
-        Some("s1"),
-        Utc::now().timestamp() - 600,
-    )
-    .expect("sign");
+    let expired = c360_e2e::expired_token(Role::Staff, Some("s1"));
     type Case<'a> = (Option<&'a str>, Endpoint, Vec<(&'a str, &'a str)>);
     let cases: Vec<Case> = vec![
         (

@@ -129,19 +129,7 @@ pub async fn rebuild(
     let client = store.client();
     let segments = options.segments.max(1);
     let mut positions: HashMap<String, Position> = HashMap::new();
-    let checkpoints = client
-        .query()
-        .table_name(store.table())
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", s(CHECKPOINT_PK))
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(classify)?;
-    for item in &checkpoints {
+    for item in &store.partition(CHECKPOINT_PK, None).await? {
         let Some(AttributeValue::S(sk)) = item.get("sk") else {
             continue;
         };

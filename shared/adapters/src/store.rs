@@ -740,26 +740,35 @@ impl Store {
         self.batch_write(items).await
     }
 
-    /// The keys of every item under a node: the node, its statistics, timeline entries and
-    /// search tokens.
-    pub async fn node_item_keys(
+    /// Every item of one partition, page after page (strongly consistent), with only the
+    /// attributes `projection` names if it is given.
+    pub async fn partition(
         &self,
-        id: &Identifier,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let items = self
-            .client
+        pk: &str,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(node_pk(id)))
-            .projection_expression("pk, sk")
+            .expression_attribute_values(":pk", s(pk))
+            .set_projection_expression(projection.map(str::to_string))
             .consistent_read(true)
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
+            .map_err(classify)
+    }
+
+    /// The keys of every item under a node: the node, its statistics, timeline entries and
+    /// search tokens.
+    pub async fn node_item_keys(
+        &self,
+        id: &Identifier,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let items = self.partition(&node_pk(id), Some("pk, sk")).await?;
         Ok(items
             .iter()
             .filter_map(|item| {
