@@ -118,12 +118,11 @@ async fn the_emulator_lets_one_of_two_writes_on_one_version_pass() {
     use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
     let env = TestEnv::new().await;
     let table = env.config.table.clone();
-    let key = |sk: &str| {
-        [
-            ("pk".to_string(), AttributeValue::S("RACE".into())),
-            ("sk".to_string(), AttributeValue::S(sk.into())),
-        ]
-    };
+    let key: std::collections::HashMap<String, AttributeValue> = [
+        ("pk".to_string(), AttributeValue::S("RACE".into())),
+        ("sk".to_string(), AttributeValue::S("counter".into())),
+    ]
+    .into();
     // A large item widens moto's window between checking a condition and writing.
     let padding = AttributeValue::L(
         (0..1000)
@@ -131,8 +130,7 @@ async fn the_emulator_lets_one_of_two_writes_on_one_version_pass() {
             .collect(),
     );
     let item = |ver: u64| {
-        let mut item: std::collections::HashMap<String, AttributeValue> =
-            key("counter").into_iter().collect();
+        let mut item = key.clone();
         item.insert("ver".into(), AttributeValue::N(ver.to_string()));
         item.insert("padding".into(), padding.clone());
         item
@@ -145,14 +143,14 @@ async fn the_emulator_lets_one_of_two_writes_on_one_version_pass() {
         .await
         .expect("counter");
     let increments = |writer: usize| {
-        let (client, table) = (env.client.clone(), table.clone());
+        let (client, table, key) = (env.client.clone(), table.clone(), key.clone());
         async move {
             let mut done = 0u64;
             while done < 10 {
                 let current = client
                     .get_item()
                     .table_name(&table)
-                    .set_key(Some(key("counter").into_iter().collect()))
+                    .set_key(Some(key.clone()))
                     .projection_expression("ver")
                     .consistent_read(true)
                     .send()
@@ -189,7 +187,7 @@ async fn the_emulator_lets_one_of_two_writes_on_one_version_pass() {
         .client
         .get_item()
         .table_name(&table)
-        .set_key(Some(key("counter").into_iter().collect()))
+        .set_key(Some(key.clone()))
         .consistent_read(true)
         .send()
         .await

@@ -441,13 +441,6 @@ pub fn decide_batch(
     }
 }
 
-/// Converts a DynamoDB Streams SDK record into the record Lambda delivers
-/// (`Records[]` of a DynamoDB stream event).
-///
-/// `event_source_arn` becomes `eventSourceARN` (Lambda puts the stream ARN there), `region`
-/// becomes `awsRegion`. `eventVersion` is "1.1" and `eventSource` "aws:dynamodb" as in Lambda
-/// events; `ApproximateCreationDateTime` is rounded down to the second, as DynamoDB Streams
-/// documents it. `userIdentity` is kept (TTL deletions: `Service` / `dynamodb.amazonaws.com`).
 /// Drops records at or before the checkpoint. DynamoDB Streams never hands them out again,
 /// but an emulator that numbered two records alike does (ADR 0002), and delivering them
 /// again would never end: the next iterator points right back at them.
@@ -474,6 +467,13 @@ fn drop_delivered(records: Vec<SdkRecord>, checkpoint: Option<&str>) -> Vec<SdkR
     kept
 }
 
+/// Converts a DynamoDB Streams SDK record into the record Lambda delivers
+/// (`Records[]` of a DynamoDB stream event).
+///
+/// `event_source_arn` becomes `eventSourceARN` (Lambda puts the stream ARN there), `region`
+/// becomes `awsRegion`. `eventVersion` is "1.1" and `eventSource` "aws:dynamodb" as in Lambda
+/// events; `ApproximateCreationDateTime` is rounded down to the second, as DynamoDB Streams
+/// documents it. `userIdentity` is kept (TTL deletions: `Service` / `dynamodb.amazonaws.com`).
 pub fn to_lambda_record(
     event_source_arn: &str,
     region: &str,
