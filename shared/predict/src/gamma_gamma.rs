@@ -37,8 +37,14 @@ pub struct GammaGammaFit {
     pub iterations: usize,
     /// Log-likelihood evaluations.
     pub evaluations: usize,
-    /// Repeat customers used (those with `frequency > 0`).
+    /// Repeat customers used (those with `frequency > 0` and `monetary_value > 0`).
     pub customers: usize,
+    /// Repeat customers left out because their repeat purchases total 0
+    /// (`monetary_value == 0`, e.g. comped meals): the Gamma density has no
+    /// mass at 0, so one such customer would otherwise make the whole fit
+    /// fail. [`GammaGammaParams::expected_average_spend`] is still defined for
+    /// them.
+    pub excluded_zero_spend: usize,
 }
 
 impl GammaGammaParams {
@@ -54,7 +60,9 @@ impl GammaGammaParams {
     /// population mean `p v / (q − 1)` and the observed mean `m_x`.
     ///
     /// For `x = 0` this is the population mean, finite only when `q > 1`;
-    /// `NaN` is returned when `p x + q − 1 <= 0`.
+    /// `NaN` is returned when `p x + q − 1 <= 0`. `m_x = 0` (repeat purchases
+    /// that cost nothing) is allowed: the estimate is then `p v / (p x + q − 1)`,
+    /// shrunk towards 0 as `x` grows.
     pub fn expected_average_spend(&self, x: f64, m_x: f64) -> f64 {
         let GammaGammaParams { p, q, v } = *self;
         let den = p * x + q - 1.0;
@@ -81,12 +89,13 @@ impl GammaGammaParams {
             - (px + q) * (v + x * m_x).ln()
     }
 
-    /// Summed log-likelihood over the customers with `frequency > 0` (others
-    /// carry no spend information and are skipped).
+    /// Summed log-likelihood over the customers the fit uses: `frequency > 0`
+    /// and `monetary_value > 0` (others carry no spend information the model
+    /// can evaluate and are skipped).
     pub fn log_likelihood(&self, customers: &[CustomerSummary]) -> f64 {
         customers
             .iter()
-            .filter(|c| c.frequency > 0.0)
+            .filter(|c| c.frequency > 0.0 && c.monetary_value > 0.0)
             .map(|c| self.customer_log_likelihood(c.frequency, c.monetary_value))
             .sum()
     }
@@ -99,31 +108,39 @@ pub fn fit_gamma_gamma(customers: &[CustomerSummary]) -> Result<GammaGammaFit, F
 
 /// Maximum-likelihood Gamma-Gamma fit on the repeat customers
 /// (`frequency > 0`) of `customers`; the others are ignored, so the same
-/// slice as for [`crate::fit_bg_nbd`] can be passed.
+/// slice as for [`crate::fit_bg_nbd`] can be passed. Repeat customers whose
+/// `monetary_value` is exactly 0 are left out and counted in
+/// [`GammaGammaFit::excluded_zero_spend`] (the model's spend is Gamma
+/// distributed, with no mass at 0).
 ///
 /// Nelder–Mead over `ln p, ln q, ln v` from `p = 1, q = 2, v = mean(m_x)`.
 ///
-/// Errors: [`FitError::InvalidData`] when a repeat customer's summary is
-/// invalid or its `monetary_value` is not `> 0`; [`FitError::InsufficientData`]
-/// with fewer than `options.min_customers` repeat customers;
+/// Errors: [`FitError::InvalidData`] when a summary is invalid or a repeat
+/// customer's `monetary_value` is negative; [`FitError::InsufficientData`]
+/// with fewer than `options.min_customers` repeat customers with spend;
 /// [`FitError::NotConverged`] as for the BG/NBD fit.
 pub fn fit_gamma_gamma_with(
     customers: &[CustomerSummary],
     options: &FitOptions,
 ) -> Result<GammaGammaFit, FitError> {
     let mut rows: Vec<(f64, f64)> = Vec::new();
+    let mut excluded_zero_spend = 0;
     for (index, c) in customers.iter().enumerate() {
         c.validate()
             .map_err(|reason| FitError::InvalidData { index, reason })?;
         if c.frequency > 0.0 {
-            if c.monetary_value <= 0.0 {
+            if c.monetary_value < 0.0 {
                 return Err(FitError::InvalidData {
                     index,
                     reason: format!(
-                        "monetary_value must be > 0 for a repeat customer, got {}",
+                        "monetary_value must be >= 0 for a repeat customer, got {}",
                         c.monetary_value
                     ),
                 });
+            }
+            if c.monetary_value == 0.0 {
+                excluded_zero_spend += 1;
+                continue;
             }
             rows.push((c.frequency, c.monetary_value));
         }
@@ -131,7 +148,7 @@ pub fn fit_gamma_gamma_with(
     let required = options.min_customers.max(1);
     if rows.len() < required {
         return Err(FitError::InsufficientData {
-            what: "repeat customers (frequency > 0)",
+            what: "repeat customers with spend (frequency > 0, monetary_value > 0)",
             required,
             found: rows.len(),
         });
@@ -222,6 +239,7 @@ pub fn fit_gamma_gamma_with(
         iterations: nm.iterations,
         evaluations: nm.evaluations,
         customers: rows.len(),
+        excluded_zero_spend,
     })
 }
 
@@ -277,10 +295,51 @@ mod tests {
             Err(FitError::InsufficientData { found: 0, .. })
         ));
         let mut bad = vec![c(1.0, 10.0); 20];
-        bad[3] = c(2.0, 0.0);
+        bad[3] = c(2.0, -5.0);
         assert!(matches!(
             fit_gamma_gamma(&bad),
             Err(FitError::InvalidData { index: 3, .. })
         ));
+    }
+
+    #[test]
+    fn a_repeat_customer_with_zero_spend_is_left_out_and_counted() {
+        let c = |f: f64, m: f64| CustomerSummary {
+            frequency: f,
+            recency: f,
+            t: 40.0,
+            monetary_value: m,
+        };
+        let paying: Vec<CustomerSummary> = crate::simulate::simulate_customers(
+            &crate::BgNbdParams::CDNOW_PAPER,
+            &P,
+            300,
+            27.0,
+            39.0,
+            5,
+        )
+        .into_iter()
+        .filter(|c| c.frequency > 0.0)
+        .collect();
+        let without = fit_gamma_gamma(&paying).unwrap();
+        let mut with_comped = paying.clone();
+        with_comped.insert(7, c(1.0, 0.0));
+        with_comped.push(c(3.0, 0.0));
+        let with = fit_gamma_gamma(&with_comped).unwrap();
+        assert_eq!(
+            (with.customers, with.excluded_zero_spend),
+            (paying.len(), 2)
+        );
+        assert_eq!(without.excluded_zero_spend, 0);
+        assert_eq!(with.params, without.params);
+        assert_eq!(
+            with.params.log_likelihood(&with_comped),
+            with.params.log_likelihood(&paying)
+        );
+        // They still have an expected spend: p v / (p x + q - 1), below the population mean.
+        let g = with.params;
+        let e = g.expected_average_spend(1.0, 0.0);
+        assert!((e - g.p * g.v / (g.p + g.q - 1.0)).abs() < 1e-12);
+        assert!(e > 0.0 && e < g.population_mean_spend());
     }
 }

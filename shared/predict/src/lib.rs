@@ -10,7 +10,10 @@
 //!   using iso-value curves", *JMR* 42(4)): [`fit_gamma_gamma`],
 //!   [`GammaGammaParams::expected_average_spend`];
 //! * discounted **CLV**: [`clv()`];
-//! * transaction log → per-customer summaries: [`summarize`].
+//! * transaction log → per-customer summaries: [`summarize`], and one
+//!   customer's purchase days → summary: [`summarize_occasions`] (the rule
+//!   the Customer360 service feeds its models with, so the service and
+//!   `c360-fit` agree).
 //!
 //! The library is pure: no I/O, no clock, no network, no global state. Its
 //! only dependencies are `serde` (derive) and `thiserror`. The `c360-fit`
@@ -54,6 +57,11 @@
 //! * *t<sub>x</sub>* = (last day − first day) / 7, with whole days;
 //! * *m<sub>x</sub>* excludes the first purchase (the `lifetimes` convention;
 //!   it is what the Gamma-Gamma paper's 946 repeat customers' averages are).
+//! * a repeat customer whose repeat purchases total 0 (free meals) has
+//!   *m<sub>x</sub>* = 0, outside the Gamma-Gamma likelihood's support: the
+//!   spend fit leaves such customers out and counts them
+//!   ([`GammaGammaFit::excluded_zero_spend`]); their conditional expected
+//!   spend is still defined.
 //!
 //! Counting same-day rows separately instead changes *x* for 80 of the 2,357
 //! CDNOW customers, and excluding the end day changes 13; neither reproduces
@@ -114,7 +122,9 @@
 //! [`InsufficientData`](FitError::InsufficientData) with fewer than
 //! [`FitOptions::min_customers`] (default 10) customers (BG/NBD) or repeat
 //! customers (Gamma-Gamma), or no repeat customer at all;
-//! [`InvalidData`](FitError::InvalidData) with the offending index;
+//! [`InvalidData`](FitError::InvalidData) with the offending index (a
+//! negative average spend, for example; an average of exactly 0 is left out
+//! of the spend fit, not an error);
 //! [`NotConverged`](FitError::NotConverged) with the reason, the iteration
 //! and evaluation counts and the best log-likelihood when the evaluation
 //! budget runs out or a parameter runs to 0/∞ (no interior maximum, e.g. no
@@ -142,4 +152,4 @@ pub use bgnbd::{fit_bg_nbd, fit_bg_nbd_with, BgNbdFit, BgNbdParams};
 pub use clv::{clv, ClvOptions};
 pub use error::{FitError, FitOptions};
 pub use gamma_gamma::{fit_gamma_gamma, fit_gamma_gamma_with, GammaGammaFit, GammaGammaParams};
-pub use summary::{summarize, CustomerSummary, SummaryError, TimeUnit};
+pub use summary::{summarize, summarize_occasions, CustomerSummary, SummaryError, TimeUnit};

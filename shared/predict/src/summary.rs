@@ -104,18 +104,9 @@ pub enum SummaryError {
 /// Each transaction is `(customer_id, day_number, amount)`, where
 /// `day_number` is any integer day count (e.g. days since 1970-01-01, see
 /// [`crate::date::days_from_civil`]; convert timestamps to the business's
-/// local calendar day first). Conventions (Fader, Hardie & Lee 2005; the
-/// `lifetimes` package), which reproduce the published CDNOW summaries exactly:
-///
-/// * Only transactions with `day_number <= calibration_end` are used (the
-///   calibration end day is *inclusive*); later ones are the hold-out period.
-/// * Purchases by the same customer on the same day are one purchase; their
-///   amounts are summed.
-/// * `frequency` = distinct purchase days after the first;
-///   `recency` = (last day − first day) / unit;
-///   `t` = (calibration_end − first day) / unit, with `unit` = 1 or 7 days;
-/// * `monetary_value` = mean daily spend over the repeat days (first
-///   purchase excluded), 0 for customers without a repeat purchase.
+/// local calendar day first). Same-day purchases of a customer are summed
+/// into one purchase occasion and each customer is summarized by
+/// [`summarize_occasions`], the one rule the Customer360 service also uses.
 ///
 /// Customers whose first purchase is after `calibration_end` are omitted.
 /// The output is sorted by customer id.
@@ -129,39 +120,62 @@ pub fn summarize<K: Ord + Clone>(
         if !amount.is_finite() {
             return Err(SummaryError::NonFiniteAmount { index });
         }
-        if *day > calibration_end {
-            continue;
-        }
         *by_customer
             .entry(id)
             .or_default()
             .entry(*day)
             .or_insert(0.0) += amount;
     }
-    let unit = time_unit.days();
-    let out = by_customer
+    Ok(by_customer
         .into_iter()
         .filter_map(|(id, days)| {
-            let (&first, _) = days.first_key_value()?;
-            let (&last, _) = days.last_key_value()?;
-            let repeat = days.len() - 1;
-            let monetary_value = if repeat == 0 {
-                0.0
-            } else {
-                days.values().skip(1).sum::<f64>() / repeat as f64
-            };
-            Some((
-                id.clone(),
-                CustomerSummary {
-                    frequency: repeat as f64,
-                    recency: (last - first) as f64 / unit,
-                    t: (calibration_end - first) as f64 / unit,
-                    monetary_value,
-                },
-            ))
+            summarize_occasions(&days, calibration_end, time_unit).map(|s| (id.clone(), s))
         })
-        .collect();
-    Ok(out)
+        .collect())
+}
+
+/// One customer's summary from their purchase occasions: `occasions` maps a
+/// day number (any integer day count, e.g. days since 1970-01-01 in the
+/// business's local calendar) to the amount spent that day, all purchases of
+/// the day together. Conventions (Fader, Hardie & Lee 2005; the `lifetimes`
+/// package), which reproduce the published CDNOW summaries exactly:
+///
+/// * Only days `<= calibration_end` are used (the calibration end day is
+///   *inclusive*); later ones are the hold-out period.
+/// * `frequency` = occasions after the first;
+///   `recency` = (last day − first day) / unit;
+///   `t` = (calibration_end − first day) / unit, with `unit` = 1 or 7 days;
+/// * `monetary_value` = mean spend per repeat occasion (the first occasion
+///   excluded), 0 for customers without a repeat occasion. It is 0 as well
+///   for a repeat customer whose repeat occasions cost nothing; the
+///   Gamma-Gamma fit leaves such customers out (see
+///   [`crate::fit_gamma_gamma_with`]).
+///
+/// `None` when no occasion is on or before `calibration_end`.
+pub fn summarize_occasions(
+    occasions: &BTreeMap<i64, f64>,
+    calibration_end: i64,
+    time_unit: TimeUnit,
+) -> Option<CustomerSummary> {
+    let mut days = occasions.range(..=calibration_end);
+    let (&first, _) = days.next()?;
+    let (mut last, mut repeat, mut repeat_spend) = (first, 0usize, 0.0);
+    for (&day, &amount) in days {
+        last = day;
+        repeat += 1;
+        repeat_spend += amount;
+    }
+    let unit = time_unit.days();
+    Some(CustomerSummary {
+        frequency: repeat as f64,
+        recency: (last - first) as f64 / unit,
+        t: (calibration_end - first) as f64 / unit,
+        monetary_value: if repeat == 0 {
+            0.0
+        } else {
+            repeat_spend / repeat as f64
+        },
+    })
 }
 
 #[cfg(test)]
@@ -199,6 +213,32 @@ mod tests {
                 monetary_value: 0.0
             }
         );
+    }
+
+    #[test]
+    fn occasions_are_days_and_spend_averages_the_repeat_days_only() {
+        // Three orders on one day 200 days ago and nothing since: one occasion,
+        // no repeat purchase (not x = 2, which made the customer look long gone).
+        let one_day = BTreeMap::from([(0, 30.0 + 45.5 + 12.0)]);
+        assert_eq!(
+            summarize_occasions(&one_day, 200, TimeUnit::Weeks),
+            Some(CustomerSummary {
+                frequency: 0.0,
+                recency: 0.0,
+                t: 200.0 / 7.0,
+                monetary_value: 0.0
+            })
+        );
+        // The first day's spend is not in the average; later days after the end are ignored.
+        let days = BTreeMap::from([(10, 1000.0), (17, 40.0), (31, 20.0), (60, 5.0)]);
+        let s = summarize_occasions(&days, 31, TimeUnit::Days).unwrap();
+        assert_eq!((s.frequency, s.recency, s.t), (2.0, 21.0, 21.0));
+        assert_eq!(s.monetary_value, 30.0);
+        assert_eq!(summarize_occasions(&days, 9, TimeUnit::Days), None);
+        // Free repeat meals: a repeat customer with an average of 0.
+        let comped = BTreeMap::from([(0, 20.0), (56, 0.0)]);
+        let s = summarize_occasions(&comped, 60, TimeUnit::Weeks).unwrap();
+        assert_eq!((s.frequency, s.monetary_value), (1.0, 0.0));
     }
 
     #[test]

@@ -206,3 +206,62 @@ fn usage_and_data_errors_exit_2() {
     let out = run(&["--summary", "x", "--format", "cdnow"], None);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The smallest case (`a`, `b` whose repeat meal was free, `c`) with more customers
+/// like `a`, as `customer_id,date,amount`.
+fn comped_log(with_b: bool) -> String {
+    let mut csv = String::from("customer_id,date,amount\na,2024-01-02,30\na,2024-02-02,40\n");
+    if with_b {
+        csv.push_str("b,2024-01-05,20\nb,2024-03-01,0\n");
+    }
+    csv.push_str("c,2024-01-09,15\n");
+    let jan1 = c360_predict::date::days_from_civil(2024, 1, 1);
+    for k in 0..24i64 {
+        let first = jan1 + (k * 5) % 40;
+        let (visits, gap) = (1 + (k * 7) % 6, 5 + (k * 11) % 20);
+        for j in 0..visits {
+            let (y, m, d) = c360_predict::date::civil_from_days(first + j * gap);
+            let amount = 20 + (k * 13 + j * 7) % 60;
+            csv.push_str(&format!("a{k:02},{y}-{m:02}-{d:02},{amount}\n"));
+        }
+    }
+    csv
+}
+
+#[test]
+fn a_repeat_customer_whose_repeat_meals_were_free_is_left_out_of_the_spend_fit_only() {
+    let args = [
+        "-",
+        "--calibration-end",
+        "2024-06-30",
+        "--penalizer",
+        "0.0001",
+    ];
+    let with_b = json(&run(&args, Some(&comped_log(true))));
+    let without_b = json(&run(&args, Some(&comped_log(false))));
+    assert_eq!(with_b["customers"], 27);
+    assert_eq!(with_b["repeat_customers"], 22);
+    assert_eq!(with_b["excluded_zero_spend"], 1);
+    assert_eq!(without_b["excluded_zero_spend"], 0);
+    // b carries no spend information: the spend model is the one fitted without b at all,
+    // while b's visits still count for purchases and dropout.
+    assert_eq!(with_b["gamma_gamma"], without_b["gamma_gamma"]);
+    assert_ne!(with_b["bg_nbd"], without_b["bg_nbd"]);
+    assert_eq!(
+        [
+            r(&with_b["gamma_gamma"]["p"], 2),
+            r(&with_b["gamma_gamma"]["q"], 2),
+            r(&with_b["gamma_gamma"]["v"], 2)
+        ],
+        [26.09, 12.94, 23.39]
+    );
+}
+
+#[test]
+fn a_negative_penalizer_is_a_usage_error() {
+    let out = run(
+        &["-", "--calibration-end", "2024-06-30", "--penalizer=-1"],
+        Some(&comped_log(true)),
+    );
+    expect_input_error(&out, "--penalizer");
+}

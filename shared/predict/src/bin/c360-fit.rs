@@ -1,6 +1,15 @@
 //! `c360-fit`: fit BG/NBD + Gamma-Gamma to a transaction log or a customer
 //! summary file and print the parameters as JSON.
 //!
+//! A transaction log is summarized by [`c360_predict::summarize`]: purchase
+//! occasions are days (same-day rows are one occasion, amounts summed), spend
+//! is averaged over the repeat occasions. Customer360's calibration feeds the
+//! models through the same function, so a store's counted orders exported as
+//! `customer_id,date,amount` (local dates) and fitted here with
+//! `--penalizer 0.0001` give the parameters the service stored.
+//! Repeat customers whose repeat spend is 0 are left out of the spend fit and
+//! counted in `excluded_zero_spend`.
+//!
 //! Exit codes: 0 success; 2 bad input (unreadable file, parse or
 //! validation error with its line number, too little data, command-line
 //! usage error); 1 a fit that did not converge.
@@ -10,7 +19,8 @@ use std::process::ExitCode;
 
 use c360_predict::input::{parse_cdnow, parse_summary_csv, parse_transactions_csv, InputError};
 use c360_predict::{
-    date::parse_date, fit_bg_nbd, fit_gamma_gamma, summarize, CustomerSummary, FitError, TimeUnit,
+    date::parse_date, fit_bg_nbd_with, fit_gamma_gamma_with, summarize, CustomerSummary, FitError,
+    FitOptions, TimeUnit,
 };
 use clap::{Parser, ValueEnum};
 
@@ -54,6 +64,19 @@ struct Args {
     /// Time unit of recency, T and alpha.
     #[arg(long, value_enum, default_value_t = Unit::Weeks)]
     time_unit: Unit,
+
+    /// L2 penalty on the parameters (`lifetimes`' `penalizer_coef`). 0 is
+    /// plain maximum likelihood, as in the papers; Customer360's calibration
+    /// uses 0.0001.
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
+    penalizer: f64,
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expected a finite number >= 0, got {s:?}")),
+    }
 }
 
 enum Failure {
@@ -121,8 +144,12 @@ fn run(args: &Args) -> Result<serde_json::Value, Failure> {
             other => other.into(),
         }
     };
-    let bg = fit_bg_nbd(&customers).map_err(with_id)?;
-    let gg = fit_gamma_gamma(&customers).map_err(with_id)?;
+    let options = FitOptions {
+        penalizer: args.penalizer,
+        ..FitOptions::default()
+    };
+    let bg = fit_bg_nbd_with(&customers, &options).map_err(with_id)?;
+    let gg = fit_gamma_gamma_with(&customers, &options).map_err(with_id)?;
     Ok(serde_json::json!({
         "bg_nbd": {
             "r": bg.params.r,
@@ -137,7 +164,8 @@ fn run(args: &Args) -> Result<serde_json::Value, Failure> {
             "v": gg.params.v,
         },
         "customers": customers.len(),
-        "repeat_customers": gg.customers,
+        "repeat_customers": customers.iter().filter(|c| c.frequency > 0.0).count(),
+        "excluded_zero_spend": gg.excluded_zero_spend,
     }))
 }
 
