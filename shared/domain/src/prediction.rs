@@ -1,17 +1,24 @@
 //! Churn and lifetime-value predictions for one customer, from a store's fitted models
-//! (BG/NBD for purchases and dropout, Gamma-Gamma for spend; see the `c360-predict` crate).
+//! (BG/NBD for purchases and dropout, Fader, Hardie & Lee 2005 "Counting your customers the
+//! easy way"; Gamma-Gamma for spend, Fader, Hardie & Lee 2005 "RFM and CLV"; see the
+//! `c360-predict` crate).
 //!
-//! The projection keeps counters, not a purchase log, so a customer's summary is built from
-//! them: `x` = counted orders − 1 (the paper counts distinct purchase days; two counted orders
-//! on one day count twice here), `t_x` and `T` in weeks from the first counted order, and the
-//! average spend over all counted orders standing in for the average of the repeat ones.
+//! A customer's summary is the papers', computed by the same function as `c360-fit`
+//! ([`c360_predict::summarize_occasions`]): purchase occasions are calendar days in the
+//! deployment's zone (several counted orders on one day are one occasion whose spend is their
+//! sum), `x` = occasions after the first, `t_x` and `T` in weeks from the first occasion's day
+//! (`T` to today, inclusive), and the spend is the average over the repeat occasions, the first
+//! excluded. The occasions come from [`ScopeStats::order_days`], which sums exactly across a
+//! customer's identity nodes.
 
 pub use c360_predict::{BgNbdParams, ClvOptions, CustomerSummary, GammaGammaParams, TimeUnit};
 
 use crate::money::round_yuan;
 use crate::projection::ScopeStats;
-use crate::time::{Millis, DAY_MS};
+use crate::time::{Millis, Zone, DAY_MS};
+use chrono::FixedOffset;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A store's (or all stores') fitted models, as stored by the calibration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,40 +27,72 @@ pub struct StoreModel {
     /// Absent when the store had too few repeat customers to fit spend.
     pub gamma_gamma: Option<GammaGammaParams>,
     pub fitted_at: Millis,
+    /// Customers with a counted order on or before the fit's day.
     pub customers: usize,
+    /// Customers with at least one repeat occasion.
     pub repeat_customers: usize,
     /// Why spend was not fitted, when it was not.
     #[serde(default)]
     pub spend_fit_error: Option<String>,
+    /// Repeat customers whose repeat occasions total 0 yuan (comped meals), left out of the
+    /// spend fit (the Gamma density has no mass at 0); they still get a CLV.
+    #[serde(default)]
+    pub excluded_zero_spend: usize,
+    /// The zone whose calendar days the model counted occasions in, as seconds east of UTC
+    /// (the deployment's zone at the fit; models stored before it was recorded: +08:00). A
+    /// read measures `T` to today in the same zone, so it agrees with the fit.
+    #[serde(default = "default_utc_offset_seconds")]
+    pub utc_offset_seconds: i32,
+}
+
+fn default_utc_offset_seconds() -> i32 {
+    Zone::default().0.local_minus_utc()
+}
+
+impl StoreModel {
+    /// The zone of [`StoreModel::utc_offset_seconds`] (the default zone if the stored
+    /// offset is not a valid one).
+    pub fn zone(&self) -> Zone {
+        FixedOffset::east_opt(self.utc_offset_seconds)
+            .map(Zone)
+            .unwrap_or_default()
+    }
 }
 
 /// The models' time unit: weeks, as in the paper.
 pub const UNIT: TimeUnit = TimeUnit::Weeks;
-const WEEK_MS: f64 = 7.0 * DAY_MS as f64;
 
-/// The model's view of a customer; `None` without a counted order (the models start at a
-/// customer's first purchase).
-pub fn summary(stats: &ScopeStats, now: Millis) -> Option<CustomerSummary> {
-    let (first, last) = (stats.first_counted_at?, stats.last_counted_at?);
+/// The calendar day of `t` in `zone`, as days since 1970-01-01 (the day numbers of
+/// `c360_predict::date`, so a local date `YYYY-MM-DD` is
+/// `c360_predict::date::days_from_civil(Y, M, D)`).
+pub fn local_day(t: Millis, zone: &Zone) -> i64 {
+    (t.0 + i64::from(zone.0.local_minus_utc()) * 1000).div_euclid(DAY_MS)
+}
+
+/// The model's view of a customer at `now`, with days counted in `zone`.
+///
+/// Errors: [`NoPrediction::NoCountedOrder`] without a counted order on or before today (the
+/// models start at a customer's first purchase); [`NoPrediction::DaysNotRecorded`] when
+/// some counted orders were stored before the projection recorded their day.
+pub fn summary(
+    stats: &ScopeStats,
+    now: Millis,
+    zone: &Zone,
+) -> Result<CustomerSummary, NoPrediction> {
     if stats.counted_orders < 1 {
-        return None;
+        return Err(NoPrediction::NoCountedOrder);
     }
-    let weeks = |from: Millis, to: Millis| ((to.0 - from.0).max(0) as f64) / WEEK_MS;
-    let frequency = (stats.counted_orders - 1) as f64;
-    Some(CustomerSummary {
-        frequency,
-        recency: if frequency > 0.0 {
-            weeks(first, last)
-        } else {
-            0.0
-        },
-        t: weeks(first, now),
-        monetary_value: if frequency > 0.0 {
-            stats.spend_fen as f64 / 100.0 / stats.counted_orders as f64
-        } else {
-            0.0
-        },
-    })
+    let recorded: i64 = stats.order_days.values().map(|d| d.orders).sum();
+    if recorded != stats.counted_orders {
+        return Err(NoPrediction::DaysNotRecorded);
+    }
+    let occasions: BTreeMap<i64, f64> = stats
+        .order_days
+        .iter()
+        .map(|(&day, d)| (day, d.spend_fen as f64 / 100.0))
+        .collect();
+    c360_predict::summarize_occasions(&occasions, local_day(now, zone), UNIT)
+        .ok_or(NoPrediction::NoCountedOrder)
 }
 
 /// The L2 penalty used by the calibration (see `c360_predict::FitOptions::penalizer`): a
@@ -61,12 +100,14 @@ pub fn summary(stats: &ScopeStats, now: Millis) -> Option<CustomerSummary> {
 /// boundary.
 pub const CALIBRATION_PENALIZER: f64 = 1e-4;
 
-/// Fits both models to a scope's customers. Fails when there are too few customers or repeat
-/// customers for purchases (`c360_predict::FitError` says which); spend is left out, rather
-/// than failing the whole fit, when it alone cannot be fitted.
+/// Fits both models to a scope's customers (their [`summary`] at `now` in `zone`). Fails when
+/// there are too few customers or repeat customers for purchases (`c360_predict::FitError`
+/// says which); spend is left out, rather than failing the whole fit, when it alone cannot be
+/// fitted. Repeat customers with zero repeat spend are left out of the spend fit and counted.
 pub fn fit(
     customers: &[CustomerSummary],
     now: Millis,
+    zone: &Zone,
 ) -> Result<StoreModel, c360_predict::FitError> {
     let options = c360_predict::FitOptions {
         penalizer: CALIBRATION_PENALIZER,
@@ -77,10 +118,12 @@ pub fn fit(
     Ok(StoreModel {
         bg_nbd: bg.params,
         gamma_gamma: gg.as_ref().ok().map(|g| g.params),
+        excluded_zero_spend: gg.as_ref().map_or(0, |g| g.excluded_zero_spend),
         spend_fit_error: gg.err().map(|e| e.to_string()),
         fitted_at: now,
         customers: customers.len(),
         repeat_customers: customers.iter().filter(|c| c.frequency > 0.0).count(),
+        utc_offset_seconds: zone.0.local_minus_utc(),
     })
 }
 
@@ -100,6 +143,8 @@ pub enum NoPrediction {
     NoModel,
     NoCountedOrder,
     OutsideModel,
+    /// Counted orders stored before the projection recorded each order's day.
+    DaysNotRecorded,
 }
 
 impl NoPrediction {
@@ -112,11 +157,15 @@ impl NoPrediction {
             NoPrediction::OutsideModel => {
                 "the customer's history is outside what the fitted model can evaluate"
             }
+            NoPrediction::DaysNotRecorded => {
+                "some of the customer's orders were projected before order days were recorded; a rebuild restores them"
+            }
         }
     }
 }
 
-/// Predictions at `now`, with future spend discounted at `monthly_discount_rate`.
+/// Predictions at `now`, with future spend discounted at `monthly_discount_rate`. Days are
+/// counted in the model's zone ([`StoreModel::zone`]), as the calibration counted them.
 pub fn predict(
     stats: &ScopeStats,
     model: Option<&StoreModel>,
@@ -124,7 +173,7 @@ pub fn predict(
     monthly_discount_rate: f64,
 ) -> Result<Predictions, NoPrediction> {
     let model = model.ok_or(NoPrediction::NoModel)?;
-    let c = summary(stats, now).ok_or(NoPrediction::NoCountedOrder)?;
+    let c = summary(stats, now, &model.zone())?;
     let p_alive = model.bg_nbd.p_alive(c.frequency, c.recency, c.t);
     let expected = model
         .bg_nbd
@@ -156,19 +205,39 @@ pub fn predict(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Fen;
+    use crate::projection::Contribution;
+    use crate::source::SourceKind;
 
     const NOW: Millis = Millis(1_000 * DAY_MS);
 
+    fn counted_order(at: Millis, fen: i64, zone: &Zone) -> Contribution {
+        Contribution {
+            kind: SourceKind::Orders,
+            at,
+            counted_spend: Some(Fen(fen)),
+            counted_day: Some(local_day(at, zone)),
+            fulfilled: false,
+            name: None,
+            member: None,
+        }
+    }
+
+    /// A customer's figures as the projection keeps them after these counted orders.
+    fn stats_of(orders: &[(Millis, i64)]) -> ScopeStats {
+        let mut s = ScopeStats::default();
+        for &(at, fen) in orders {
+            s.replace(None, Some(&counted_order(at, fen, &Zone::default())));
+        }
+        s
+    }
+
     fn weekly(weeks: i64, stopped_weeks_ago: i64) -> ScopeStats {
         let last = NOW.0 - stopped_weeks_ago * 7 * DAY_MS;
-        ScopeStats {
-            order_records: weeks,
-            counted_orders: weeks,
-            spend_fen: weeks * 10_000,
-            first_counted_at: Some(Millis(last - (weeks - 1) * 7 * DAY_MS)),
-            last_counted_at: Some(Millis(last)),
-            ..ScopeStats::default()
-        }
+        let orders: Vec<(Millis, i64)> = (0..weeks)
+            .map(|k| (Millis(last - k * 7 * DAY_MS), 10_000))
+            .collect();
+        stats_of(&orders)
     }
 
     fn model() -> StoreModel {
@@ -188,7 +257,13 @@ mod tests {
             customers: 100,
             repeat_customers: 50,
             spend_fit_error: None,
+            excluded_zero_spend: 0,
+            utc_offset_seconds: 8 * 3600,
         }
+    }
+
+    fn local(zone: &Zone, t: &str) -> Millis {
+        zone.parse_time(t).expect("a valid time")
     }
 
     #[test]
@@ -221,9 +296,130 @@ mod tests {
 
     #[test]
     fn the_summary_follows_the_papers_convention_in_weeks() {
-        let s = summary(&weekly(3, 1), NOW).unwrap();
+        let s = summary(&weekly(3, 1), NOW, &Zone::default()).unwrap();
         assert_eq!(s.frequency, 2.0);
         assert!((s.recency - 2.0).abs() < 1e-9 && (s.t - 3.0).abs() < 1e-9);
         assert_eq!(s.monetary_value, 100.0);
+    }
+
+    #[test]
+    fn three_orders_on_one_day_200_days_ago_are_one_occasion_and_the_guest_is_alive() {
+        let day = NOW.0 - 200 * DAY_MS;
+        let guest = stats_of(&[
+            (Millis(day + 3_600_000), 4_500),
+            (Millis(day + 4 * 3_600_000), 12_000),
+            (Millis(day + 9 * 3_600_000), 3_050),
+        ]);
+        assert_eq!(
+            summary(&guest, NOW, &Zone::default()),
+            Ok(CustomerSummary {
+                frequency: 0.0,
+                recency: 0.0,
+                t: 200.0 / 7.0,
+                monetary_value: 0.0,
+            })
+        );
+        // Counting orders (x = 2 at 0 and 0.02 weeks) made this guest look gone: 0.31.
+        let p = predict(&guest, Some(&model()), NOW, 0.01).unwrap();
+        assert_eq!((p.p_alive, p.churn_probability), (1.0, 0.0));
+    }
+
+    #[test]
+    fn the_service_summarizes_a_customer_exactly_as_c360_fit_does() {
+        let zone = Zone::default();
+        // Local dates in the deployment's zone: 23:30 and 00:30 are two days (one UTC day);
+        // two orders on 03-02 are one occasion of 30.50 + 45.25; the first day's spend is not
+        // in the average.
+        let orders = [
+            ("2024-03-01T23:30:00", "2024-03-01", 8_800),
+            ("2024-03-02T00:30:00", "2024-03-02", 3_050),
+            ("2024-03-02T19:00:00", "2024-03-02", 4_525),
+            ("2024-04-15T12:00:00", "2024-04-15", 0),
+            ("2024-06-30T21:00:00", "2024-06-30", 16_001),
+        ];
+        let now = local(&zone, "2024-07-01T09:00:00");
+        let service = summary(
+            &stats_of(
+                &orders
+                    .iter()
+                    .map(|(t, _, fen)| (local(&zone, t), *fen))
+                    .collect::<Vec<_>>(),
+            ),
+            now,
+            &zone,
+        )
+        .unwrap();
+        let log: Vec<(&str, i64, f64)> = orders
+            .iter()
+            .map(|(_, date, fen)| {
+                let day = c360_predict::date::parse_date(date).unwrap();
+                ("c", day, *fen as f64 / 100.0)
+            })
+            .collect();
+        let end = c360_predict::date::parse_date("2024-07-01").unwrap();
+        let cli = c360_predict::summarize(&log, end, UNIT).unwrap();
+        assert_eq!(cli.len(), 1);
+        assert_eq!(service.frequency, 3.0);
+        assert_eq!(service.frequency, cli[0].1.frequency);
+        assert_eq!(service.recency, cli[0].1.recency);
+        assert_eq!(service.t, cli[0].1.t);
+        assert!((service.monetary_value - (75.75 + 0.0 + 160.01) / 3.0).abs() < 1e-9);
+        assert!((service.monetary_value - cli[0].1.monetary_value).abs() < 1e-9);
+    }
+
+    #[test]
+    fn days_are_counted_in_the_models_zone() {
+        let new_york = Zone::parse("-05:00").unwrap();
+        // 2024-03-02T03:00Z is 03-01 in New York and 03-02 in Shanghai.
+        let t = local(&new_york, "2024-03-01T22:00:00");
+        assert_eq!(local_day(t, &new_york), days(2024, 3, 1));
+        assert_eq!(local_day(t, &Zone::default()), days(2024, 3, 2));
+        assert_eq!(local_day(Millis(-1), &Zone::parse("Z").unwrap()), -1);
+        let mut m = model();
+        m.utc_offset_seconds = -5 * 3600;
+        assert_eq!(m.zone(), new_york);
+        m.utc_offset_seconds = i32::MAX;
+        assert_eq!(m.zone(), Zone::default());
+    }
+
+    fn days(y: i64, m: u32, d: u32) -> i64 {
+        c360_predict::date::days_from_civil(y, m, d)
+    }
+
+    #[test]
+    fn a_repeat_customer_whose_repeat_meal_was_free_still_gets_a_clv() {
+        let zone = Zone::default();
+        let b = stats_of(&[
+            (local(&zone, "2024-01-05T12:00:00"), 2_000),
+            (local(&zone, "2024-03-01T12:00:00"), 0),
+        ]);
+        let now = local(&zone, "2024-06-30T12:00:00");
+        let s = summary(&b, now, &zone).unwrap();
+        assert_eq!((s.frequency, s.monetary_value), (1.0, 0.0));
+        let p = predict(&b, Some(&model()), now, 0.01).unwrap();
+        let clv = p.predicted_clv_12m.expect("a CLV");
+        assert!(clv > 0.0, "{p:?}");
+    }
+
+    #[test]
+    fn orders_stored_before_days_were_recorded_have_no_prediction_until_a_rebuild() {
+        let mut legacy = weekly(3, 1);
+        let mut old = counted_order(Millis(NOW.0 - DAY_MS), 5_000, &Zone::default());
+        old.counted_day = None;
+        legacy.replace(None, Some(&old));
+        assert_eq!(
+            predict(&legacy, Some(&model()), NOW, 0.01),
+            Err(NoPrediction::DaysNotRecorded)
+        );
+    }
+
+    #[test]
+    fn models_stored_before_the_zone_and_exclusions_were_recorded_still_read() {
+        let mut v = serde_json::to_value(model()).unwrap();
+        let m = v.as_object_mut().unwrap();
+        m.remove("utc_offset_seconds");
+        m.remove("excluded_zero_spend");
+        let old: StoreModel = serde_json::from_value(v).unwrap();
+        assert_eq!((old.zone(), old.excluded_zero_spend), (Zone::default(), 0));
     }
 }

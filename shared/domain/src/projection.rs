@@ -115,6 +115,13 @@ pub struct Contribution {
     pub at: Millis,
     /// The order's total while the order counts (paid or completed).
     pub counted_spend: Option<Fen>,
+    /// The calendar day of a counted order in the deployment's zone (days since 1970-01-01,
+    /// see [`crate::prediction::local_day`]): the models count purchase occasions in days.
+    /// Absent on records stored before the models counted days (see
+    /// [`ScopeStats::order_days`]); omitted from storage when absent, so records that are not
+    /// counted orders are stored as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_day: Option<i64>,
     /// A reservation the guest came to (arrived or completed).
     pub fulfilled: bool,
     pub name: Option<String>,
@@ -122,7 +129,8 @@ pub struct Contribution {
 }
 
 impl Contribution {
-    pub fn of(record: &SourceRecord) -> Contribution {
+    /// `zone` decides the calendar day a counted order falls on.
+    pub fn of(record: &SourceRecord, zone: &Zone) -> Contribution {
         let (counted_spend, fulfilled) = match record {
             SourceRecord::Order(o) => (o.status.is_counted().then_some(o.total), false),
             SourceRecord::Reservation(r) => (None, r.status.is_fulfilled()),
@@ -143,10 +151,14 @@ impl Contribution {
             }),
             _ => None,
         };
+        let at = record.timeline_time();
         Contribution {
             kind: record.kind(),
-            at: record.timeline_time(),
+            at,
             counted_spend,
+            counted_day: counted_spend
+                .as_ref()
+                .map(|_| crate::prediction::local_day(at, zone)),
             fulfilled,
             name: record.customer_name().map(str::to_string),
             member,
@@ -163,8 +175,9 @@ pub enum Extreme {
     LastEvent,
 }
 
-/// Fixed-size figures of one node in one scope. Sums and counts add and subtract exactly;
-/// the extremes are restored from the index when the record holding one goes away.
+/// The figures of one node in one scope. Sums and counts add and subtract exactly; the
+/// extremes are restored from the index when the record holding one goes away. All fields
+/// are fixed-size except `names` and `order_days`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ScopeStats {
@@ -182,6 +195,32 @@ pub struct ScopeStats {
     /// Names seen on this node's records in this scope, with how many records carry each.
     pub names: BTreeMap<String, i64>,
     pub member: Option<MemberInfo>,
+    /// Counted orders by calendar day in the deployment's zone (days since 1970-01-01): the
+    /// purchase occasions of the BG/NBD and Gamma-Gamma models (see `crate::prediction`).
+    /// A day is there while at least one counted order falls on it. Kept as sums so that it
+    /// adds, subtracts and merges across nodes exactly and in any order, like the counters.
+    ///
+    /// It grows with the customer's distinct order days, about 26 bytes of stored JSON per
+    /// day (`"20089":{"n":1,"f":12800}`): a customer who ate here every day for a year adds
+    /// about 9.5 KB, far below DynamoDB's 400 KB item limit (some 15,000 distinct days), but
+    /// every write of the item bills its whole size (1 WCU per KB).
+    ///
+    /// Items stored before it existed read as empty; their counted orders carry no day, and
+    /// the models then give this customer no prediction until a rebuild
+    /// (`docs/adr/0004-rebuild.md`) has re-applied the orders.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub order_days: BTreeMap<i64, OrderDay>,
+}
+
+/// The counted orders of one calendar day: one purchase occasion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDay {
+    /// Counted orders on the day; the day is dropped when it reaches 0.
+    #[serde(rename = "n")]
+    pub orders: i64,
+    /// Their totals summed, in fen (a free meal adds 0).
+    #[serde(rename = "f")]
+    pub spend_fen: i64,
 }
 
 impl ScopeStats {
@@ -207,6 +246,16 @@ impl ScopeStats {
         if let Some(spend) = c.counted_spend {
             self.counted_orders += sign;
             self.spend_fen += sign * spend.0;
+            if let Some(day) = c.counted_day {
+                add_day(
+                    &mut self.order_days,
+                    day,
+                    OrderDay {
+                        orders: sign,
+                        spend_fen: sign * spend.0,
+                    },
+                );
+            }
         }
         if c.fulfilled {
             self.fulfilled_reservations += sign;
@@ -310,6 +359,9 @@ impl ScopeStats {
             *self.names.entry(name.clone()).or_insert(0) += n;
         }
         self.member = pick_member(self.member.take(), other.member.clone());
+        for (&day, &d) in &other.order_days {
+            add_day(&mut self.order_days, day, d);
+        }
     }
 
     /// The name most records carry (ties: the smallest), for display.
@@ -318,6 +370,16 @@ impl ScopeStats {
             .iter()
             .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
             .map(|(n, _)| n.as_str())
+    }
+}
+
+/// Adds `delta` to a day, dropping the day when no counted order is left on it.
+fn add_day(days: &mut BTreeMap<i64, OrderDay>, day: i64, delta: OrderDay) {
+    let d = days.entry(day).or_default();
+    d.orders += delta.orders;
+    d.spend_fen += delta.spend_fen;
+    if d.orders <= 0 {
+        days.remove(&day);
     }
 }
 
@@ -493,7 +555,7 @@ impl RecordState {
         Some(RecordState {
             home: record.home()?,
             store: record.store().cloned(),
-            contribution: Contribution::of(record),
+            contribution: Contribution::of(record, zone),
             links: record.links(),
             timeline: TimelineEntry::of(record, zone),
         })
@@ -610,6 +672,7 @@ mod tests {
             kind: SourceKind::Orders,
             at: Millis(at),
             counted_spend: spend.map(Fen),
+            counted_day: spend.map(|_| at.div_euclid(crate::time::DAY_MS)),
             fulfilled: false,
             name: Some("张三".into()),
             member: None,
@@ -638,6 +701,102 @@ mod tests {
         s.restore(Extreme::LastCountedOrder, Some(Millis(10)));
         s.restore(Extreme::LastEvent, Some(Millis(10)));
         assert_eq!(s, snapshot);
+    }
+
+    #[test]
+    fn order_days_count_occasions_and_sum_exactly_across_nodes_in_any_order() {
+        const H: i64 = 3_600_000;
+        let day = |d: i64| d * crate::time::DAY_MS;
+        // Node 1: two orders on day 10, one on day 12. Node 2 (the same customer's member
+        // id): one more on day 10, one free meal on day 20.
+        let one = [
+            order(day(10) + H, Some(4_500)),
+            order(day(10) + 5 * H, Some(1_000)),
+            order(day(12), Some(800)),
+        ];
+        let two = [order(day(10) + 9 * H, Some(300)), order(day(20), Some(0))];
+        let build = |orders: &[Contribution]| {
+            let mut s = ScopeStats::default();
+            for o in orders {
+                s.replace(None, Some(o));
+            }
+            s
+        };
+        let (n1, n2) = (build(&one), build(&two));
+        let mut merged = n1.clone();
+        merged.merge(&n2);
+        let mut other_way = n2.clone();
+        other_way.merge(&n1);
+        assert_eq!(merged.order_days, other_way.order_days);
+        let all: Vec<Contribution> = two.iter().chain(one.iter()).cloned().collect();
+        assert_eq!(merged.order_days, build(&all).order_days);
+        let day_of = |n: i64, f: i64| OrderDay {
+            orders: n,
+            spend_fen: f,
+        };
+        assert_eq!(
+            merged.order_days,
+            BTreeMap::from([
+                (10, day_of(3, 5_800)),
+                (12, day_of(1, 800)),
+                (20, day_of(1, 0))
+            ])
+        );
+        // A refund takes its order out of the day; the day goes when its last order does,
+        // even a free one.
+        let mut s = build(&all);
+        s.replace(Some(&one[1]), Some(&order(day(10) + 5 * H, None)));
+        s.replace(Some(&two[1]), None);
+        s.replace(Some(&one[2]), None);
+        assert_eq!(s.order_days, BTreeMap::from([(10, day_of(2, 4_800))]));
+    }
+
+    #[test]
+    fn a_counted_orders_day_is_its_calendar_day_in_the_deployments_zone() {
+        use crate::source::{Identities, Order, OrderStatus, OrderType};
+        let zone = Zone::default();
+        let order = |created: &str, status| {
+            SourceRecord::Order(Order {
+                order_id: "o1".into(),
+                order_number: None,
+                store: StoreId::parse("s1").unwrap(),
+                ids: Identities {
+                    member: None,
+                    phone: Some(crate::Phone::parse("13800138000").unwrap()),
+                    email: None,
+                },
+                customer_name: None,
+                order_type: OrderType::DineIn,
+                status,
+                total: Fen(100),
+                items: Vec::new(),
+                created_at: zone.parse_time(created).unwrap(),
+            })
+        };
+        // 00:30 in Shanghai is still the previous day in UTC.
+        let c = Contribution::of(
+            &order("2024-03-02T00:30:00+08:00", OrderStatus::Paid),
+            &zone,
+        );
+        assert_eq!(
+            c.counted_day,
+            Some(c360_predict::date::days_from_civil(2024, 3, 2))
+        );
+        let c = Contribution::of(
+            &order("2024-03-02T00:30:00+08:00", OrderStatus::Paid),
+            &Zone::parse("Z").unwrap(),
+        );
+        assert_eq!(
+            c.counted_day,
+            Some(c360_predict::date::days_from_civil(2024, 3, 1))
+        );
+        // An order that does not count has no occasion day, and none is stored.
+        let c = Contribution::of(
+            &order("2024-03-02T00:30:00+08:00", OrderStatus::Pending),
+            &zone,
+        );
+        assert_eq!(c.counted_day, None);
+        assert!(!serde_json::to_string(&c).unwrap().contains("counted_day"));
     }
 
     #[test]
