@@ -1,11 +1,17 @@
 //! The weekly calibration: fits BG/NBD and Gamma-Gamma per store (and for all stores) from
 //! the projection, and stores each scope's parameters with their fit date and sample size.
+//!
+//! Each customer is summarized by `c360_domain::prediction::summary`, the same rule as the
+//! `c360-fit` command (purchase occasions are calendar days in the deployment's zone, spend is
+//! averaged over the repeat occasions), with the same fit options but the penalizer: a store's
+//! counted orders exported as `customer_id,date,amount` and fitted with
+//! `c360-fit --calibration-end <today> --penalizer 0.0001` give the stored parameters.
 
 use crate::store::{ScanRow, Store, StoreError};
 use c360_domain::identity::NodeLinks;
-use c360_domain::prediction::{fit, summary, StoreModel};
+use c360_domain::prediction::{fit, summary, NoPrediction, StoreModel};
 use c360_domain::projection::{Scope, ScopeStats};
-use c360_domain::{Identifier, Millis};
+use c360_domain::{Identifier, Millis, Zone};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,16 +57,41 @@ pub fn customers_by_scope(rows: Vec<ScanRow>) -> BTreeMap<Scope, Vec<ScopeStats>
     out
 }
 
-/// Fits every scope and stores what fitted. Returns the outcome per scope.
+/// [`calibrate_in`] the default zone (`+08:00`).
 pub async fn calibrate(
     store: &Store,
     now: Millis,
 ) -> Result<BTreeMap<Scope, ScopeFit>, StoreError> {
+    calibrate_in(store, now, &Zone::default()).await
+}
+
+/// Fits every scope at `now`, counting purchase occasions in the calendar days of `zone` (the
+/// deployment's, the one the ingest recorded order days in), and stores what fitted. Returns
+/// the outcome per scope.
+pub async fn calibrate_in(
+    store: &Store,
+    now: Millis,
+    zone: &Zone,
+) -> Result<BTreeMap<Scope, ScopeFit>, StoreError> {
     let rows = store.scan_nodes_and_stats(4).await?;
     let mut outcomes = BTreeMap::new();
     for (scope, customers) in customers_by_scope(rows) {
-        let summaries: Vec<_> = customers.iter().filter_map(|s| summary(s, now)).collect();
-        let outcome = match fit(&summaries, now) {
+        let mut days_not_recorded = 0usize;
+        let summaries: Vec<_> = customers
+            .iter()
+            .filter_map(|s| match summary(s, now, zone) {
+                Ok(c) => Some(c),
+                Err(NoPrediction::DaysNotRecorded) => {
+                    days_not_recorded += 1;
+                    None
+                }
+                Err(_) => None,
+            })
+            .collect();
+        if days_not_recorded > 0 {
+            tracing::warn!(scope = %scope.key(), customers = days_not_recorded, "customers left out: orders projected before order days were recorded (run a rebuild)");
+        }
+        let outcome = match fit(&summaries, now, zone) {
             Ok(model) => {
                 store.put_model(&scope, &model).await?;
                 ScopeFit::Fitted(model)
@@ -72,7 +103,7 @@ pub async fn calibrate(
         };
         match &outcome {
             ScopeFit::Fitted(m) => {
-                tracing::info!(scope = %scope.key(), customers = m.customers, repeat_customers = m.repeat_customers, "model fitted")
+                tracing::info!(scope = %scope.key(), customers = m.customers, repeat_customers = m.repeat_customers, excluded_zero_spend = m.excluded_zero_spend, "model fitted")
             }
             ScopeFit::Skipped { customers, reason } => {
                 tracing::warn!(scope = %scope.key(), customers, reason = %reason, "model not fitted")
@@ -89,10 +120,11 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let config = crate::config::Config::from_env()?;
     let clients = crate::config::Clients::from_env(&config, None).await;
     let store = &clients.store;
+    let zone = &config.zone;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |_: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
             let now = Millis(chrono::Utc::now().timestamp_millis());
-            let outcomes = calibrate(store, now).await?;
+            let outcomes = calibrate_in(store, now, zone).await?;
             let fitted = outcomes
                 .values()
                 .filter(|o| matches!(o, ScopeFit::Fitted(_)))
