@@ -26,6 +26,32 @@ struct Claims {
     role: String,
     #[serde(default)]
     store_id: Option<String>,
+    /// RFC 7519 §4.1.5 "not before", seconds since the epoch (a NumericDate may have a fraction).
+    #[serde(default)]
+    nbf: Option<f64>,
+    /// RFC 7519 §4.1.6 "issued at", seconds since the epoch.
+    #[serde(default)]
+    iat: Option<f64>,
+}
+
+/// Clock skew tolerated between the token issuer and this function, in seconds, for `exp`,
+/// `nbf` and `iat` alike.
+const LEEWAY_SECS: u64 = 30;
+
+/// Rejects a token that is not valid yet (`nbf` ahead of now) or claims to be issued in the
+/// future (`iat` ahead of now), beyond [`LEEWAY_SECS`]: RFC 7519 §4.1.5 and §4.1.6. Applied in
+/// every mode, API Gateway's claims included, so no mode accepts what another refuses.
+fn check_not_before(claims: &Claims, now_unix: i64) -> Result<(), AuthError> {
+    let latest = (now_unix + LEEWAY_SECS as i64) as f64;
+    if claims.nbf.is_some_and(|nbf| nbf.is_nan() || nbf > latest) {
+        return Err(AuthError::Unauthenticated("The token is not valid yet."));
+    }
+    if claims.iat.is_some_and(|iat| iat.is_nan() || iat > latest) {
+        return Err(AuthError::Unauthenticated(
+            "The token claims to be issued in the future.",
+        ));
+    }
+    Ok(())
 }
 
 enum Mode {
@@ -45,7 +71,8 @@ pub struct Authenticator {
 
 fn validation(alg: Algorithm, issuer: Option<&str>, audience: Option<&str>) -> Validation {
     let mut v = Validation::new(alg);
-    v.leeway = 30;
+    v.leeway = LEEWAY_SECS;
+    v.validate_nbf = true;
     v.set_required_spec_claims(&["exp", "sub"]);
     match audience {
         Some(aud) => v.set_audience(&[aud]),
@@ -144,6 +171,7 @@ impl Authenticator {
             Mode::ApiGateway => authorizer_claims(req)?,
             Mode::Verify { keys, validation } => verify(req, keys, validation)?,
         };
+        check_not_before(&claims, chrono::Utc::now().timestamp())?;
         caller(claims)
     }
 }
@@ -161,10 +189,22 @@ fn authorizer_claims(req: &Request) -> Result<Claims, AuthError> {
         "No verified token: send `Authorization: Bearer <token>`.",
     ))?;
     let get = |k: &str| claims.get(k).filter(|v| !v.is_empty()).cloned();
+    // API Gateway hands claims over as strings; a time that is not a number cannot be checked.
+    let time = |k: &str| -> Result<Option<f64>, AuthError> {
+        get(k)
+            .map(|v| {
+                v.trim()
+                    .parse::<f64>()
+                    .map_err(|_| AuthError::Unauthenticated("The token's times are not numbers."))
+            })
+            .transpose()
+    };
     Ok(Claims {
         sub: get("sub").ok_or(AuthError::Unauthenticated("The token has no `sub` claim."))?,
         role: get("role").unwrap_or_default(),
         store_id: get("store_id"),
+        nbf: time("nbf")?,
+        iat: time("iat")?,
     })
 }
 
@@ -338,6 +378,80 @@ mod tests {
             None,
         );
         assert!(auth.authenticate(&bearer(&rs)).is_err());
+    }
+
+    /// Issue 11, item 10: a token that is not valid yet (`nbf` an hour ahead), or issued in the
+    /// future (`iat`), is 401 in every mode; within the 30 s leeway it passes, as `exp` does.
+    #[test]
+    fn tokens_not_valid_yet_are_rejected_in_every_mode() {
+        let hs = Authenticator::hs256(SECRET, None, None);
+        let hs_token = |extra: serde_json::Value| {
+            let mut claims =
+                json!({"sub": "u1", "role": "staff", "store_id": "S1", "exp": now() + 7200});
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                claims[k] = v.clone();
+            }
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(Algorithm::HS256),
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(SECRET),
+            )
+            .expect("sign")
+        };
+        let not_yet = Err(AuthError::Unauthenticated("The token is not valid yet."));
+        let future_iat = Err(AuthError::Unauthenticated(
+            "The token claims to be issued in the future.",
+        ));
+        let ok = |r: Result<Caller, AuthError>| r.map(|c| c.sub);
+        assert_eq!(
+            ok(hs.authenticate(&bearer(&hs_token(json!({"nbf": now() + 3600}))))),
+            not_yet
+        );
+        assert_eq!(
+            ok(hs.authenticate(&bearer(&hs_token(json!({"iat": now() + 86400}))))),
+            future_iat
+        );
+        assert_eq!(
+            ok(hs.authenticate(&bearer(&hs_token(
+                json!({"nbf": now() + 10, "iat": now() + 10})
+            )))),
+            Ok("u1".to_string())
+        );
+        assert_eq!(
+            ok(hs.authenticate(&bearer(&hs_token(
+                json!({"nbf": now() - 60, "iat": now() - 60})
+            )))),
+            Ok("u1".to_string())
+        );
+
+        let rs = Authenticator::rs256_jwks(include_str!("../testdata/jwks.json"), None, None)
+            .expect("jwks");
+        let claims = json!({"sub": "u9", "role": "staff", "store_id": "S2", "exp": now() + 7200, "nbf": now() + 3600});
+        assert_eq!(
+            ok(rs.authenticate(&bearer(&rs256(claims, Some("c360-test-1"))))),
+            not_yet
+        );
+        let claims = json!({"sub": "u9", "role": "staff", "store_id": "S2", "exp": now() + 7200, "iat": now() + 3600});
+        assert_eq!(
+            ok(rs.authenticate(&bearer(&rs256(claims, Some("c360-test-1"))))),
+            future_iat
+        );
+
+        // API Gateway verifies times too; the function does not accept what it would refuse.
+        let gateway = Authenticator::api_gateway();
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/apigw/profile.json"))
+                .expect("event");
+        let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+        claims["nbf"] = json!((now() + 3600).to_string());
+        let req: Request = lambda_http::request::from_str(&event.to_string()).expect("event");
+        assert_eq!(ok(gateway.authenticate(&req)), not_yet);
+        event["requestContext"]["authorizer"]["jwt"]["claims"]["nbf"] =
+            json!((now() - 60).to_string());
+        event["requestContext"]["authorizer"]["jwt"]["claims"]["iat"] =
+            json!((now() + 3600).to_string());
+        let req: Request = lambda_http::request::from_str(&event.to_string()).expect("event");
+        assert_eq!(ok(gateway.authenticate(&req)), future_iat);
     }
 
     #[test]

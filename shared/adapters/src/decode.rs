@@ -5,8 +5,9 @@
 //! phone or email is dropped (the record keeps its other identifiers) rather than failing
 //! the record: the rest of the record is still true.
 
+use c360_domain::access::{mask_email, mask_phone};
 use c360_domain::ids::{Email, MemberId, Phone, StoreId};
-use c360_domain::money::Fen;
+use c360_domain::money::{parse_scaled, Fen, NumberError};
 use c360_domain::source::*;
 use c360_domain::time::{Millis, Zone};
 use serde_dynamo::AttributeValue as Av;
@@ -25,9 +26,11 @@ pub enum DecodeError {
     Invalid { attr: &'static str, message: String },
 }
 
-/// Identifiers that were present but implausible, reported for metrics and logs.
+/// Identifiers that were present but implausible, reported for metrics and logs: the
+/// attributes, and beside them the values as given, masked (a phone keeps its last 4
+/// characters, an email its first and its domain), so a log line can show what came in.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Dropped(pub Vec<&'static str>);
+pub struct Dropped(pub Vec<&'static str>, pub Vec<String>);
 
 struct Image<'a> {
     map: &'a HashMap<String, Av>,
@@ -69,12 +72,17 @@ impl<'a> Image<'a> {
             }),
         }
     }
+    /// A whole number in any spelling DynamoDB gives it (`1.5E3` is 1500, `4.0` is 4);
+    /// `2.5` is an error for this record, naming the attribute.
     fn opt_int(&self, attr: &'static str) -> Result<Option<i64>, DecodeError> {
         self.opt_num(attr)?
             .map(|n| {
-                n.trim().parse::<i64>().map_err(|_| DecodeError::Invalid {
+                parse_scaled(n, 0).map_err(|e| DecodeError::Invalid {
                     attr,
-                    message: format!("`{n}` is not a whole number"),
+                    message: match e {
+                        NumberError::Fraction(_) => format!("`{n}` is not a whole number"),
+                        other => other.to_string(),
+                    },
                 })
             })
             .transpose()
@@ -126,6 +134,7 @@ impl<'a> Image<'a> {
             Ok(p) => Some(p),
             Err(_) => {
                 self.dropped.0.push(attr);
+                self.dropped.1.push(mask_phone(s.trim()));
                 None
             }
         }))
@@ -135,6 +144,7 @@ impl<'a> Image<'a> {
             Ok(e) => Some(e),
             Err(_) => {
                 self.dropped.0.push(attr);
+                self.dropped.1.push(mask_email(s.trim()));
                 None
             }
         }))
@@ -144,6 +154,7 @@ impl<'a> Image<'a> {
             Ok(m) => Some(m),
             Err(_) => {
                 self.dropped.0.push(attr);
+                self.dropped.1.push(s.trim().chars().take(64).collect());
                 None
             }
         }))
@@ -345,5 +356,103 @@ mod tests {
         let (rec, dropped) = decode(SourceKind::AuditLog, &im, &Zone::default()).unwrap();
         assert_eq!(dropped.0, vec!["customer_phone"]);
         assert_eq!(rec.identities().member.unwrap().as_str(), "M1");
+    }
+
+    /// Issue 11, item 2: phone spellings from the field are the customer's phone, not dropped;
+    /// a phone that truly cannot be parsed is reported masked and the member id still applies.
+    #[test]
+    fn field_phone_spellings_are_read_and_a_bad_one_is_reported_masked() {
+        for raw in [
+            "１９９１１１１０００３",
+            "(+86)199 1111 0003",
+            "199\u{a0}1111\u{a0}0003",
+        ] {
+            let im = image(serde_json::json!({
+                "order_id": {"S": "o1"}, "store_id": {"S": "store_sh_001"}, "customer_phone": {"S": raw},
+                "status": {"S": "paid"}, "total": {"N": "10"}, "created_at": {"S": "2026-01-01T12:00:00+08:00"}
+            }));
+            let (rec, dropped) = decode(SourceKind::Orders, &im, &Zone::default()).unwrap();
+            assert!(dropped.0.is_empty(), "{raw:?}");
+            assert_eq!(
+                rec.identities().phone.map(|p| p.as_str().to_string()),
+                Some("19911110003".into())
+            );
+        }
+        let im = image(serde_json::json!({
+            "order_id": {"S": "o1"}, "store_id": {"S": "store_sh_001"}, "customer_phone": {"S": "199 1111 000"},
+            "member_id": {"S": "M7"}, "status": {"S": "paid"}, "total": {"N": "10"}, "created_at": {"S": "2026-01-01T12:00:00+08:00"}
+        }));
+        let (rec, dropped) = decode(SourceKind::Orders, &im, &Zone::default()).unwrap();
+        assert_eq!(
+            dropped,
+            Dropped(vec!["customer_phone"], vec!["**** 000".to_string()])
+        );
+        assert_eq!(
+            rec.identities().member.map(|m| m.as_str().to_string()),
+            Some("M7".into())
+        );
+    }
+
+    /// Issue 11, item 7: DynamoDB Numbers in other spellings are read by value; a fraction
+    /// where a whole number belongs, or below the fen, fails that record naming the attribute.
+    #[test]
+    fn numbers_in_any_dynamodb_spelling_are_read_by_value() {
+        let member = |points: &str, balance: &str| {
+            image(serde_json::json!({
+                "member_id": {"S": "M1"}, "phone": {"S": "13800138000"}, "points": {"N": points},
+                "balance": {"N": balance}, "registered_at": {"S": "2025-01-01T00:00:00+08:00"}
+            }))
+        };
+        let (rec, _) = decode(
+            SourceKind::MemberSync,
+            &member("1.5E3", "200.000"),
+            &Zone::default(),
+        )
+        .unwrap();
+        let SourceRecord::Member(m) = rec else {
+            panic!("a member")
+        };
+        assert_eq!((m.points, m.balance), (Some(1500), Some(Fen(20000))));
+        let err = decode(
+            SourceKind::MemberSync,
+            &member("2.5", "1"),
+            &Zone::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "attribute `points`: `2.5` is not a whole number"
+        );
+        let err = decode(
+            SourceKind::MemberSync,
+            &member("1", "1.005"),
+            &Zone::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("attribute `balance`"), "{err}");
+
+        let im = image(serde_json::json!({
+            "reservation_id": {"S": "r1"}, "store_id": {"S": "s1"}, "customer_phone": {"S": "13800138000"},
+            "party_size": {"N": "4.0"}, "reserved_for": {"S": "2026-01-01T18:00:00+08:00"}, "status": {"S": "confirmed"}
+        }));
+        let (rec, _) = decode(SourceKind::Reservations, &im, &Zone::default()).unwrap();
+        let SourceRecord::Reservation(r) = rec else {
+            panic!("a reservation")
+        };
+        assert_eq!(r.party_size, Some(4));
+
+        let im = image(serde_json::json!({
+            "order_id": {"S": "o1"}, "store_id": {"S": "s1"}, "customer_phone": {"S": "13800138000"}, "status": {"S": "paid"},
+            "total": {"N": "1E+2"}, "created_at": {"S": "2026-01-01T12:00:00+08:00"},
+            "items": {"L": [{"M": {"dish_id": {"S": "d1"}, "quantity": {"N": "2.0"}, "price": {"N": "5E1"}}}]}
+        }));
+        let (rec, _) = decode(SourceKind::Orders, &im, &Zone::default()).unwrap();
+        let SourceRecord::Order(o) = rec else {
+            panic!("an order")
+        };
+        assert_eq!(
+            (o.total, o.items[0].quantity, o.items[0].price),
+            (Fen(10000), Some(2), Some(Fen(5000)))
+        );
     }
 }

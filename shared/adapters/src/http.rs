@@ -154,7 +154,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     )
 }
 
-/// Query parameters, validated against what the endpoint accepts.
+/// Query parameters, validated against what the endpoint accepts: each known, each once.
 struct Params(BTreeMap<String, String>);
 
 impl Params {
@@ -176,7 +176,13 @@ impl Params {
                     endpoint.allowed().join(", ")
                 )));
             }
-            map.entry(k).or_insert(v);
+            // Which of two values counts is not the caller's to guess, and for `store_id` it
+            // would let parameter order pick the store: any repeat is refused.
+            if map.insert(k.clone(), v).is_some() {
+                return Err(ApiError::InvalidParameter(format!(
+                    "Parameter `{k}` is given more than once; give it once."
+                )));
+            }
         }
         Ok(Params(map))
     }
@@ -783,6 +789,60 @@ mod tests {
                     .as_str()
                     .unwrap_or_default()
                     .contains(&format!("`{param}`")),
+                "{body}"
+            );
+        }
+    }
+
+    /// Issue 11, item 1: a parameter given twice is a 400 naming it, on every endpoint, before
+    /// any read (a staff token's second `store_id` must not pick the store).
+    #[tokio::test]
+    async fn a_parameter_given_twice_is_a_400_naming_it() {
+        let fixture: Value = serde_json::from_str(include_str!("../../../events/apigw/value.json"))
+            .expect("fixture");
+        for raw in [
+            "customer_identifier=19911110001&customer_identifier=19911110002",
+            "customer_identifier=19911110001&store_id=store_sh_001&store_id=store_bj_001",
+            "customer_identifier=19911110001&identifier_type=phone&identifier_type=phone",
+        ] {
+            let mut event = fixture.clone();
+            event["rawQueryString"] = Value::from(raw);
+            let (status, body) = answer_of(Endpoint::Value, &event.to_string()).await;
+            assert_eq!(status, 400, "{raw}: {body}");
+            assert_eq!(body["error"]["code"], "INVALID_PARAMETER");
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            let repeated = if raw.contains("store_id=store_bj") {
+                "`store_id`"
+            } else if raw.contains("identifier_type=phone&") {
+                "`identifier_type`"
+            } else {
+                "`customer_identifier`"
+            };
+            assert!(
+                message.contains(repeated) && message.contains("more than once"),
+                "{message}"
+            );
+        }
+        for (endpoint, raw) in [
+            (Endpoint::Search, "query=8000&query=8001"),
+            (
+                Endpoint::Timeline,
+                "customer_identifier=13800138000&limit=5&limit=6",
+            ),
+            (
+                Endpoint::Profile,
+                "customer_identifier=13800138000&store_id=store_sh_001&store_id=store_sh_001",
+            ),
+        ] {
+            let mut event = fixture.clone();
+            event["rawQueryString"] = Value::from(raw);
+            let (status, body) = answer_of(endpoint, &event.to_string()).await;
+            assert_eq!(status, 400, "{raw}: {body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("more than once"),
                 "{body}"
             );
         }

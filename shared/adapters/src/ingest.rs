@@ -119,7 +119,7 @@ impl Ingest {
                     .map_err(|e| RecordError::Decode(e.to_string()))?;
                 if !dropped.0.is_empty() {
                     report.dropped_identifiers += dropped.0.len() as u64;
-                    tracing::info!(source = self.kind.table(), source_id = %id, attributes = ?dropped.0, "implausible identifiers ignored");
+                    tracing::warn!(source = self.kind.table(), source_id = %id, attributes = ?dropped.0, values = ?dropped.1, "implausible identifiers ignored; the record's other identifiers apply");
                 }
                 if rec.source_id() != id {
                     return Err(RecordError::Decode(format!(

@@ -60,6 +60,9 @@ pub struct RebuildReport {
     pub erased: u64,
     /// Items that cannot be decoded: logged and counted, like the stream's poison records.
     pub undecodable: u64,
+    /// Implausible phones, emails or member ids ignored in items that were applied with their
+    /// other identifiers (logged masked).
+    pub dropped_identifiers: u64,
     /// Items that could not be applied (DynamoDB kept failing): run the rebuild again.
     pub failed: u64,
     pub segments_done: u64,
@@ -76,6 +79,7 @@ impl RebuildReport {
         self.without_customer += o.without_customer;
         self.erased += o.erased;
         self.undecodable += o.undecodable;
+        self.dropped_identifiers += o.dropped_identifiers;
         self.failed += o.failed;
         self.segments_done += o.segments_done;
     }
@@ -231,7 +235,13 @@ async fn run_segment(
             report.scanned += 1;
             let image: serde_dynamo::Item = item.clone().into();
             let record = match decode(seg.kind, &image, zone) {
-                Ok((record, _dropped)) => record,
+                Ok((record, dropped)) => {
+                    if !dropped.0.is_empty() {
+                        report.dropped_identifiers += dropped.0.len() as u64;
+                        tracing::warn!(table = %seg.table, source_id = %record.source_id(), attributes = ?dropped.0, values = ?dropped.1, "rebuild: implausible identifiers ignored; the record's other identifiers apply");
+                    }
+                    record
+                }
                 Err(e) => {
                     report.undecodable += 1;
                     tracing::warn!(table = %seg.table, error = %e, "rebuild: source item cannot be decoded; skipped");

@@ -1,7 +1,7 @@
 //! Who may see what, and how much of it: roles, the scope rules of `spec/api.md`, and
 //! masking of phone numbers, emails and names (in answers and in free text such as logs).
 
-use crate::ids::StoreId;
+use crate::ids::{fold_char, phone_char, Phone, PhoneChar, StoreId};
 use crate::projection::Scope;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -211,44 +211,98 @@ pub fn redact_text(text: &str, phones: bool, emails: bool) -> String {
     }
 }
 
+/// Every spelling [`Phone::parse`] accepts (`199 1111 0004`, `+86-199-1111-0004`, full-width
+/// digits) is a phone here too, as is any 11-digit run starting with 1. Only whole digit
+/// groups are read, so a phone is never found inside a longer number; the match keeps its
+/// spelling with the national number's 4th to 7th digits starred (`199 **** 0004`).
 fn redact_phones(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
+    let class: Vec<PhoneChar> = chars.iter().map(|c| phone_char(*c)).collect();
+    let mut starred = vec![false; chars.len()];
     let mut i = 0;
     while i < chars.len() {
-        if chars[i].is_ascii_digit() {
-            let start = i;
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                i += 1;
-            }
-            let run: String = chars[start..i].iter().collect();
-            // A phone alone, or after a country code 86 (`+8613800138000`).
-            let phone = match run.len() {
-                11 if run.starts_with('1') => Some(("", run.as_str())),
-                13 if run.starts_with("861") => Some(("86", &run[2..])),
-                _ => None,
-            };
-            match phone {
-                Some((prefix, p)) => {
-                    out.push_str(prefix);
-                    out.push_str(&mask_phone(p));
-                }
-                None => out.push_str(&run),
-            }
-        } else {
-            out.push(chars[i]);
+        if !matches!(class[i], PhoneChar::Digit(_) | PhoneChar::Plus) {
+            i += 1;
+            continue;
+        }
+        // A run of digits, pluses and separators, split into its digit groups.
+        let start = i;
+        while i < chars.len() && class[i] != PhoneChar::Other {
             i += 1;
         }
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        let mut j = start;
+        while j < i {
+            if matches!(class[j], PhoneChar::Digit(_)) {
+                let g = j;
+                while j < i && matches!(class[j], PhoneChar::Digit(_)) {
+                    j += 1;
+                }
+                groups.push((g, j));
+            } else {
+                j += 1;
+            }
+        }
+        let mut a = 0;
+        while a < groups.len() {
+            let found = (a..groups.len())
+                .rev()
+                .filter(|&b| groups[b].1 - groups[a].0 <= 40)
+                .find(|&b| {
+                    is_phone_spelling(&chars[groups[a].0..groups[b].1], &chars, groups[a].0)
+                });
+            match found {
+                Some(b) => {
+                    let digits: Vec<usize> = (groups[a].0..groups[b].1)
+                        .filter(|&k| matches!(class[k], PhoneChar::Digit(_)))
+                        .collect();
+                    let national = &digits[digits.len().saturating_sub(11)..];
+                    for &k in national.iter().skip(3).take(4) {
+                        starred[k] = true;
+                    }
+                    a = b + 1;
+                }
+                None => a += 1,
+            }
+        }
     }
-    out
+    chars
+        .iter()
+        .zip(starred)
+        .map(|(c, star)| if star { '*' } else { *c })
+        .collect()
 }
 
+/// Whether `span` (whole digit groups) spells a phone, with the `+` written just before it.
+fn is_phone_spelling(span: &[char], text: &[char], at: usize) -> bool {
+    let digits: String = span
+        .iter()
+        .filter_map(|c| match phone_char(*c) {
+            PhoneChar::Digit(d) => Some(char::from(b'0' + d)),
+            _ => None,
+        })
+        .collect();
+    // One unbroken run, as the masking always read it: `13800138000`, `8613800138000`.
+    let unbroken = span.len() == digits.len()
+        && ((digits.len() == 11 && digits.starts_with('1'))
+            || (digits.len() == 13 && digits.starts_with("861")));
+    let plus = at > 0 && phone_char(text[at - 1]) == PhoneChar::Plus;
+    let spelled: String = if plus {
+        std::iter::once('+').chain(span.iter().copied()).collect()
+    } else {
+        span.iter().collect()
+    };
+    unbroken || Phone::parse(&spelled).is_ok()
+}
+
+/// A character of an email address as free text writes it, full-width forms folded.
 fn is_email_char(c: char) -> bool {
+    let c = fold_char(c);
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
 }
 
 fn redact_emails(text: &str) -> String {
-    if !text.contains('@') {
+    if !text.chars().any(|c| fold_char(c) == '@') {
         return text.to_string();
     }
     let chars: Vec<char> = text.chars().collect();
@@ -256,7 +310,7 @@ fn redact_emails(text: &str) -> String {
     let mut i = 0;
     let mut copied = 0;
     while i < chars.len() {
-        if chars[i] == '@' {
+        if fold_char(chars[i]) == '@' {
             let mut start = i;
             while start > copied && is_email_char(chars[start - 1]) {
                 start -= 1;
@@ -265,10 +319,10 @@ fn redact_emails(text: &str) -> String {
             while end < chars.len() && is_email_char(chars[end]) {
                 end += 1;
             }
-            let domain: String = chars[i + 1..end].iter().collect();
+            let domain: String = chars[i + 1..end].iter().map(|c| fold_char(*c)).collect();
             if start < i && domain.contains('.') {
                 out.extend(&chars[copied..start]);
-                let local: String = chars[start..i].iter().collect();
+                let local: String = chars[start..i].iter().map(|c| fold_char(*c)).collect();
                 out.push_str(&mask_email(&format!("{local}@{domain}")));
                 copied = end;
                 i = end;
@@ -527,6 +581,50 @@ mod tests {
             "timeline": [{"description": "李四来电"}]});
         mask_answer(&mut page, Masking::ALL, &["李四".to_string()]);
         assert_eq!(page["timeline"][0]["description"], "李*来电");
+    }
+
+    /// Issue 11, item 3: every phone spelling `Phone::parse` accepts is masked in free text.
+    #[test]
+    fn phones_written_with_separators_or_full_width_are_masked_in_text() {
+        assert_eq!(
+            redact_text(
+                "来电 199 1111 0004 改约，备用 +86-199-1111-0004，短信１９９１１１１０００４",
+                true,
+                true
+            ),
+            "来电 199 **** 0004 改约，备用 +86-199-****-0004，短信１９９****０００４"
+        );
+        assert_eq!(
+            redact_text("(+86)199 1111 0003 / 199\u{a0}1111\u{a0}0003", true, false),
+            "(+86)199 **** 0003 / 199\u{a0}****\u{a0}0003"
+        );
+        // Dates, amounts and long numbers around a phone stay as they are.
+        assert_eq!(
+            redact_text(
+                "2024-01-02 13800138000 付 280.00 单号 6222 0202 1234 5678 901",
+                true,
+                false
+            ),
+            "2024-01-02 138****8000 付 280.00 单号 6222 0202 1234 5678 901"
+        );
+        let mut timeline = json!({"timeline": [{"data": {"detail": "来电 199 1111 0004 改约"}}]});
+        mask_answer(&mut timeline, Masking::ALL, &[]);
+        assert_eq!(
+            timeline["timeline"][0]["data"]["detail"],
+            "来电 199 **** 0004 改约"
+        );
+    }
+
+    #[test]
+    fn full_width_emails_are_masked_in_text() {
+        assert_eq!(
+            redact_text(
+                "邮箱 ｚｈａｎｇｓａｎ＠ｅｘａｍｐｌｅ．ｃｏｍ。",
+                false,
+                true
+            ),
+            "邮箱 z***@example.com。"
+        );
     }
 
     #[test]

@@ -25,15 +25,72 @@ pub enum IdError {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Phone(String);
 
+/// How one character of a phone spelling reads once its compatibility form is folded
+/// (Unicode NFKC: full-width `１` is `1`, `＋` is `+`, the ideographic space is a space).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PhoneChar {
+    Digit(u8),
+    Plus,
+    /// Any Unicode space (`White_Space`), dash (general category `Pd`, and the minus sign),
+    /// bracket or dot: people group digits with them; they carry no meaning.
+    Separator,
+    Other,
+}
+
+/// `c` in its compatibility form (Unicode NFKC) when that is one character: `１` → `1`,
+/// `＠` → `@`, `\u{a0}` → ` `; `None` when it folds to several (`⑴` is `(1)`).
+fn fold(c: char) -> Option<char> {
+    use unicode_normalization::UnicodeNormalization;
+    if c.is_ascii() {
+        return Some(c);
+    }
+    let mut nfkc = std::iter::once(c).nfkc();
+    match (nfkc.next(), nfkc.next()) {
+        (Some(f), None) => Some(f),
+        _ => None,
+    }
+}
+
+/// `c` folded to its one-character compatibility form, or itself.
+pub(crate) fn fold_char(c: char) -> char {
+    fold(c).unwrap_or(c)
+}
+
+pub(crate) fn phone_char(c: char) -> PhoneChar {
+    use unicode_general_category::{get_general_category, GeneralCategory};
+    let Some(folded) = fold(c) else {
+        return PhoneChar::Other;
+    };
+    match folded {
+        '0'..='9' => PhoneChar::Digit(folded as u8 - b'0'),
+        '+' => PhoneChar::Plus,
+        '(' | ')' | '.' | '\u{2212}' => PhoneChar::Separator,
+        f if f.is_whitespace() => PhoneChar::Separator,
+        f if get_general_category(f) == GeneralCategory::DashPunctuation => PhoneChar::Separator,
+        _ => PhoneChar::Other,
+    }
+}
+
 impl Phone {
+    /// Reads any spelling of a mainland mobile number that people and systems write: digits
+    /// in any width (`１９９…`), grouped by any Unicode space or dash or by brackets
+    /// (`(+86)199 1111 0003`, `199\u{a0}1111\u{a0}0003`, `138-0013-8000`), with an optional
+    /// country code `+86`, `86` or `0086` before the 11 national digits.
+    ///
+    /// The one normalization for queries, source records and the masking of free text.
+    ///
+    /// # Errors
+    /// [`IdError::Phone`] when the digits are not 11 starting with `1[3-9]` (after the country
+    /// code), or when the text holds anything else (letters, a second `+`, a `+` after digits).
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let mut digits = String::with_capacity(raw.len());
-        for (i, c) in raw.trim().chars().enumerate() {
-            match c {
-                '0'..='9' => digits.push(c),
-                '+' if i == 0 => {}
-                ' ' | '-' | '(' | ')' | '.' | '\u{3000}' => {}
-                _ => return Err(IdError::Phone(raw.to_string())),
+        let mut plus = false;
+        for c in raw.chars() {
+            match phone_char(c) {
+                PhoneChar::Digit(d) => digits.push(char::from(b'0' + d)),
+                PhoneChar::Plus if !plus && digits.is_empty() => plus = true,
+                PhoneChar::Separator => {}
+                PhoneChar::Plus | PhoneChar::Other => return Err(IdError::Phone(raw.to_string())),
             }
         }
         let national = if digits.len() == 15 && digits.starts_with("0086") {
@@ -85,8 +142,14 @@ impl MemberId {
 pub struct Email(String);
 
 impl Email {
+    /// Folds compatibility forms first (NFKC: a full-width `ｚｓ＠ｅｘａｍｐｌｅ．ｃｏｍ` is
+    /// `zs@example.com`), then lower-cases.
+    ///
+    /// # Errors
+    /// [`IdError::Email`] without one `@` between a non-empty local part and a dotted domain.
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        let v = raw.trim().to_lowercase();
+        use unicode_normalization::UnicodeNormalization;
+        let v = raw.nfkc().collect::<String>().trim().to_lowercase();
         let valid = match v.split_once('@') {
             Some((local, domain)) => {
                 !local.is_empty()
@@ -228,6 +291,46 @@ mod tests {
         ] {
             assert_eq!(Phone::parse(raw).unwrap().as_str(), "13800138000", "{raw}");
         }
+    }
+
+    /// Issue 11, item 2: spellings from the field that were rejected (or, in a source record,
+    /// silently dropped) are the same mainland number.
+    #[test]
+    fn full_width_bracketed_and_unicode_spaced_phones_are_one_number() {
+        for raw in [
+            "１９９１１１１０００３",
+            "(+86)199 1111 0003",
+            "199\u{a0}1111\u{a0}0003",
+            "＋８６ １９９ １１１１ ０００３",
+            "（+86）199-1111-0003",
+            "199\u{2009}1111\u{2009}0003",
+            "199\u{2013}1111\u{2014}0003",
+            "199\u{2212}1111\u{2212}0003",
+            "\u{3000}19911110003\u{3000}",
+            "0086 199 1111 0003",
+        ] {
+            assert_eq!(
+                Phone::parse(raw).map(|p| p.as_str().to_string()),
+                Ok("19911110003".to_string()),
+                "{raw:?}"
+            );
+        }
+        for raw in [
+            "199 1111 000３x",
+            "86+19911110003",
+            "199_1111_0003",
+            "⑴9911110003",
+        ] {
+            assert!(Phone::parse(raw).is_err(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn full_width_emails_fold_to_the_ascii_address() {
+        assert_eq!(
+            Email::parse("ＺＳ＠ｅｘａｍｐｌｅ．ｃｏｍ").map(|e| e.as_str().to_string()),
+            Ok("zs@example.com".to_string())
+        );
     }
 
     #[test]

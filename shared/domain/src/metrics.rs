@@ -2,7 +2,7 @@
 //! Every threshold is configuration ([`Thresholds`]) with the documented default, and can be
 //! overridden per store ([`MetricsConfig`]).
 
-use crate::money::{round_yuan, Fen};
+use crate::money::Fen;
 use crate::projection::{Scope, ScopeStats};
 use crate::time::{whole_days_between, Millis};
 use serde::{Deserialize, Serialize};
@@ -140,11 +140,9 @@ pub fn rfm_score(
 pub fn value_metrics(stats: &ScopeStats, now: Millis, t: &Thresholds) -> ValueMetrics {
     let total_orders = stats.counted_orders;
     let total_spent = Fen(stats.spend_fen);
-    let avg_order_value = if total_orders > 0 {
-        round_yuan(total_spent.yuan() / total_orders as f64)
-    } else {
-        0.0
-    };
+    let avg_order_value = total_spent
+        .div_round_half_up(total_orders)
+        .map_or(0.0, Fen::yuan);
     let customer_lifetime_days = stats
         .first_counted_at
         .map(|f| whole_days_between(f, now))
@@ -251,6 +249,19 @@ mod tests {
         assert_eq!(v.order_frequency_per_month, 4.0);
         assert_eq!(v.tier, Tier::High, "score {}", v.rfm_score);
         assert_eq!(tags(&s, &v, NOW, &t), ["高价值", "高频消费", "活跃用户"]);
+    }
+
+    /// Issue 11, item 6: 144.57 and 144.58 average 144.58 (half-up), 0.57 and 0.58 average 0.58.
+    #[test]
+    fn the_average_order_rounds_half_a_fen_up() {
+        let t = Thresholds::default();
+        for (spend_fen, want) in [(14457 + 14458, 144.58), (57 + 58, 0.58)] {
+            let s = ScopeStats {
+                spend_fen,
+                ..stats(2, 0, 10, 1)
+            };
+            assert_eq!(value_metrics(&s, NOW, &t).avg_order_value, want);
+        }
     }
 
     #[test]

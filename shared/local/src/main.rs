@@ -216,13 +216,14 @@ async fn rebuild(
     };
     let report = rebuild(&projector, &sources, &config.zone, &options).await?;
     println!(
-        "Rebuild: {} source items read, {} applied, {} already projected, {} without customer, {} of erased customers, {} undecodable, {} failed, in {:.1}s",
+        "Rebuild: {} source items read, {} applied, {} already projected, {} without customer, {} of erased customers, {} undecodable, {} implausible identifiers ignored, {} failed, in {:.1}s",
         report.scanned,
         report.applied,
         report.unchanged,
         report.without_customer,
         report.erased,
         report.undecodable,
+        report.dropped_identifiers,
         report.failed,
         started.elapsed().as_secs_f64()
     );
