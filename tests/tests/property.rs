@@ -7,10 +7,13 @@
 //! order on one shard, shards interleaved arbitrarily, batches delivered twice, batches
 //! redelivered from a failed record, and finally a full replay from the start. Every
 //! identifier, in every scope, must then read what the reference model below computes from the
-//! final source records alone, knowing nothing of items, versions or streams.
+//! final source records alone, knowing nothing of items, versions or streams. That includes the
+//! churn predictions under a fixed model: the reference counts purchase occasions (local days)
+//! its own way.
 
 use c360_adapters::http::Endpoint;
-use c360_domain::SourceKind;
+use c360_domain::prediction::{BgNbdParams, GammaGammaParams, StoreModel};
+use c360_domain::{Millis, Scope, SourceKind, StoreId};
 use c360_e2e::TestEnv;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -412,6 +415,37 @@ struct Expected {
     activities: i64,
     member: bool,
     events: Vec<(String, i64)>,
+    /// Counted orders' local calendar days (+08:00, days since 1970-01-01): the purchase
+    /// occasions.
+    order_days: BTreeSet<i64>,
+}
+
+/// The model put in every scope so that reads carry predictions (the papers' CDNOW fit).
+fn fixed_model() -> StoreModel {
+    StoreModel {
+        bg_nbd: BgNbdParams::CDNOW_PAPER,
+        gamma_gamma: Some(GammaGammaParams::CDNOW_PAPER),
+        fitted_at: Millis(T0 * 1000),
+        customers: 100,
+        repeat_customers: 50,
+        spend_fit_error: None,
+        excluded_zero_spend: 0,
+        utc_offset_seconds: 8 * 3600,
+    }
+}
+
+/// `p_alive` and `expected_orders_90d` as a read shows them (4 decimals), from the occasion
+/// days and today's local day, with the papers' definitions (weeks).
+fn expected_predictions(days: &BTreeSet<i64>, today: i64) -> Option<(f64, f64)> {
+    let (first, last) = (*days.first()?, *days.last()?);
+    let x = (days.len() - 1) as f64;
+    let (t_x, t) = ((last - first) as f64 / 7.0, (today - first) as f64 / 7.0);
+    let bg = fixed_model().bg_nbd;
+    let round4 = |v: f64| (v * 10_000.0).round() / 10_000.0;
+    Some((
+        round4(bg.p_alive(x, t_x, t)),
+        round4(bg.expected_purchases(90.0 / 7.0, x, t_x, t)),
+    ))
 }
 
 fn digits(v: &str) -> String {
@@ -503,6 +537,7 @@ fn reference(items: &[ItemHistory]) -> BTreeMap<(String, String), Expected> {
                         let (y, f) = total.split_once('.').unwrap();
                         e.spent_fen += y.parse::<i64>().unwrap() * 100 + f.parse::<i64>().unwrap();
                         e.counted += 1;
+                        e.order_days.insert((at + 8 * 3600).div_euclid(DAY));
                     }
                 }
                 SourceKind::Reservations => e.reservations += 1,
@@ -548,6 +583,11 @@ async fn check(
     case: u32,
 ) -> Result<(), TestCaseError> {
     let expected = reference(items);
+    let mut scopes = vec![Scope::AllStores];
+    scopes.extend(STORES.map(|s| Scope::Store(StoreId::parse(s).unwrap())));
+    for scope in &scopes {
+        env.store.put_model(scope, &fixed_model()).await.unwrap();
+    }
     for c in 0..customers {
         let cu = customer(c, case);
         let idents = [
@@ -620,6 +660,29 @@ async fn check(
                             scope
                         );
                         prop_assert_eq!(&v["customer_value"]["total_orders"], &json!(w.counted));
+                        // The read came first: around local midnight it may have counted to yesterday.
+                        let today = (chrono::Utc::now().timestamp() + 8 * 3600).div_euclid(DAY);
+                        let p = &v["predictions"];
+                        match expected_predictions(&w.order_days, today) {
+                            None => prop_assert_eq!(p, &Value::Null, "{} in {}", key, scope),
+                            Some(want) => {
+                                let got = (
+                                    p["p_alive"].as_f64().unwrap_or(f64::NAN),
+                                    p["expected_orders_90d"].as_f64().unwrap_or(f64::NAN),
+                                );
+                                let before_midnight =
+                                    expected_predictions(&w.order_days, today - 1);
+                                prop_assert!(
+                                    got == want || Some(got) == before_midnight,
+                                    "predictions of {} in {}: {} vs {:?} (occasions {:?})",
+                                    key,
+                                    scope,
+                                    p,
+                                    want,
+                                    w.order_days
+                                );
+                            }
+                        }
                         prop_assert_eq!(
                             &v["statistics"],
                             &json!({"total_orders": w.orders, "total_reservations": w.reservations, "total_pos_transactions": w.pos, "total_activities": w.activities}),

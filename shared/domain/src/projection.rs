@@ -200,9 +200,9 @@ pub struct ScopeStats {
     /// A day is there while at least one counted order falls on it. Kept as sums so that it
     /// adds, subtracts and merges across nodes exactly and in any order, like the counters.
     ///
-    /// It grows with the customer's distinct order days, about 26 bytes of stored JSON per
-    /// day (`"20089":{"n":1,"f":12800}`): a customer who ate here every day for a year adds
-    /// about 9.5 KB, far below DynamoDB's 400 KB item limit (some 15,000 distinct days), but
+    /// It grows with the customer's distinct order days, about 27 bytes of stored JSON per
+    /// day (`"20089":{"n":1,"f":12800},`): a customer who ate here every day for a year adds
+    /// about 10 KB, far below DynamoDB's 400 KB item limit (some 15,000 distinct days), but
     /// every write of the item bills its whole size (1 WCU per KB).
     ///
     /// Items stored before it existed read as empty; their counted orders carry no day, and
