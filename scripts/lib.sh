@@ -108,3 +108,25 @@ c360_start_moto() {
     c360_wait_for_port "$port" moto "$pid"
     C360_MOTO_URL="http://127.0.0.1:$port"
 }
+
+# Debian's redis-server (the cache; ElastiCache runs Valkey, the same protocol).
+c360_ensure_redis() {
+    if ! command -v redis-server >/dev/null 2>&1; then
+        c360_log "installing Debian's redis-server"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    fi
+}
+
+# Starts redis-server on a free loopback port, in memory only; sets C360_REDIS_URL_LOCAL.
+c360_start_redis() {
+    c360_ensure_redis
+    mkdir -p "$C360_STATE"
+    local port
+    port=$(c360_free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --maxmemory 256mb --maxmemory-policy allkeys-lru >"$C360_STATE/redis.log" 2>&1 &
+    local pid=$!
+    C360_PIDS+=("$pid")
+    c360_wait_for_port "$port" redis "$pid"
+    C360_REDIS_URL_LOCAL="redis://127.0.0.1:$port"
+}

@@ -6,6 +6,7 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use c360_adapters::audit::{AuditLog, SubjectHasher};
+use c360_adapters::cache::Cache;
 use c360_adapters::auth::{sign_hs256, Authenticator};
 use c360_adapters::config::Config;
 use c360_adapters::counter::RequestCounter;
@@ -29,6 +30,7 @@ pub use serde_json;
 
 pub mod faults;
 pub mod openapi;
+pub mod redis_server;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
@@ -212,6 +214,22 @@ impl TestEnv {
             poller: tokio::sync::Mutex::new(None),
             delivered: Arc::default(),
         }
+    }
+
+    /// The same environment with the answer cache: the app reads through `reads`, and the
+    /// ingest handlers (the poller's too) invalidate through `ingest`, as the functions do in
+    /// AWS with one Redis. Call before the first [`TestEnv::sync`].
+    pub fn with_caches(mut self, reads: Cache, ingest: Cache) -> TestEnv {
+        self.app.cache = reads;
+        self.ingests = SourceKind::ALL
+            .into_iter()
+            .map(|k| {
+                let projector =
+                    Projector::new(self.store.clone(), self.config.zone).with_cache(ingest.clone());
+                (k, Ingest::new(k, projector, self.config.zone))
+            })
+            .collect();
+        self
     }
 
     /// Where the stream poller of [`TestEnv::sync`] writes dead letters, one file per table.

@@ -7,6 +7,7 @@
 //! counted orders exported as `customer_id,date,amount` and fitted with
 //! `c360-fit --calibration-end <today> --penalizer 0.0001` give the stored parameters.
 
+use crate::cache::Cache;
 use crate::store::{ScanRow, Store, StoreError};
 use c360_domain::identity::NodeLinks;
 use c360_domain::prediction::{fit, summary, NoPrediction, StoreModel};
@@ -114,17 +115,33 @@ pub async fn calibrate_in(
     Ok(outcomes)
 }
 
+/// [`calibrate_in`], then, if any scope got a new model, drops every cached answer: each
+/// carries predictions from the models it was computed with (ADR 0006).
+pub async fn recalibrate(
+    store: &Store,
+    cache: &Cache,
+    now: Millis,
+    zone: &Zone,
+) -> Result<BTreeMap<Scope, ScopeFit>, StoreError> {
+    let outcomes = calibrate_in(store, now, zone).await?;
+    if outcomes.values().any(|o| matches!(o, ScopeFit::Fitted(_))) && !cache.invalidate_all().await
+    {
+        tracing::warn!("new models stored, but cached answers could not be dropped; they expire with their TTL");
+    }
+    Ok(outcomes)
+}
+
 /// The Lambda entry point of the calibration function (an EventBridge schedule invokes it).
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     let config = crate::config::Config::from_env()?;
     let clients = crate::config::Clients::from_env(&config, None).await;
-    let store = &clients.store;
-    let zone = &config.zone;
+    let cache = Cache::from_env().map_err(crate::config::ConfigError::new)?;
+    let (store, zone, cache) = (&clients.store, &config.zone, &cache);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |_: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
             let now = Millis(chrono::Utc::now().timestamp_millis());
-            let outcomes = calibrate_in(store, now, zone).await?;
+            let outcomes = recalibrate(store, cache, now, zone).await?;
             let fitted = outcomes
                 .values()
                 .filter(|o| matches!(o, ScopeFit::Fitted(_)))

@@ -2,13 +2,16 @@
 //! Lambda entry point shared by the four read functions and the local dev server.
 
 use crate::audit::{AuditLog, AuditRecord, SubjectHasher};
+use crate::cache::{Cache, CacheUse, Slot};
 use crate::auth::{AuthError, Authenticator};
 use crate::config::{Clients, Config, ConfigError};
 use crate::erase;
 use crate::reads::{Answer, ReadError, Reads};
 use crate::store::StoreError;
 use crate::telemetry;
-use c360_domain::access::{mask_answer, redact_text, Caller, Denied, Masking, MaskingConfig};
+use c360_domain::access::{
+    mask_answer, redact_text, Caller, Denied, Masking, MaskingConfig, Role,
+};
 use c360_domain::projection::Scope;
 use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -334,6 +337,8 @@ pub struct LocalDefaults<'a> {
 pub struct App {
     pub reads: Reads,
     pub access: Arc<Access>,
+    /// Answers served from Redis when they are current ([`Cache::disabled`] by default).
+    pub cache: Cache,
 }
 
 impl App {
@@ -341,7 +346,78 @@ impl App {
         App {
             reads,
             access: Arc::new(access),
+            cache: Cache::disabled(),
         }
+    }
+
+    /// The same app, caching answers in `cache`.
+    pub fn with_cache(mut self, cache: Cache) -> Self {
+        self.cache = cache;
+        self
+    }
+}
+
+/// Where the answer to `plan` is cached for a caller of `role` with `masking`: the four reads
+/// are, the audit listing and erasure are not.
+fn cache_slot(plan: &Plan, role: Role, masking: Masking) -> Option<Slot> {
+    let role = role.as_str();
+    match plan {
+        Plan::Profile(id, scope) => Some(Slot::customer("profile", id, scope, role, masking, &[])),
+        Plan::Value(id, scope) => Some(Slot::customer("value", id, scope, role, masking, &[])),
+        Plan::Timeline {
+            id,
+            scope,
+            limit,
+            cursor,
+        } => Some(Slot::customer(
+            "timeline",
+            id,
+            scope,
+            role,
+            masking,
+            &[&limit.to_string(), cursor.as_deref().unwrap_or("")],
+        )),
+        Plan::Search {
+            query,
+            scope,
+            limit,
+        } => Some(Slot::search(
+            scope,
+            role,
+            masking,
+            &[&limit.to_string(), query.trim()],
+        )),
+        Plan::Audit { .. } | Plan::Erase(_) => None,
+    }
+}
+
+/// The answer to `plan` as the caller may see it (masked), from the cache when it holds a
+/// current one (cache-aside: a miss reads DynamoDB and stores what it served).
+async fn answer(
+    app: &App,
+    plan: Plan,
+    now: Millis,
+    masking: Masking,
+    slot: Option<Slot>,
+) -> (Result<Value, ApiError>, CacheUse) {
+    let masked = |a: Answer| {
+        let Answer { mut data, names } = a;
+        mask_answer(&mut data, masking, &names);
+        data
+    };
+    let Some(slot) = slot.filter(|_| app.cache.enabled()) else {
+        return (execute(app, plan, now).await.map(masked), CacheUse::Off);
+    };
+    match app.cache.get(&slot).await {
+        Ok(Ok(data)) => (Ok(data), CacheUse::Hit),
+        Ok(Err(seen)) => {
+            let result = execute(app, plan, now).await.map(masked);
+            if let Ok(data) = &result {
+                app.cache.put(&slot, &seen, data).await;
+            }
+            (result, CacheUse::Miss)
+        }
+        Err(()) => (execute(app, plan, now).await.map(masked), CacheUse::Bypass),
     }
 }
 
@@ -574,6 +650,16 @@ async fn execute(app: &App, plan: Plan, now: Millis) -> Result<Answer, ApiError>
             let erased = erase::erase(reads.store(), &id, now)
                 .await
                 .map_err(|e| read_error(e, id_kind(&id)))?;
+            // Nothing cached about the customer survives: their answers by any identifier,
+            // and (search hits can be anywhere) every search answer.
+            let ids: Vec<Identifier> = erased.identifiers.iter().cloned().collect();
+            let (by_id, all) = tokio::join!(
+                app.cache.invalidate(&ids, &[]),
+                app.cache.invalidate_all()
+            );
+            if !(by_id && all) {
+                tracing::warn!("erasure: cached answers could not be dropped; they expire with their TTL");
+            }
             Ok(Answer::anonymous(json!({
                 "customer_identifier": id.value(),
                 "identifier_type": id.kind().as_str(),
@@ -634,24 +720,35 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
         status: 0,
     };
     note_subject(&app.access.hasher, endpoint, &req, &mut audit);
-    let mut masking = Masking::ALL;
+    let mut cache_use = CacheUse::Off;
     let result = match prepare(app, endpoint, &req, &mut audit) {
         Err(e) => {
             audit.status = e.status();
             audited(app, &audit).await.and(Err(e))
         }
         Ok((caller, plan)) => {
-            masking = app.access.masking.for_role(caller.role);
+            let masking = app.access.masking.for_role(caller.role);
             audit.status = 200;
+            let slot = cache_slot(&plan, caller.role, masking);
             let (written, answer) = if matches!(plan, Plan::Erase(_)) {
                 // A destructive request is audited before it runs.
                 match audited(app, &audit).await {
-                    Ok(()) => (Ok(()), execute(app, plan, now).await),
+                    Ok(()) => {
+                        let (answer, used) = answer(app, plan, now, masking, slot).await;
+                        cache_use = used;
+                        (Ok(()), answer)
+                    }
                     Err(e) => (Err(e), Err(ApiError::Unavailable)),
                 }
             } else {
-                // The audit write runs alongside the read: no added round trip.
-                tokio::join!(audited(app, &audit), execute(app, plan, now))
+                // The audit write runs alongside the read (or the cache lookup): no added
+                // round trip, and a hit is audited like any answer.
+                let (written, (answer, used)) = tokio::join!(
+                    audited(app, &audit),
+                    answer(app, plan, now, masking, slot)
+                );
+                cache_use = used;
+                (written, answer)
             };
             match (written, answer) {
                 (Err(e), _) => Err(e),
@@ -665,12 +762,21 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
         }
     };
     let response = match result {
-        Ok(Answer { mut data, names }) => {
-            mask_answer(&mut data, masking, &names);
-            json_response(200, &json!({"success": true, "data": data}))
-        }
+        Ok(data) => json_response(200, &json!({"success": true, "data": data})),
         Err(e) => error_response(&e),
     };
+    if app.cache.enabled() && cache_use != CacheUse::Off {
+        let one = |u: CacheUse| u64::from(cache_use == u);
+        telemetry::emit_metrics(
+            "Customer360",
+            &[("Endpoint", endpoint.name())],
+            &[
+                ("CacheHits", one(CacheUse::Hit)),
+                ("CacheMisses", one(CacheUse::Miss)),
+                ("CacheBypassed", one(CacheUse::Bypass)),
+            ],
+        );
+    }
     tracing::info!(
         endpoint = endpoint.name(),
         status = response.status().as_u16(),
@@ -679,6 +785,8 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
         role = audit.role.as_deref().unwrap_or("-"),
         scope = audit.scope.as_deref().unwrap_or("-"),
         elapsed_ms = started.elapsed().as_millis() as u64,
+        cache = cache_use.as_str(),
+        cache_hit_ratio = app.cache.hit_ratio(),
         "request"
     );
     response
@@ -690,7 +798,8 @@ pub async fn run(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let clients = Clients::from_env(&config, None).await;
     let access = Access::from_env(clients.store.client().clone())?;
-    let app = App::new(Reads::new(clients.store, config), access);
+    let cache = Cache::from_env().map_err(ConfigError::new)?;
+    let app = App::new(Reads::new(clients.store, config), access).with_cache(cache);
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(handle(app, endpoint, req).await)

@@ -4,7 +4,7 @@
 //! alone (its sequence number); the others are applied. Lambda then retries from the lowest
 //! reported record, redelivering those after it: applying a record twice changes nothing.
 
-use crate::config::{Clients, Config};
+use crate::config::{Clients, Config, ConfigError};
 use crate::decode::{decode, source_id};
 use crate::projector::{Outcome, Projector};
 use crate::telemetry;
@@ -147,7 +147,8 @@ pub async fn run(kind: SourceKind) -> Result<(), lambda_runtime::Error> {
     let clients = Clients::from_env(&config, None).await;
     let ingest = Ingest::new(
         kind,
-        Projector::new(clients.store.clone(), config.zone),
+        Projector::new(clients.store.clone(), config.zone)
+            .with_cache(crate::cache::Cache::from_env().map_err(ConfigError::new)?),
         config.zone,
     );
     let ingest = &ingest;

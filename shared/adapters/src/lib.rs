@@ -7,10 +7,12 @@
 //! - [`ingest`]: the stream Lambda (partial batch responses).
 //! - [`reads`] and [`http`]: the API endpoints; [`auth`], [`audit`] and [`erase`]: who may
 //!   call, the audit log, and erasure.
+//! - [`cache`]: answers cached in Redis (cache-aside), invalidated by the ingest.
 //! - [`rebuild`]: the projection rebuilt from the source tables.
 
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod calibrate;
 pub mod config;
 pub mod counter;

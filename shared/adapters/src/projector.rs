@@ -3,6 +3,7 @@
 //! retries (bounded); a duplicate or older delivery finds its sequence number already
 //! applied and writes nothing.
 
+use crate::cache::Cache;
 use crate::store::{entry_sk, Store, StoreError, StoredNode, WriteSet};
 use c360_domain::identity::{relink, relink_start, singleton, NodeLinks};
 use c360_domain::projection::{
@@ -33,6 +34,27 @@ pub struct Projector {
     store: Store,
     zone: Zone,
     max_attempts: u32,
+    /// Cached answers the changes make stale are dropped here, before the change is
+    /// acknowledged (ADR 0006).
+    cache: Cache,
+}
+
+/// Everything a change may have changed in an answer: every identifier of every customer it
+/// touched (both sides of a link or a split) and the scopes whose figures moved.
+#[derive(Debug, Default)]
+struct Touched {
+    ids: BTreeSet<Identifier>,
+    scopes: BTreeSet<Scope>,
+}
+
+impl Touched {
+    fn nodes<'a>(&mut self, nodes: impl IntoIterator<Item = (&'a Identifier, &'a NodeLinks)>) {
+        for (id, links) in nodes {
+            self.ids.insert(id.clone());
+            self.ids.extend(links.cluster.iter().cloned());
+            self.ids.extend(links.adjacent.iter().cloned());
+        }
+    }
 }
 
 /// Exponential backoff with full jitter (10 ms doubling, capped at 640 ms), so writers that
@@ -55,7 +77,14 @@ impl Projector {
             store,
             zone,
             max_attempts: 12,
+            cache: Cache::disabled(),
         }
+    }
+
+    /// The same projector, invalidating `cache` for every change it applies.
+    pub fn with_cache(mut self, cache: Cache) -> Self {
+        self.cache = cache;
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -95,8 +124,11 @@ impl Projector {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let mut touched = Touched::default();
             // Boxed: the attempt is a deep future, and each ingest binary embeds it in its runtime loop.
-            match Box::pin(self.try_apply(kind, source_id, seq, change, scanned)).await {
+            match Box::pin(self.try_apply(kind, source_id, seq, change, scanned, &mut touched))
+                .await
+            {
                 Err(StoreError::Conflict) if attempt < self.max_attempts => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
@@ -104,6 +136,19 @@ impl Projector {
                     return Err(StoreError::Unavailable(format!(
                         "still conflicting after {attempt} attempts"
                     )));
+                }
+                Ok(outcome) => {
+                    // A redelivery (Stale) invalidates again: the delivery before it may have
+                    // committed and stopped before invalidating.
+                    if matches!(
+                        outcome,
+                        Outcome::Applied | Outcome::Suppressed | Outcome::Stale
+                    ) {
+                        let ids: Vec<Identifier> = touched.ids.into_iter().collect();
+                        let scopes: Vec<Scope> = touched.scopes.into_iter().collect();
+                        self.cache.invalidate(&ids, &scopes).await;
+                    }
+                    return Ok(outcome);
                 }
                 other => return other,
             }
@@ -117,6 +162,7 @@ impl Projector {
         seq: &SeqNo,
         change: &Change,
         scanned: bool,
+        touched: &mut Touched,
     ) -> Result<Outcome, StoreError> {
         let identifiers = match change {
             Change::Upsert(record) => record.identities().all(),
@@ -137,6 +183,13 @@ impl Projector {
             .load_for_change((kind, source_id), &guess_nodes, &guess_stats, &identifiers)
             .await?;
         let previous = loaded.anchor.take();
+        touched.ids.extend(identifiers.iter().cloned());
+        touched.nodes(loaded.nodes.iter().map(|(id, n)| (id, &n.links)));
+        for state in previous.iter().filter_map(|p| p.state.as_ref()) {
+            touched.ids.insert(state.home.clone());
+            touched.ids.extend(state.links.iter().cloned());
+            touched.scopes.extend(state.scopes());
+        }
         // An erased customer's records are not projected again: the change counts as a removal.
         let suppressed = !loaded.suppressed.is_empty();
         let change = if suppressed { &Change::Remove } else { change };
@@ -175,6 +228,15 @@ impl Projector {
         };
 
         let deltas = stat_deltas(before.as_ref(), after.as_ref());
+        for (node, scope) in deltas.keys() {
+            touched.ids.insert(node.clone());
+            touched.scopes.insert(scope.clone());
+        }
+        for state in after.iter() {
+            touched.ids.insert(state.home.clone());
+            touched.ids.extend(state.links.iter().cloned());
+            touched.scopes.extend(state.scopes());
+        }
         // Stats the first read already asked for are known, present or absent.
         let missing: Vec<(Identifier, Scope)> = deltas
             .keys()
@@ -272,6 +334,9 @@ impl Projector {
                 .map(|(id, n)| (id.clone(), n.links.clone()))
                 .collect();
             let changed = relink(&links, m, &old_links, &new_links);
+            // Both sides of the link or split: the clusters before (walked) and after.
+            touched.nodes(links.iter());
+            touched.nodes(changed.iter().map(|(id, n)| (id, n)));
             for (id, node) in &changed {
                 self.store
                     .put_node(&mut w, id, node, loaded.nodes.get(id).map(|n| n.version))?;

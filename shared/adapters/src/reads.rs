@@ -334,7 +334,12 @@ impl Reads {
                 now,
             ));
         }
-        Ok(json!({ "query": query, "results": hits, "total": hits.len() }))
+        Ok(json!({
+            "query": query,
+            "results": hits,
+            "total": hits.len(),
+            "generated_at": self.config.zone.format(now),
+        }))
     }
 }
 

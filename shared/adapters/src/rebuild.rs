@@ -309,7 +309,8 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     let config = crate::config::Config::from_env()?;
     let clients = crate::config::Clients::from_env(&config, None).await;
-    let projector = Projector::new(clients.store.clone(), config.zone);
+    let cache = crate::cache::Cache::from_env().map_err(crate::config::ConfigError::new)?;
+    let projector = Projector::new(clients.store.clone(), config.zone).with_cache(cache);
     let sources = source_tables_from_env();
     let (projector, sources, zone) = (&projector, &sources, &config.zone);
     lambda_runtime::run(lambda_runtime::service_fn(

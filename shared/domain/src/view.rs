@@ -178,6 +178,7 @@ impl CustomerView<'_> {
         );
         m.insert("total_events".into(), json!(self.stats.records()));
         m.insert("next_cursor".into(), json!(next_cursor));
+        m.insert("generated_at".into(), json!(self.zone.format(self.now)));
         Value::Object(m)
     }
 }

@@ -5,6 +5,7 @@
 pub mod server;
 pub use server::router;
 
+use c360_adapters::cache::Cache;
 use c360_adapters::auth::sign_hs256;
 use c360_adapters::config::{dynamodb_client, Config};
 use c360_adapters::http::{Access, LocalDefaults};
@@ -106,6 +107,7 @@ pub fn store(sdk: &aws_config::SdkConfig, config: &Config) -> Store {
 pub fn stream_sources(
     store: &Store,
     config: &Config,
+    cache: &Cache,
     settled: Arc<AtomicU64>,
 ) -> Vec<StreamSource> {
     SourceKind::ALL
@@ -113,7 +115,7 @@ pub fn stream_sources(
         .map(|kind| {
             let ingest = Ingest::new(
                 kind,
-                Projector::new(store.clone(), config.zone),
+                Projector::new(store.clone(), config.zone).with_cache(cache.clone()),
                 config.zone,
             );
             let settled = settled.clone();

@@ -7,6 +7,7 @@ use c360_adapters::http::App;
 use c360_adapters::reads::Reads;
 use c360_adapters::schema;
 use c360_devkit::demo::{self, DemoConfig};
+use c360_adapters::cache::Cache;
 use c360_devkit::poller::{replay_dead_letters, Poller, PollerConfig};
 use c360_domain::SourceKind;
 use c360_local::{
@@ -177,7 +178,10 @@ async fn seed(sdk: &aws_config::SdkConfig, customers: usize, seed: u64) -> anyho
 async fn calibrate(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
-    let outcomes = c360_adapters::calibrate::calibrate(&store(sdk, config), now).await?;
+    let cache = Cache::from_env().map_err(anyhow::Error::msg)?;
+    let outcomes =
+        c360_adapters::calibrate::recalibrate(&store(sdk, config), &cache, now, &config.zone)
+            .await?;
     for (scope, outcome) in &outcomes {
         let name = match scope {
             c360_domain::Scope::AllStores => "all stores".to_string(),
@@ -204,7 +208,8 @@ async fn rebuild(
 ) -> anyhow::Result<()> {
     use c360_adapters::rebuild::{rebuild, RebuildOptions};
     let started = std::time::Instant::now();
-    let projector = c360_adapters::projector::Projector::new(store(sdk, config), config.zone);
+    let projector = c360_adapters::projector::Projector::new(store(sdk, config), config.zone)
+        .with_cache(Cache::from_env().map_err(anyhow::Error::msg)?);
     let sources: Vec<_> = SourceKind::ALL
         .into_iter()
         .map(|k| (k, source_table(k)))
@@ -240,7 +245,8 @@ async fn replay(
     table: Option<&str>,
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let sources = stream_sources(&store(sdk, config), config, Arc::default());
+    let cache = Cache::from_env().map_err(anyhow::Error::msg)?;
+    let sources = stream_sources(&store(sdk, config), config, &cache, Arc::default());
     if let Some(t) = table {
         anyhow::ensure!(
             sources.iter().any(|s| s.table_name == t),
@@ -313,7 +319,8 @@ async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let delivered = Arc::new(AtomicU64::new(0));
     let mut pollers = Vec::new();
-    for source in stream_sources(&store, config, delivered.clone()) {
+    let cache = Cache::from_env().map_err(anyhow::Error::msg)?;
+    for source in stream_sources(&store, config, &cache, delivered.clone()) {
         let poller_config = PollerConfig {
             dead_letter_dir: args.dead_letter_dir.clone(),
             ..PollerConfig::default()
@@ -327,7 +334,7 @@ async fn serve(
         pollers.push(tokio::spawn(run_poller(poller, stop_rx.clone())));
     }
 
-    let app = App::new(Reads::new(store, config.clone()), local_access(sdk)?);
+    let app = App::new(Reads::new(store, config.clone()), local_access(sdk)?).with_cache(cache);
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
