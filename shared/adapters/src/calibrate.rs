@@ -141,7 +141,9 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(
         move |_: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
             let now = Millis(chrono::Utc::now().timestamp_millis());
-            let outcomes = recalibrate(store, cache, now, zone).await?;
+            // Boxed: the calibration is a deep future; inline, the Lambda runtime's type of it
+            // overflows rustc's query depth.
+            let outcomes = Box::pin(recalibrate(store, cache, now, zone)).await?;
             let fitted = outcomes
                 .values()
                 .filter(|o| matches!(o, ScopeFit::Fitted(_)))

@@ -146,7 +146,9 @@ impl Projector {
                     ) {
                         let ids: Vec<Identifier> = touched.ids.into_iter().collect();
                         let scopes: Vec<Scope> = touched.scopes.into_iter().collect();
-                        self.cache.invalidate(&ids, &scopes).await;
+                        // Boxed like the attempt: inline, the ingest binaries' future
+                        // overflows rustc's query depth.
+                        Box::pin(self.cache.invalidate(&ids, &scopes)).await;
                     }
                     return Ok(outcome);
                 }
