@@ -90,7 +90,7 @@ pub async fn calibrate_in(
             })
             .collect();
         if days_not_recorded > 0 {
-            tracing::warn!(scope = %scope.key(), customers = days_not_recorded, "customers left out: orders projected before order days were recorded (run a rebuild)");
+            tracing::warn!(scope = %scope.key(), customers = days_not_recorded, "customers left out: orders projected before order days were recorded (rebuild the projection into a new table)");
         }
         let outcome = match fit(&summaries, now, zone) {
             Ok(model) => {

@@ -158,7 +158,7 @@ impl NoPrediction {
                 "the customer's history is outside what the fitted model can evaluate"
             }
             NoPrediction::DaysNotRecorded => {
-                "some of the customer's orders were projected before order days were recorded; a rebuild restores them"
+                "some of the customer's orders were projected before order days were recorded; a rebuild into a new table restores them"
             }
         }
     }

@@ -206,8 +206,9 @@ pub struct ScopeStats {
     /// every write of the item bills its whole size (1 WCU per KB).
     ///
     /// Items stored before it existed read as empty; their counted orders carry no day, and
-    /// the models then give this customer no prediction until a rebuild
-    /// (`docs/adr/0004-rebuild.md`) has re-applied the orders.
+    /// the models then give this customer no prediction until the projection is rebuilt into
+    /// a new table (`docs/adr/0004-rebuild.md`; a rebuild into the live table leaves records a
+    /// stream delivery applied as they are).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub order_days: BTreeMap<i64, OrderDay>,
 }
