@@ -68,6 +68,15 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(1 + u64::from(nanos) % cap_ms)
 }
 
+/// The identifiers of a node's customer; a node stored before clusters were kept is alone.
+fn cluster_of(id: &Identifier, links: &NodeLinks) -> Vec<Identifier> {
+    if links.cluster.is_empty() {
+        vec![id.clone()]
+    } else {
+        links.cluster.clone()
+    }
+}
+
 /// Identity graphs are small; this bounds the walk so a pathological one fails loudly.
 const MAX_CLUSTER_NODES: usize = 60;
 
@@ -255,6 +264,10 @@ impl Projector {
                 want_nodes.extend(relink_start(m, &old_links, &new_links));
             }
         }
+        // A node's search tokens carry its cluster's identifiers, so every node whose stats
+        // change is read. The first read has the new home; only a removal or a record
+        // changing home needs the old one, and those read missing stats anyway.
+        want_nodes.extend(deltas.keys().map(|(n, _)| n.clone()));
         let mut absent: BTreeSet<Identifier> = guess_nodes
             .iter()
             .filter(|n| !loaded.nodes.contains_key(*n))
@@ -277,13 +290,43 @@ impl Projector {
             loaded.stats.extend(more.stats);
         }
 
+        // Identity: the new links of every node a re-link changes.
+        let mut changed: BTreeMap<Identifier, NodeLinks> = BTreeMap::new();
+        if let (true, Some(m)) = (relinking, &member) {
+            self.walk_cluster(&mut loaded.nodes, &mut absent).await?;
+            let links: BTreeMap<Identifier, NodeLinks> = loaded
+                .nodes
+                .iter()
+                .map(|(id, n)| (id.clone(), n.links.clone()))
+                .collect();
+            changed = relink(&links, m, &old_links, &new_links);
+            // Both sides of the link or split: the clusters before (walked) and after.
+            touched.nodes(links.iter());
+            touched.nodes(changed.iter().map(|(id, n)| (id, n)));
+        }
+        let cluster_before = |id: &Identifier| -> Vec<Identifier> {
+            loaded
+                .nodes
+                .get(id)
+                .map(|n| cluster_of(id, &n.links))
+                .unwrap_or_else(|| vec![id.clone()])
+        };
+        let cluster_after = |id: &Identifier| -> Vec<Identifier> {
+            changed
+                .get(id)
+                .map(|l| cluster_of(id, l))
+                .unwrap_or_else(|| cluster_before(id))
+        };
+
         let mut w = WriteSet::default();
 
         // Statistics and search tokens of every (node, scope) the move touches.
+        let mut scopes_changed: BTreeSet<Identifier> = BTreeSet::new();
         for ((node, scope), (old, new)) in &deltas {
             let stored = loaded.stats.get(&(node.clone(), scope.clone()));
             let mut stats = stored.map(|s| s.stats.clone()).unwrap_or_default();
-            let tokens_before = tokens(node, &stats);
+            let tokens_before = tokens(node, &cluster_before(node), &stats);
+            let was_empty = stats.is_empty();
             for extreme in stats.replace(*old, *new) {
                 let found = self
                     .store
@@ -291,14 +334,38 @@ impl Projector {
                     .await?;
                 stats.restore(extreme, found);
             }
+            if was_empty != stats.is_empty() {
+                scopes_changed.insert(node.clone());
+            }
             self.store
                 .put_stats(&mut w, node, scope, &stats, stored.map(|s| s.version))?;
-            let tokens_after = tokens(node, &stats);
-            for t in tokens_after.difference(&tokens_before) {
-                self.store.put_token(&mut w, node, scope, t)?;
-            }
-            for t in tokens_before.difference(&tokens_after) {
-                self.store.delete_token(&mut w, node, scope, t)?;
+            let tokens_after = tokens(node, &cluster_after(node), &stats);
+            self.write_tokens(&mut w, node, scope, &tokens_before, &tokens_after)?;
+        }
+
+        // A node whose cluster a re-link changes holds the other identifiers' tokens in every
+        // scope it has records in, not only in those this record touches: one Query each,
+        // in parallel (re-links are rare). Only identifier tokens change there, never name
+        // tokens, so a record changing names in such a scope at the same time commutes with
+        // this write; one adding or emptying a scope bumps the node's version and conflicts.
+        let regrouped: Vec<Identifier> = changed
+            .keys()
+            .filter(|id| loaded.nodes.contains_key(*id) && cluster_before(id) != cluster_after(id))
+            .cloned()
+            .collect();
+        let elsewhere =
+            futures::future::try_join_all(regrouped.iter().map(|id| self.store.node_stats(id)))
+                .await?;
+        for (node, scopes) in regrouped.iter().zip(elsewhere) {
+            for (scope, stats) in scopes {
+                if deltas.contains_key(&(node.clone(), scope.clone())) {
+                    continue;
+                }
+                let tokens_before = tokens(node, &cluster_before(node), &stats);
+                let tokens_after = tokens(node, &cluster_after(node), &stats);
+                self.write_tokens(&mut w, node, &scope, &tokens_before, &tokens_after)?;
+                // Cached search answers of that scope may now miss or wrongly show the customer.
+                touched.scopes.insert(scope);
             }
         }
 
@@ -327,31 +394,40 @@ impl Projector {
             }
         }
 
-        // Identity: re-link the member, or make sure the home node exists.
-        if let (true, Some(m)) = (relinking, &member) {
-            self.walk_cluster(&mut loaded.nodes, &mut absent).await?;
-            let links: BTreeMap<Identifier, NodeLinks> = loaded
-                .nodes
-                .iter()
-                .map(|(id, n)| (id.clone(), n.links.clone()))
-                .collect();
-            let changed = relink(&links, m, &old_links, &new_links);
-            // Both sides of the link or split: the clusters before (walked) and after.
-            touched.nodes(links.iter());
-            touched.nodes(changed.iter().map(|(id, n)| (id, n)));
-            for (id, node) in &changed {
-                self.store
-                    .put_node(&mut w, id, node, loaded.nodes.get(id).map(|n| n.version))?;
-            }
-            for (id, node) in &loaded.nodes {
-                if !changed.contains_key(id) {
-                    self.store.check_node(&mut w, id, Some(node.version))?;
-                }
-            }
-        } else if let Some(a) = &after {
-            if !loaded.nodes.contains_key(&a.home) {
+        // Nodes: re-linked ones rewritten, a new home created. Every node whose tokens this
+        // change wrote is guarded, its tokens having been computed from its cluster; one
+        // gaining or losing a scope gets a new version, so that a re-link, which rewrites the
+        // tokens of every scope it found, cannot commit having missed one.
+        let mut guarded: BTreeSet<Identifier> = BTreeSet::new();
+        for (id, node) in &changed {
+            self.store
+                .put_node(&mut w, id, node, loaded.nodes.get(id).map(|n| n.version))?;
+            guarded.insert(id.clone());
+        }
+        if let Some(a) = &after {
+            if !loaded.nodes.contains_key(&a.home) && guarded.insert(a.home.clone()) {
                 self.store
                     .put_node(&mut w, &a.home, &singleton(&a.home), None)?;
+            }
+        }
+        for (id, _) in deltas.keys() {
+            if !guarded.insert(id.clone()) {
+                continue;
+            }
+            match loaded.nodes.get(id) {
+                Some(n) if scopes_changed.contains(id) => {
+                    self.store.put_node(&mut w, id, &n.links, Some(n.version))?
+                }
+                Some(n) => self.store.check_node(&mut w, id, Some(n.version))?,
+                None => self.store.check_node(&mut w, id, None)?,
+            }
+        }
+        if relinking {
+            // The clusters were computed from every node read.
+            for (id, node) in &loaded.nodes {
+                if guarded.insert(id.clone()) {
+                    self.store.check_node(&mut w, id, Some(node.version))?;
+                }
             }
         }
 
@@ -378,6 +454,24 @@ impl Projector {
         } else {
             Outcome::Applied
         })
+    }
+
+    /// Puts the tokens a (node, scope) gains and deletes those it loses.
+    fn write_tokens(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        before: &BTreeSet<String>,
+        after: &BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        for t in after.difference(before) {
+            self.store.put_token(w, node, scope, t)?;
+        }
+        for t in before.difference(after) {
+            self.store.delete_token(w, node, scope, t)?;
+        }
+        Ok(())
     }
 
     /// Reads every node reachable from those loaded, so a re-link sees whole clusters.

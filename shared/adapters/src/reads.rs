@@ -269,8 +269,11 @@ impl Reads {
         ))
     }
 
-    /// Customers matching what staff typed, in a scope. One index Query per token kind,
-    /// then the matched clusters' nodes and figures.
+    /// Customers matching what staff typed, in a scope. One index Query per token kind the
+    /// text can be (at most three, sent together), then the matched clusters' nodes and
+    /// figures. A node holds the tokens of every identifier of its customer where it has
+    /// records, so a hit may come through any node of the cluster; each customer shows once,
+    /// saying which kind of token matched it first (`matched_by`).
     pub async fn search(
         &self,
         query: &str,
@@ -279,10 +282,13 @@ impl Reads {
         now: Millis,
     ) -> Result<Value, ReadError> {
         let tokens = query_tokens(query);
+        // A customer holds a token under each of its nodes with records in the scope (1 to 3 in
+        // practice): reading a few times `limit` index items still yields `limit` customers.
+        let per_token = limit.saturating_mul(3);
         let found = try_join_all(
             tokens
                 .iter()
-                .map(|t| self.store.search_token(scope, t, limit)),
+                .map(|t| self.store.search_token(scope, t, per_token)),
         )
         .await?;
         let mut matched: Vec<(Identifier, &str)> = Vec::new();
@@ -379,7 +385,7 @@ fn search_hit(
         "total_spent": value.total_spent.yuan(),
         "customer_tier": value.tier.label(),
         "last_activity_at": stats.last_event_at.map(|t| config.zone.format(t)),
-        "matched_by": match matched_by { "p" => "phone", "l4" => "phone_last4", "m" => "member_id", "e" => "email", _ => "name" },
+        "matched_by": match matched_by { "p" => "phone", "l4" => "phone_last4", "m" => "member_id", "e" => "email", "i" => "pinyin_initials", _ => "name" },
     })
 }
 

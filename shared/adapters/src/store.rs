@@ -5,7 +5,7 @@
 //! | node | `N#{id}` | `#NODE` | identity links and cluster, `ver` |
 //! | stats | `N#{id}` | `STATS#{scope}` | fixed-size figures of the node in a scope, `ver` |
 //! | entry | `N#{id}` | `R#{scope}#{source}#{source_id}` | one per record per scope; LSIs `lt`, `lk`, `lc` |
-//! | token | `N#{id}` | `T#{scope}#{token}` | search; GSI `gp` = `{scope}#{token}` |
+//! | token | `N#{id}` | `T#{scope}#{token}` | search (tokens of the node's whole cluster); GSI `gp` = `{scope}#{token}` |
 //! | anchor | `REC#{source}#{source_id}` | `REC` | last applied sequence number and record state |
 //! | suppression | `SUP#{id}` | `SUP` | an erased identifier: its records are not projected again |
 //!
@@ -844,6 +844,38 @@ impl Store {
         resp.item.map(|item| parse_node(&item)).transpose()
     }
 
+    /// A node's statistics in every scope it has records in (one Query, strongly consistent):
+    /// what a re-link reads to rewrite the node's search tokens wherever it holds them.
+    pub async fn node_stats(
+        &self,
+        id: &Identifier,
+    ) -> Result<BTreeMap<Scope, ScopeStats>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :stats)")
+            .expression_attribute_values(":pk", s(node_pk(id)))
+            .expression_attribute_values(":stats", s("STATS#"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        items
+            .into_iter()
+            .map(|item| {
+                let scope = get_s(&item, "sk")
+                    .and_then(|sk| sk.strip_prefix("STATS#"))
+                    .and_then(Scope::from_key)
+                    .ok_or_else(|| StoreError::Failed("a stats item without a scope".into()))?;
+                Ok((scope, decode(item, "stats")?))
+            })
+            .collect()
+    }
+
     /// The extreme among a node's records in a scope, leaving out one record (the one
     /// being changed, whose new state the caller already counted).
     pub async fn find_extreme(
@@ -972,7 +1004,7 @@ impl Store {
             .index_name(INDEX_SEARCH)
             .key_condition_expression("gp = :gp")
             .expression_attribute_values(":gp", s(format!("{}#{}", scope.key(), token)))
-            .limit(limit as i32)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
             .await
             .map_err(classify)?;

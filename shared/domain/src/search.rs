@@ -1,46 +1,163 @@
 //! Search tokens: what a staff member can type to find a customer (`spec/api.md`, Search).
-//! A node holds its tokens in a scope while it has records there.
+//!
+//! A node holds its tokens in a scope while it has records there. Its tokens are those of
+//! every identifier of its customer (its cluster: `identity.rs`), so an identifier no record
+//! carries (a member's phone known only from the member record) is found wherever the
+//! customer has records, plus the prefixes and pinyin initials of the names on the node's own
+//! records in that scope. Token kinds (the part before `:`): `p` whole phone, `l4` its last 4
+//! digits (尾号), `m` member id (lowercase), `e` email, `n` name prefix (lowercase), `i` pinyin
+//! initials prefix (lowercase ASCII letters only).
 
 use crate::ids::{Identifier, Phone};
 use crate::projection::ScopeStats;
+use pinyin::ToPinyin;
 use std::collections::BTreeSet;
 
-/// Longest name prefix indexed, in characters.
+/// Longest name prefix (and initials prefix) indexed, in characters.
 pub const MAX_NAME_PREFIX: usize = 8;
 
 pub fn name_key(name: &str) -> String {
     format!("n:{}", name.trim().to_lowercase())
 }
 
-/// The tokens under which a node is found in a scope.
-pub fn tokens(node: &Identifier, stats: &ScopeStats) -> BTreeSet<String> {
+/// The tokens that find one identifier: `p:` and `l4:` for a phone, `m:` for a member id,
+/// `e:` for an email.
+pub fn identifier_tokens(id: &Identifier) -> Vec<String> {
+    match id {
+        Identifier::Phone(p) => vec![format!("p:{}", p.as_str()), format!("l4:{}", p.last4())],
+        Identifier::Member(m) => vec![format!("m:{}", m.as_str().to_lowercase())],
+        Identifier::Email(e) => vec![format!("e:{}", e.as_str())],
+    }
+}
+
+/// The tokens under which a node is found in a scope, given its stats there and the
+/// identifiers of its customer (`cluster`, the node itself included or not).
+pub fn tokens(node: &Identifier, cluster: &[Identifier], stats: &ScopeStats) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     if stats.is_empty() {
         return out;
     }
-    match node {
-        Identifier::Phone(p) => {
-            out.insert(format!("p:{}", p.as_str()));
-            out.insert(format!("l4:{}", p.last4()));
-        }
-        Identifier::Member(m) => {
-            out.insert(format!("m:{}", m.as_str().to_lowercase()));
-        }
-        Identifier::Email(e) => {
-            out.insert(format!("e:{}", e.as_str()));
-        }
+    for id in std::iter::once(node).chain(cluster) {
+        out.extend(identifier_tokens(id));
     }
     for name in stats.names.keys() {
         let chars: Vec<char> = name.trim().to_lowercase().chars().collect();
         for end in 1..=chars.len().min(MAX_NAME_PREFIX) {
             out.insert(format!("n:{}", chars[..end].iter().collect::<String>()));
         }
+        if let Some(letters) = initials(name) {
+            let letters: Vec<char> = letters.chars().collect();
+            for end in 1..=letters.len().min(MAX_NAME_PREFIX) {
+                out.insert(format!("i:{}", letters[..end].iter().collect::<String>()));
+            }
+        }
     }
     out
 }
 
+/// Surnames whose surname reading is not the character's most common one, and compound
+/// (two-character) surnames, with the reading used in names. Readings as the 《现代汉语词典》
+/// (第7版, 商务印书馆 2016) gives them for the character used as a surname (the entries
+/// marked 姓); the compound surnames are those of the 《百家姓》. A surname read two ways
+/// (乐 lè/yuè, 覃 qín/tán) is left to the pinyin crate's reading.
+const SURNAMES: &[(&str, &[&str])] = &[
+    // Compound surnames first: the longest match wins (单于 is chán yú, not shàn).
+    ("欧阳", &["ou", "yang"]),
+    ("司马", &["si", "ma"]),
+    ("上官", &["shang", "guan"]),
+    ("诸葛", &["zhu", "ge"]),
+    ("东方", &["dong", "fang"]),
+    ("皇甫", &["huang", "fu"]),
+    ("尉迟", &["yu", "chi"]),
+    ("公孙", &["gong", "sun"]),
+    ("慕容", &["mu", "rong"]),
+    ("长孙", &["zhang", "sun"]),
+    ("宇文", &["yu", "wen"]),
+    ("司徒", &["si", "tu"]),
+    ("司空", &["si", "kong"]),
+    ("夏侯", &["xia", "hou"]),
+    ("令狐", &["ling", "hu"]),
+    ("澹台", &["tan", "tai"]),
+    ("万俟", &["mo", "qi"]),
+    ("单于", &["chan", "yu"]),
+    ("轩辕", &["xuan", "yuan"]),
+    ("端木", &["duan", "mu"]),
+    ("独孤", &["du", "gu"]),
+    ("南宫", &["nan", "gong"]),
+    ("闻人", &["wen", "ren"]),
+    ("西门", &["xi", "men"]),
+    ("呼延", &["hu", "yan"]),
+    ("赫连", &["he", "lian"]),
+    ("钟离", &["zhong", "li"]),
+    ("宗政", &["zong", "zheng"]),
+    ("濮阳", &["pu", "yang"]),
+    ("淳于", &["chun", "yu"]),
+    ("申屠", &["shen", "tu"]),
+    ("公冶", &["gong", "ye"]),
+    ("太叔", &["tai", "shu"]),
+    ("仲孙", &["zhong", "sun"]),
+    ("乐正", &["yue", "zheng"]),
+    ("拓跋", &["tuo", "ba"]),
+    // Single surnames read differently from the character's common reading.
+    ("曾", &["zeng"]),
+    ("单", &["shan"]),
+    ("解", &["xie"]),
+    ("查", &["zha"]),
+    ("仇", &["qiu"]),
+    ("区", &["ou"]),
+    ("朴", &["piao"]),
+    ("繁", &["po"]),
+    ("盖", &["ge"]),
+    ("缪", &["miao"]),
+    ("翟", &["zhai"]),
+    ("员", &["yun"]),
+    ("秘", &["bi"]),
+    ("祭", &["zhai"]),
+    ("种", &["chong"]),
+    ("重", &["chong"]),
+    ("折", &["she"]),
+    ("召", &["shao"]),
+    ("长", &["chang"]),
+    ("宿", &["su"]),
+    ("句", &["gou"]),
+    ("褚", &["chu"]),
+    ("隗", &["wei"]),
+    ("蕃", &["pi"]),
+];
+
+/// Characters a name may carry between its parts that are not read (spaces, the middle dot
+/// of transliterated names such as 阿卜杜·热合曼).
+fn unread(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '·' | '•' | '・' | '.' | '-')
+}
+
+/// The pinyin initials of a Chinese name, lowercase (`张三` → `zs`, `曾小明` → `zxm`,
+/// `欧阳文` → `oyw`), reading the surname as a surname. `None` when some character of the
+/// name has no pinyin (a name in Latin letters is found by its own prefixes instead).
+pub fn initials(name: &str) -> Option<String> {
+    let chars: Vec<char> = name.chars().filter(|c| !unread(*c)).collect();
+    if chars.is_empty() {
+        return None;
+    }
+    let text: String = chars.iter().collect();
+    let mut out = String::new();
+    let mut rest: &[char] = &chars;
+    if let Some((surname, readings)) = SURNAMES.iter().find(|(s, _)| text.starts_with(s)) {
+        for r in *readings {
+            out.push(r.chars().next()?);
+        }
+        rest = &chars[surname.chars().count()..];
+    }
+    for c in rest {
+        let letter = c.to_pinyin()?.plain().chars().next()?;
+        out.push(letter);
+    }
+    out.chars().all(|c| c.is_ascii_lowercase()).then_some(out)
+}
+
 /// The tokens to look up for what someone typed: a whole phone, 4 digits (尾号, or a member
-/// id), a member id, an email, a name or the start of one.
+/// id), a member id, an email, a name or the start of one, pinyin initials (letters only).
+/// At most three, so a search is at most three index Queries sent together.
 pub fn query_tokens(query: &str) -> Vec<String> {
     let q = query.trim();
     if let Ok(p) = Phone::parse(q) {
@@ -62,6 +179,9 @@ pub fn query_tokens(query: &str) -> Vec<String> {
         }
         let prefix: String = lower.chars().take(MAX_NAME_PREFIX).collect();
         out.push(format!("n:{prefix}"));
+        if !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_lowercase()) {
+            out.push(format!("i:{prefix}"));
+        }
     }
     out
 }
@@ -69,21 +189,26 @@ pub fn query_tokens(query: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::MemberId;
+    use crate::ids::{Email, MemberId};
 
-    #[test]
-    fn a_phone_node_is_found_by_number_tail_and_name_prefixes() {
-        let node = Identifier::Phone(Phone::parse("13800138000").unwrap());
+    fn named(name: &str) -> ScopeStats {
         let mut stats = ScopeStats {
             order_records: 1,
             ..ScopeStats::default()
         };
-        stats.names.insert("张三".into(), 1);
-        let t = tokens(&node, &stats);
+        stats.names.insert(name.into(), 1);
+        stats
+    }
+
+    #[test]
+    fn a_phone_node_is_found_by_number_tail_and_name_prefixes() {
+        let node = Identifier::Phone(Phone::parse("13800138000").unwrap());
+        let stats = named("张三");
+        let t = tokens(&node, &[], &stats);
         for want in ["p:13800138000", "l4:8000", "n:张", "n:张三"] {
             assert!(t.contains(want), "{want} in {t:?}");
         }
-        assert!(tokens(&node, &ScopeStats::default()).is_empty());
+        assert!(tokens(&node, &[], &ScopeStats::default()).is_empty());
     }
 
     #[test]
@@ -97,6 +222,75 @@ mod tests {
             member_records: 1,
             ..ScopeStats::default()
         };
-        assert!(tokens(&node, &stats).contains("m:m123456"));
+        assert!(tokens(&node, &[], &stats).contains("m:m123456"));
+    }
+
+    #[test]
+    fn initials_read_surnames_as_surnames() {
+        assert_eq!(initials("张三").as_deref(), Some("zs"));
+        assert_eq!(initials("曾小明").as_deref(), Some("zxm"));
+        assert_eq!(initials("单雨").as_deref(), Some("sy"));
+        assert_eq!(initials("解东").as_deref(), Some("xd"));
+        assert_eq!(initials("欧阳文").as_deref(), Some("oyw"));
+        assert_eq!(initials("单于飞").as_deref(), Some("cyf"));
+        assert_eq!(initials("尉迟恭").as_deref(), Some("ycg"));
+        assert_eq!(initials(" 王 芳 ").as_deref(), Some("wf"));
+        assert_eq!(initials("阿卜杜·热合曼").as_deref(), Some("abdrhm"));
+        assert_eq!(initials("Alice"), None);
+        assert_eq!(initials("张A"), None);
+        assert_eq!(initials(""), None);
+    }
+
+    #[test]
+    fn a_name_is_found_by_its_initials_and_their_prefixes() {
+        let node = Identifier::Phone(Phone::parse("13800138000").unwrap());
+        for (name, want) in [
+            ("张三", "i:zs"),
+            ("曾小明", "i:zxm"),
+            ("单雨", "i:sy"),
+            ("解东", "i:xd"),
+            ("欧阳文", "i:oyw"),
+        ] {
+            let t = tokens(&node, &[], &named(name));
+            assert!(t.contains(want), "{want} in {t:?}");
+        }
+        let t = tokens(&node, &[], &named("曾小明"));
+        for want in ["i:z", "i:zx", "i:zxm"] {
+            assert!(t.contains(want), "{want} in {t:?}");
+        }
+        assert!(!t.contains("i:cxm"), "曾 as a surname is zēng: {t:?}");
+    }
+
+    #[test]
+    fn letters_only_queries_also_look_up_initials() {
+        assert_eq!(query_tokens("zs"), vec!["m:zs", "n:zs", "i:zs"]);
+        assert_eq!(query_tokens("ZXM"), vec!["m:zxm", "n:zxm", "i:zxm"]);
+        assert_eq!(query_tokens("oyw"), vec!["m:oyw", "n:oyw", "i:oyw"]);
+        for q in ["8000", "M123456", "张", "z s", "a@b.cn"] {
+            assert!(
+                query_tokens(q).iter().all(|t| !t.starts_with("i:")),
+                "{q}: {:?}",
+                query_tokens(q)
+            );
+        }
+        assert!(query_tokens("zs").len() <= 3);
+    }
+
+    #[test]
+    fn a_node_carries_the_tokens_of_every_identifier_of_its_customer() {
+        let member = Identifier::Member(MemberId::parse("M500005").unwrap());
+        let phone = Identifier::Phone(Phone::parse("19911110005").unwrap());
+        let email = Identifier::Email(Email::parse("wu@example.com").unwrap());
+        let cluster = vec![member.clone(), phone.clone(), email.clone()];
+        let stats = ScopeStats {
+            order_records: 1,
+            ..ScopeStats::default()
+        };
+        let t = tokens(&member, &cluster, &stats);
+        for want in ["m:m500005", "p:19911110005", "l4:0005", "e:wu@example.com"] {
+            assert!(t.contains(want), "{want} in {t:?}");
+        }
+        // Where the node has no records, it holds no tokens, whoever it is linked to.
+        assert!(tokens(&member, &cluster, &ScopeStats::default()).is_empty());
     }
 }
