@@ -1,0 +1,232 @@
+//! Search end to end (issue 11, items 4 and 5): source items written to the emulator's source
+//! tables, projected through the streams by the real ingest handlers, searched through the
+//! real HTTP handler with the tokens of each role. Every search is scoped (a staff member of
+//! another store finds nobody) and masked (staff see `199****0005`, never the number).
+
+use c360_adapters::http::Endpoint;
+use c360_domain::access::Role;
+use c360_domain::SourceKind;
+use c360_e2e::items::{self, Order};
+use c360_e2e::{token, TestEnv};
+use serde_json::{json, Value};
+
+const AT: &str = "2026-11-01T12:00:00+08:00";
+
+/// The hits of a search as `caller` (a role and its store), with `store_id` when given.
+async fn search(
+    env: &TestEnv,
+    caller: (Role, Option<&str>),
+    query: &str,
+    store: Option<&str>,
+) -> Vec<Value> {
+    let mut params = vec![("query", query)];
+    if let Some(s) = store {
+        params.push(("store_id", s));
+    }
+    let tok = token(caller.0, caller.1);
+    let (status, body) = env.get_as(Some(&tok), Endpoint::Search, &params).await;
+    assert_eq!(status, 200, "search {query} as {caller:?}: {body}");
+    body["data"]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+const ALL: (Role, Option<&str>) = (Role::SuperAdmin, None);
+const STAFF_S1: (Role, Option<&str>) = (Role::Staff, Some("s1"));
+const STAFF_S2: (Role, Option<&str>) = (Role::Staff, Some("s2"));
+
+async fn order(
+    env: &TestEnv,
+    id: &str,
+    store: &str,
+    phone: Option<&str>,
+    member: Option<&str>,
+    name: Option<&str>,
+) {
+    env.put(
+        SourceKind::Orders,
+        items::order(&Order {
+            id,
+            store,
+            phone,
+            member,
+            name,
+            at: AT,
+            ..Order::default()
+        }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn pinyin_initials_find_a_name_reading_surnames_as_surnames() {
+    let env = TestEnv::new().await;
+    let customers = [
+        ("o1", "13800138000", "张三", "zs"),
+        ("o2", "13800138001", "曾小明", "zxm"),
+        ("o3", "13800138002", "单雨", "sy"),
+        ("o4", "13800138003", "解东", "xd"),
+        ("o5", "13800138004", "欧阳文", "oyw"),
+    ];
+    for (id, phone, name, _) in customers {
+        order(&env, id, "s1", Some(phone), None, Some(name)).await;
+    }
+    env.sync().await;
+
+    for (_, phone, name, initials) in customers {
+        let hits = search(&env, ALL, initials, None).await;
+        assert_eq!(hits.len(), 1, "{initials}: {hits:?}");
+        assert_eq!(hits[0]["name"], json!(name), "{initials}");
+        assert_eq!(hits[0]["phone"], json!(phone), "{initials}");
+        assert_eq!(
+            hits[0]["matched_by"],
+            json!("pinyin_initials"),
+            "{initials}"
+        );
+    }
+    // Upper case is the same query; 曾 read as céng (cxm) is not how the surname is said.
+    assert_eq!(search(&env, ALL, "ZS", None).await.len(), 1);
+    assert!(search(&env, ALL, "cxm", None).await.is_empty());
+    // The start of the initials finds the name too (typing as you go).
+    assert_eq!(
+        search(&env, ALL, "zx", None).await[0]["name"],
+        json!("曾小明")
+    );
+
+    // The store of the orders, as its staff: found, masked.
+    let hits = search(&env, STAFF_S1, "zs", None).await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["phone"], json!("138****8000"));
+    assert_eq!(hits[0]["name"], json!("张*"));
+    assert_eq!(hits[0]["matched_by"], json!("pinyin_initials"));
+    // Another store: nobody, whether its staff ask or a super_admin asks for that store.
+    assert!(search(&env, STAFF_S2, "zs", None).await.is_empty());
+    assert!(search(&env, ALL, "zs", Some("s2")).await.is_empty());
+}
+
+/// A member whose phone and email only the member record carries: its orders, in a store
+/// other than the member's own, carry the member id alone.
+async fn member_known_by_id_only(env: &TestEnv) {
+    order(env, "m1", "s1", None, Some("M500005"), None).await;
+    order(env, "m2", "s1", None, Some("M500005"), None).await;
+    env.sync().await;
+    // The member record arrives after the orders: linking re-writes what the orders indexed.
+    env.put(
+        SourceKind::MemberSync,
+        items::member(
+            "M500005",
+            Some("19911110005"),
+            Some("wu.wu@example.com"),
+            "吴五",
+            "银卡",
+            "100",
+            "0.00",
+            "s3",
+            AT,
+        ),
+    )
+    .await;
+    env.sync().await;
+}
+
+#[tokio::test]
+async fn a_members_phone_and_email_find_it_wherever_its_orders_are() {
+    let env = TestEnv::new().await;
+    member_known_by_id_only(&env).await;
+
+    for q in ["19911110005", "0005", "M500005", "wu.wu@example.com"] {
+        for (caller, store) in [(ALL, None), (ALL, Some("s1")), (STAFF_S1, None)] {
+            let hits = search(&env, caller, q, store).await;
+            assert_eq!(hits.len(), 1, "{q} as {caller:?} in {store:?}: {hits:?}");
+            assert_eq!(hits[0]["member_id"], json!("M500005"), "{q}");
+            assert_eq!(hits[0]["total_orders"], json!(2), "{q}: the orders of s1");
+        }
+        // The member's own store sees the member record: found there too.
+        assert_eq!(search(&env, ALL, q, Some("s3")).await.len(), 1, "{q} in s3");
+        // A store the customer never visited: nobody.
+        assert!(
+            search(&env, STAFF_S2, q, None).await.is_empty(),
+            "{q} as staff of s2"
+        );
+        assert!(
+            search(&env, ALL, q, Some("s2")).await.is_empty(),
+            "{q} in s2"
+        );
+    }
+    let by = |q: &'static str| {
+        let env = &env;
+        async move { search(env, ALL, q, Some("s1")).await[0]["matched_by"].clone() }
+    };
+    assert_eq!(by("19911110005").await, json!("phone"));
+    assert_eq!(by("0005").await, json!("phone_last4"));
+    assert_eq!(by("wu.wu@example.com").await, json!("email"));
+
+    // Staff see the hit masked.
+    let hit = &search(&env, STAFF_S1, "0005", None).await[0];
+    assert_eq!(hit["phone"], json!("199****0005"));
+    assert_eq!(hit["customer_identifier"], json!("199****0005"));
+    assert_ne!(hit["name"], json!("吴五"));
+}
+
+#[tokio::test]
+async fn a_phone_the_member_record_no_longer_links_stops_finding_the_member() {
+    let env = TestEnv::new().await;
+    member_known_by_id_only(&env).await;
+    let mut item = items::member(
+        "M500005",
+        Some("19922220005"),
+        None,
+        "吴五",
+        "银卡",
+        "100",
+        "0.00",
+        "s3",
+        "2026-11-02T12:00:00+08:00",
+    );
+    item["synced_at"] = json!({ "S": "2026-11-02T12:00:00+08:00" });
+    env.put(SourceKind::MemberSync, item).await;
+    env.sync().await;
+
+    for q in ["19911110005", "wu.wu@example.com"] {
+        assert!(search(&env, ALL, q, None).await.is_empty(), "{q}");
+        assert!(search(&env, STAFF_S1, q, None).await.is_empty(), "{q}");
+    }
+    let hits = search(&env, STAFF_S1, "19922220005", None).await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["total_orders"], json!(2));
+    // Both numbers end in 0005: the tail still finds the member, once.
+    assert_eq!(search(&env, STAFF_S1, "0005", None).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_members_id_and_email_find_it_in_the_store_of_its_phone_orders() {
+    let env = TestEnv::new().await;
+    order(&env, "p1", "s2", Some("19911110006"), None, None).await;
+    env.put(
+        SourceKind::MemberSync,
+        items::member(
+            "M500006",
+            Some("19911110006"),
+            Some("liu.liu@example.com"),
+            "刘六",
+            "银卡",
+            "100",
+            "0.00",
+            "s3",
+            AT,
+        ),
+    )
+    .await;
+    env.sync().await;
+    let staff_s2 = (Role::Staff, Some("s2"));
+    for q in ["M500006", "liu.liu@example.com", "19911110006", "0006"] {
+        let hits = search(&env, staff_s2, q, None).await;
+        assert_eq!(hits.len(), 1, "{q}: {hits:?}");
+        assert_eq!(hits[0]["total_orders"], json!(1), "{q}");
+        assert!(
+            search(&env, STAFF_S1, q, None).await.is_empty(),
+            "{q} as staff of s1"
+        );
+    }
+}
