@@ -3,12 +3,15 @@
 //! real HTTP handler with the tokens of each role. Every search is scoped (a staff member of
 //! another store finds nobody) and masked (staff see `199****0005`, never the number).
 
+use c360_adapters::cache::{Cache, CacheConfig};
 use c360_adapters::http::Endpoint;
 use c360_domain::access::Role;
 use c360_domain::SourceKind;
 use c360_e2e::items::{self, Order};
+use c360_e2e::redis_server::RedisServer;
 use c360_e2e::{token, TestEnv};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const AT: &str = "2026-11-01T12:00:00+08:00";
 
@@ -229,4 +232,44 @@ async fn a_members_id_and_email_find_it_in_the_store_of_its_phone_orders() {
             "{q} as staff of s1"
         );
     }
+}
+
+#[tokio::test]
+async fn a_cached_empty_search_sees_the_member_record_that_links_the_phone() {
+    let redis = RedisServer::start().await;
+    let cache = || {
+        Cache::new(CacheConfig {
+            url: Some(redis.url()),
+            ttl: Duration::from_secs(3600),
+            timeout: Duration::from_millis(250),
+            breaker: Duration::from_secs(1),
+        })
+        .expect("a cache")
+    };
+    let env = TestEnv::new().await.with_caches(cache(), cache());
+    order(&env, "m1", "s1", None, Some("M500005"), None).await;
+    env.sync().await;
+    // Answered, and cached, before anything links the phone.
+    assert!(search(&env, STAFF_S1, "19911110005", None).await.is_empty());
+    env.put(
+        SourceKind::MemberSync,
+        items::member(
+            "M500005",
+            Some("19911110005"),
+            None,
+            "吴五",
+            "银卡",
+            "100",
+            "0.00",
+            "s3",
+            AT,
+        ),
+    )
+    .await;
+    env.sync().await;
+    // The link re-wrote the tokens of store s1, where the member record is not: that store's
+    // cached searches are dropped too.
+    let hits = search(&env, STAFF_S1, "19911110005", None).await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["phone"], json!("199****0005"));
 }
