@@ -8,16 +8,23 @@
 //! digits (尾号), `m` member id (lowercase), `e` email, `n` name prefix (lowercase), `i` pinyin
 //! initials prefix (lowercase ASCII letters only).
 
-use crate::ids::{Identifier, Phone};
+use crate::ids::{Email, Identifier, Phone};
 use crate::projection::ScopeStats;
 use pinyin::ToPinyin;
 use std::collections::BTreeSet;
+use unicode_normalization::UnicodeNormalization;
 
 /// Longest name prefix (and initials prefix) indexed, in characters.
 pub const MAX_NAME_PREFIX: usize = 8;
 
 pub fn name_key(name: &str) -> String {
-    format!("n:{}", name.trim().to_lowercase())
+    format!("n:{}", fold(name))
+}
+
+/// What names and queries are compared as: compatibility forms folded (NFKC: a full-width
+/// `ＺＳ` is `ZS`, as `ids.rs` folds identifiers), trimmed, lower-cased.
+fn fold(text: &str) -> String {
+    text.nfkc().collect::<String>().trim().to_lowercase()
 }
 
 /// The tokens that find one identifier: `p:` and `l4:` for a phone, `m:` for a member id,
@@ -41,7 +48,7 @@ pub fn tokens(node: &Identifier, cluster: &[Identifier], stats: &ScopeStats) -> 
         out.extend(identifier_tokens(id));
     }
     for name in stats.names.keys() {
-        let chars: Vec<char> = name.trim().to_lowercase().chars().collect();
+        let chars: Vec<char> = fold(name).chars().collect();
         for end in 1..=chars.len().min(MAX_NAME_PREFIX) {
             out.insert(format!("n:{}", chars[..end].iter().collect::<String>()));
         }
@@ -135,7 +142,7 @@ fn unread(c: char) -> bool {
 /// `欧阳文` → `oyw`), reading the surname as a surname. `None` when some character of the
 /// name has no pinyin (a name in Latin letters is found by its own prefixes instead).
 pub fn initials(name: &str) -> Option<String> {
-    let chars: Vec<char> = name.chars().filter(|c| !unread(*c)).collect();
+    let chars: Vec<char> = name.nfkc().filter(|c| !unread(*c)).collect();
     if chars.is_empty() {
         return None;
     }
@@ -157,19 +164,23 @@ pub fn initials(name: &str) -> Option<String> {
 
 /// The tokens to look up for what someone typed: a whole phone, 4 digits (尾号, or a member
 /// id), a member id, an email, a name or the start of one, pinyin initials (letters only).
-/// At most three, so a search is at most three index Queries sent together.
+/// At most three, so a search is at most three index Queries sent together. The text is
+/// folded as names and identifiers are ([`fold`], `Phone::parse`, `Email::parse`), so a
+/// full-width `０００５` or `ｗｕ＠ｅｘａｍｐｌｅ．ｃｏｍ` finds what its plain spelling finds.
 pub fn query_tokens(query: &str) -> Vec<String> {
-    let q = query.trim();
-    if let Ok(p) = Phone::parse(q) {
+    if let Ok(p) = Phone::parse(query) {
         return vec![format!("p:{}", p.as_str())];
     }
-    let lower = q.to_lowercase();
+    let lower = fold(query);
     let mut out = Vec::new();
     if lower.len() == 4 && lower.bytes().all(|b| b.is_ascii_digit()) {
         out.push(format!("l4:{lower}"));
     }
     if lower.contains('@') {
-        out.push(format!("e:{lower}"));
+        match Email::parse(&lower) {
+            Ok(e) => out.push(format!("e:{}", e.as_str())),
+            Err(_) => out.push(format!("e:{lower}")),
+        }
     } else {
         if lower
             .chars()
@@ -274,6 +285,18 @@ mod tests {
             );
         }
         assert!(query_tokens("zs").len() <= 3);
+    }
+
+    #[test]
+    fn full_width_queries_find_what_their_plain_spelling_finds() {
+        assert_eq!(query_tokens("０００５"), query_tokens("0005"));
+        assert_eq!(query_tokens("ＺＳ"), query_tokens("zs"));
+        assert_eq!(query_tokens("Ｍ５００００５"), query_tokens("M500005"));
+        assert_eq!(
+            query_tokens("ｗｕ．ｗｕ＠ｅｘａｍｐｌｅ．ｃｏｍ"),
+            vec!["e:wu.wu@example.com"]
+        );
+        assert_eq!(initials("曾小明"), initials("曾小明 "));
     }
 
     #[test]
