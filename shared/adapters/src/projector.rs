@@ -302,7 +302,7 @@ impl Projector {
             changed = relink(&links, m, &old_links, &new_links);
             // Both sides of the link or split: the clusters before (walked) and after.
             touched.nodes(links.iter());
-            touched.nodes(changed.iter().map(|(id, n)| (id, n)));
+            touched.nodes(changed.iter());
         }
         let cluster_before = |id: &Identifier| -> Vec<Identifier> {
             loaded
