@@ -1,0 +1,29 @@
+//! Customer360 dish recommendations: which dishes a customer is likely to order next.
+//!
+//! - [`rank`]: one customer's ranking from their baskets and the store's statistics, each
+//!   dish with its [`Reason`] (`repeat`, `paired_with` + dish, `popular`). The formula, its
+//!   parameters and their sources are on [`rank`] and [`Params`].
+//! - [`StoreStats`]: store-wide popularity, reorder rates and co-occurrence counts (lift).
+//! - [`orders`]: the order-line CSV of the `c360-recommend` CLI, which evaluates the ranking
+//!   offline (`scripts/eval-recommend`, `docs/RECOMMENDATIONS.md`).
+//!
+//! Pure: no AWS, no network, no clock; time comes in as sortable strings.
+
+pub mod orders;
+mod rank;
+mod stats;
+
+pub use rank::{rank, Params, Reason, Recommendation};
+pub use stats::{DishStats, StoreStats, MAX_PAIR_DISHES_PER_BASKET};
+
+/// One order of one customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Basket {
+    /// The order id; breaks ties between orders at the same time.
+    pub order_id: String,
+    /// When it was ordered, as a string that sorts in time order (RFC 3339 in one offset,
+    /// a zero-padded number, ...).
+    pub ordered_at: String,
+    /// The dish ids of its lines; a dish may appear more than once.
+    pub dishes: Vec<String>,
+}

@@ -1,0 +1,81 @@
+//! End-to-end tests of the `c360-recommend` binary on CSV files written by the tests.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_c360-recommend");
+
+/// A file under the target directory's temp folder, unique per test.
+fn write_input(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c360-recommend-cli");
+    std::fs::create_dir_all(&dir).expect("create the test directory");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write the test input");
+    path
+}
+
+fn run(path: &PathBuf, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg(path)
+        .args(args)
+        .output()
+        .expect("run c360-recommend")
+}
+
+#[test]
+fn ranks_every_customers_next_order_from_a_csv_file() {
+    let input = "customer_id,order_id,ordered_at,dish_id\n\
+        alice,a1,2024-03-01T12:00:00+08:00,noodles\n\
+        alice,a1,2024-03-01T12:00:00+08:00,dumplings\n\
+        alice,a2,2024-03-08T12:00:00+08:00,noodles\n\
+        alice,a3,2024-03-15T12:00:00+08:00,noodles\n\
+        alice,a3,2024-03-15T12:00:00+08:00,tea\n\
+        bob,b1,2024-03-02T19:00:00+08:00,rice\n\
+        bob,b1,2024-03-02T19:00:00+08:00,tea\n\
+        bob,b2,2024-03-09T19:00:00+08:00,rice\n\
+        bob,b2,2024-03-09T19:00:00+08:00,tea\n\
+        bob,b3,2024-03-16T19:00:00+08:00,rice\n";
+    let path = write_input("tiny.csv", input.as_bytes());
+    let out = run(&path, &["--k", "3"]);
+    assert!(
+        out.status.success(),
+        "exit {:?}, stderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // alice: noodles in all three orders, tea in the latest, dumplings in the first.
+    // bob: rice in all three, tea in two; the third slot is the store's most popular dish
+    // bob never ordered (noodles, 3 baskets).
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "customer_id,rank,dish_id\n\
+         alice,1,noodles\nalice,2,tea\nalice,3,dumplings\n\
+         bob,1,rice\nbob,2,tea\nbob,3,noodles\n"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_line_and_column() {
+    let input = "customer_id,order_id,ordered_at,dish_id\nc1,o1,2024-03-01,tea\nc1,o2,,rice\n";
+    let path = write_input("bad.csv", input.as_bytes());
+    let out = run(&path, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 3, column 3 (ordered_at): empty"),
+        "{stderr}"
+    );
+
+    let path = write_input("header.csv", b"user_id,order_id,product_id\n1,2,3\n");
+    let out = run(&path, &["--k", "5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: the header must be"));
+
+    let out = run(&PathBuf::from("/nonexistent/orders.csv"), &[]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let path = write_input("ok.csv", b"customer_id,order_id,ordered_at,dish_id\n");
+    let out = run(&path, &["--k", "many"]);
+    assert_eq!(out.status.code(), Some(2));
+}
