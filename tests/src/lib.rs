@@ -6,8 +6,8 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use c360_adapters::audit::{AuditLog, SubjectHasher};
-use c360_adapters::cache::Cache;
 use c360_adapters::auth::{sign_hs256, Authenticator};
+use c360_adapters::cache::Cache;
 use c360_adapters::config::Config;
 use c360_adapters::counter::RequestCounter;
 use c360_adapters::http::{handle, Access, App, Endpoint};

@@ -46,7 +46,10 @@ impl RedisServer {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("redis-server did not listen on port {} within 5 s", self.port);
+        panic!(
+            "redis-server did not listen on port {} within 5 s",
+            self.port
+        );
     }
 
     /// Stops it (the port stays reserved by nobody: connections are refused).

@@ -40,7 +40,18 @@ async fn env_with(reads_url: &str, ingest_url: &str, ttl: Duration) -> TestEnv {
         .with_caches(cache(reads_url, ttl), cache(ingest_url, ttl))
 }
 
-async fn order(env: &TestEnv, id: &str, store: &str, phone: Option<&str>, member: Option<&str>, status: &str, total: &str, ago: i64) {
+// Positional, as a table of orders reads in the tests below.
+#[allow(clippy::too_many_arguments)]
+async fn order(
+    env: &TestEnv,
+    id: &str,
+    store: &str,
+    phone: Option<&str>,
+    member: Option<&str>,
+    status: &str,
+    total: &str,
+    ago: i64,
+) {
     env.put(
         SourceKind::Orders,
         items::order(&Order {
@@ -62,12 +73,42 @@ async fn order(env: &TestEnv, id: &str, store: &str, phone: Option<&str>, member
 async fn seed(env: &TestEnv) {
     env.put(
         SourceKind::MemberSync,
-        items::member("M123456", Some("13800138000"), Some("zs@example.com"), "张三", "金卡", "1500", "200.00", "s1", &days_ago(300)),
+        items::member(
+            "M123456",
+            Some("13800138000"),
+            Some("zs@example.com"),
+            "张三",
+            "金卡",
+            "1500",
+            "200.00",
+            "s1",
+            &days_ago(300),
+        ),
     )
     .await;
-    order(env, "o1", "s1", Some("13800138000"), None, "completed", "280.00", 40).await;
+    order(
+        env,
+        "o1",
+        "s1",
+        Some("13800138000"),
+        None,
+        "completed",
+        "280.00",
+        40,
+    )
+    .await;
     order(env, "o2", "s1", None, Some("M123456"), "paid", "120.50", 20).await;
-    order(env, "o3", "s2", Some("13800138000"), None, "completed", "99.50", 10).await;
+    order(
+        env,
+        "o3",
+        "s2",
+        Some("13800138000"),
+        None,
+        "completed",
+        "99.50",
+        10,
+    )
+    .await;
     env.put(
         SourceKind::Reservations,
         items::reservation("r1", "s1", "13800138000", "4", &days_ago(5), "completed"),
@@ -100,13 +141,25 @@ async fn a_second_identical_read_is_a_hit_that_reads_no_table() {
 
     let id = ("customer_identifier", "13800138000");
     let first_page = env.ok(Endpoint::Timeline, &[id, ("limit", "2")]).await;
-    let cursor = first_page["next_cursor"].as_str().expect("a second page").to_string();
+    let cursor = first_page["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_string();
     let reads: Vec<(Endpoint, Vec<(&str, &str)>)> = vec![
         (Endpoint::Profile, vec![id]),
         (Endpoint::Profile, vec![id, ("store_id", "s1")]),
-        (Endpoint::Value, vec![("customer_identifier", "M123456"), ("identifier_type", "member_id")]),
+        (
+            Endpoint::Value,
+            vec![
+                ("customer_identifier", "M123456"),
+                ("identifier_type", "member_id"),
+            ],
+        ),
         (Endpoint::Timeline, vec![id, ("limit", "2")]),
-        (Endpoint::Timeline, vec![id, ("limit", "2"), ("cursor", &cursor)]),
+        (
+            Endpoint::Timeline,
+            vec![id, ("limit", "2"), ("cursor", &cursor)],
+        ),
         (Endpoint::Search, vec![("query", "8000")]),
         (Endpoint::Search, vec![("query", "张"), ("store_id", "s2")]),
     ];
@@ -125,7 +178,11 @@ async fn a_second_identical_read_is_a_hit_that_reads_no_table() {
         );
         // The cached answer is the one computed by the miss, generated_at included.
         assert_eq!(hit, miss, "{endpoint:?} {query:?}");
-        assert_eq!(audit_records(&env).await, audits + 1, "a hit is audited too");
+        assert_eq!(
+            audit_records(&env).await,
+            audits + 1,
+            "a hit is audited too"
+        );
     }
 }
 
@@ -138,23 +195,35 @@ async fn snapshot(env: &TestEnv, ids: &[(&str, &str)]) -> Vec<Value> {
             out.push(without_generated_at(env.get(endpoint, &q).await.1));
         }
     }
-    out.push(without_generated_at(env.get(Endpoint::Search, &[("query", "0001")]).await.1));
+    out.push(without_generated_at(
+        env.get(Endpoint::Search, &[("query", "0001")]).await.1,
+    ));
     out
 }
 
 /// What an uncached service answers now: the same handler without the cache.
 async fn fresh(env: &TestEnv, ids: &[(&str, &str)]) -> Vec<Value> {
-    let plain = App::new(env.app.reads.clone(), c360_e2e::test_access(c360_adapters::audit::AuditLog::Memory(Default::default())));
+    let plain = App::new(
+        env.app.reads.clone(),
+        c360_e2e::test_access(c360_adapters::audit::AuditLog::Memory(Default::default())),
+    );
     let mut out = Vec::new();
     for (value, kind) in ids {
         let q = [("customer_identifier", *value), ("identifier_type", *kind)];
         for endpoint in [Endpoint::Value, Endpoint::Profile, Endpoint::Timeline] {
-            let (_, v) = env.request_with(&plain, Some(&env.super_admin), endpoint, &q).await;
+            let (_, v) = env
+                .request_with(&plain, Some(&env.super_admin), endpoint, &q)
+                .await;
             out.push(without_generated_at(v));
         }
     }
     let (_, v) = env
-        .request_with(&plain, Some(&env.super_admin), Endpoint::Search, &[("query", "0001")])
+        .request_with(
+            &plain,
+            Some(&env.super_admin),
+            Endpoint::Search,
+            &[("query", "0001")],
+        )
         .await;
     out.push(without_generated_at(v));
     out
@@ -174,8 +243,28 @@ async fn every_kind_of_change_is_seen_by_the_next_read() {
     let env = env_with(&redis.url(), &redis.url(), Duration::from_secs(1800)).await;
     let phone = ("13900000001", "phone");
     let member = ("M200001", "member_id");
-    order(&env, "o1", "s1", Some(phone.0), None, "completed", "100.00", 30).await;
-    order(&env, "o2", "s1", None, Some(member.0), "completed", "50.00", 20).await;
+    order(
+        &env,
+        "o1",
+        "s1",
+        Some(phone.0),
+        None,
+        "completed",
+        "100.00",
+        30,
+    )
+    .await;
+    order(
+        &env,
+        "o2",
+        "s1",
+        None,
+        Some(member.0),
+        "completed",
+        "50.00",
+        20,
+    )
+    .await;
     env.sync().await;
     let both = [phone, member];
     let total = |v: &Value| v["data"]["customer_value"]["total_spent"].clone();
@@ -189,7 +278,17 @@ async fn every_kind_of_change_is_seen_by_the_next_read() {
     assert_eq!(total(&snapshot(&env, &both).await[0]), json!(300.0));
 
     snapshot(&env, &both).await;
-    order(&env, "o3", "s1", Some(phone.0), None, "refunded", "200.00", 1).await;
+    order(
+        &env,
+        "o3",
+        "s1",
+        Some(phone.0),
+        None,
+        "refunded",
+        "200.00",
+        1,
+    )
+    .await;
     env.sync().await;
     assert_fresh(&env, &both, "a refund").await;
     assert_eq!(total(&snapshot(&env, &both).await[0]), json!(100.0));
@@ -203,7 +302,17 @@ async fn every_kind_of_change_is_seen_by_the_next_read() {
     snapshot(&env, &both).await;
     env.put(
         SourceKind::MemberSync,
-        items::member(member.0, Some(phone.0), None, "李四", "银卡", "10", "0", "s1", &days_ago(60)),
+        items::member(
+            member.0,
+            Some(phone.0),
+            None,
+            "李四",
+            "银卡",
+            "10",
+            "0",
+            "s1",
+            &days_ago(60),
+        ),
     )
     .await;
     env.sync().await;
@@ -215,7 +324,17 @@ async fn every_kind_of_change_is_seen_by_the_next_read() {
     // The split: the member record drops the phone again.
     env.put(
         SourceKind::MemberSync,
-        items::member(member.0, None, None, "李四", "银卡", "10", "0", "s1", &days_ago(60)),
+        items::member(
+            member.0,
+            None,
+            None,
+            "李四",
+            "银卡",
+            "10",
+            "0",
+            "s1",
+            &days_ago(60),
+        ),
     )
     .await;
     env.sync().await;
@@ -223,11 +342,16 @@ async fn every_kind_of_change_is_seen_by_the_next_read() {
 
     // Erasure: 404 by every identifier, and no search hit survives in the cache.
     snapshot(&env, &both).await;
-    let (status, _) = env.get(Endpoint::Erase, &[("customer_identifier", phone.0)]).await;
+    let (status, _) = env
+        .get(Endpoint::Erase, &[("customer_identifier", phone.0)])
+        .await;
     assert_eq!(status, 200);
     for (value, kind) in both {
         let (status, body) = env
-            .get(Endpoint::Profile, &[("customer_identifier", value), ("identifier_type", kind)])
+            .get(
+                Endpoint::Profile,
+                &[("customer_identifier", value), ("identifier_type", kind)],
+            )
             .await;
         if value == phone.0 {
             assert_eq!(status, 404, "{body}");
@@ -286,7 +410,10 @@ async fn a_recalibration_is_seen_by_the_next_read() {
     )
     .await
     .expect("calibration");
-    assert!(outcomes.values().any(|o| matches!(o, ScopeFit::Fitted(_))), "{outcomes:?}");
+    assert!(
+        outcomes.values().any(|o| matches!(o, ScopeFit::Fitted(_))),
+        "{outcomes:?}"
+    );
     let after = env.ok(Endpoint::Value, &q).await;
     assert!(after["predictions"]["p_alive"].is_number(), "{after}");
 }
@@ -306,12 +433,30 @@ async fn no_answer_crosses_a_scope_or_a_role() {
         token(Role::Staff, Some("s3")),
     ];
     let reads: Vec<(Endpoint, Vec<(&str, &str)>)> = vec![
-        (Endpoint::Profile, vec![("customer_identifier", "13800138000")]),
-        (Endpoint::Profile, vec![("customer_identifier", "13800138000"), ("store_id", "s1")]),
-        (Endpoint::Value, vec![("customer_identifier", "13800138000"), ("store_id", "s2")]),
-        (Endpoint::Timeline, vec![("customer_identifier", "M123456"), ("identifier_type", "member_id")]),
+        (
+            Endpoint::Profile,
+            vec![("customer_identifier", "13800138000")],
+        ),
+        (
+            Endpoint::Profile,
+            vec![("customer_identifier", "13800138000"), ("store_id", "s1")],
+        ),
+        (
+            Endpoint::Value,
+            vec![("customer_identifier", "13800138000"), ("store_id", "s2")],
+        ),
+        (
+            Endpoint::Timeline,
+            vec![
+                ("customer_identifier", "M123456"),
+                ("identifier_type", "member_id"),
+            ],
+        ),
         (Endpoint::Search, vec![("query", "8000")]),
-        (Endpoint::Search, vec![("query", "张三"), ("store_id", "s1")]),
+        (
+            Endpoint::Search,
+            vec![("query", "张三"), ("store_id", "s1")],
+        ),
     ];
     // Every caller, every read, cold and warm, in two orders: the cached service answers each
     // caller what the uncached one does.
@@ -325,7 +470,9 @@ async fn no_answer_crosses_a_scope_or_a_role() {
         for &(c, r) in &order {
             let (endpoint, query) = &reads[r];
             let cached = env.get_as(Some(&callers[c]), *endpoint, query).await;
-            let uncached = env.request_with(&plain, Some(&callers[c]), *endpoint, query).await;
+            let uncached = env
+                .request_with(&plain, Some(&callers[c]), *endpoint, query)
+                .await;
             assert_eq!(cached.0, uncached.0, "caller {c}, {endpoint:?} {query:?}");
             assert_eq!(
                 without_generated_at(cached.1),
@@ -362,7 +509,10 @@ async fn reads_answer_while_redis_is_down_and_hits_resume_when_it_is_back() {
     // The breaker closes after a second; the first read then fills the empty cache.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let refilled = env.get(Endpoint::Profile, &q).await;
-    assert_eq!(without_generated_at(refilled.1.clone()), without_generated_at(warm.1));
+    assert_eq!(
+        without_generated_at(refilled.1.clone()),
+        without_generated_at(warm.1)
+    );
     env.counter.reset();
     assert_eq!(env.get(Endpoint::Profile, &q).await, refilled);
     assert_eq!(env.counter.total(), 0, "hits again");
@@ -374,7 +524,9 @@ async fn reads_answer_while_redis_is_down_and_hits_resume_when_it_is_back() {
     };
     assert!(!keys.is_empty());
     for key in &keys {
-        let redis::Value::BulkString(key) = key else { continue };
+        let redis::Value::BulkString(key) = key else {
+            continue;
+        };
         if let redis::Value::Array(fields) = redis.cmd(&[b"HKEYS", key]).await {
             for f in fields {
                 if let redis::Value::BulkString(f) = f {
@@ -395,7 +547,9 @@ async fn reads_answer_while_redis_is_down_and_hits_resume_when_it_is_back() {
 
     // Another type under our key (not a hash) is a miss too, and replaced.
     for key in &keys {
-        let redis::Value::BulkString(key) = key else { continue };
+        let redis::Value::BulkString(key) = key else {
+            continue;
+        };
         redis.cmd(&[b"DEL", key]).await;
         redis.cmd(&[b"SET", key, b"something else"]).await;
     }
@@ -419,24 +573,52 @@ async fn when_the_ingest_cannot_reach_redis_the_older_answer_lasts_at_most_the_t
     };
     let ttl = Duration::from_secs(3);
     let env = env_with(&redis.url(), &unreachable, ttl).await;
-    order(&env, "o1", "s1", Some("13900000002"), None, "completed", "100.00", 3).await;
+    order(
+        &env,
+        "o1",
+        "s1",
+        Some("13900000002"),
+        None,
+        "completed",
+        "100.00",
+        3,
+    )
+    .await;
     env.sync().await;
     let q = [("customer_identifier", "13900000002")];
     let spent = |v: &Value| v["customer_value"]["total_spent"].clone();
     assert_eq!(spent(&env.ok(Endpoint::Value, &q).await), json!(100.0));
     let cached_at = Instant::now();
 
-    order(&env, "o2", "s1", Some("13900000002"), None, "completed", "50.00", 1).await;
+    order(
+        &env,
+        "o2",
+        "s1",
+        Some("13900000002"),
+        None,
+        "completed",
+        "50.00",
+        1,
+    )
+    .await;
     env.sync().await;
     let acknowledged = Instant::now();
     // Within the TTL the older answer may still be served: the bound is real, not zero.
     let stale = env.ok(Endpoint::Value, &q).await;
     if cached_at.elapsed() < ttl {
-        assert_eq!(spent(&stale), json!(100.0), "served from the cache, invalidation missed");
+        assert_eq!(
+            spent(&stale),
+            json!(100.0),
+            "served from the cache, invalidation missed"
+        );
     }
     tokio::time::sleep(ttl.saturating_sub(cached_at.elapsed()) + Duration::from_millis(200)).await;
     assert!(acknowledged.elapsed() <= ttl + Duration::from_secs(1));
-    assert_eq!(spent(&env.ok(Endpoint::Value, &q).await), json!(150.0), "fresh once the TTL ran out");
+    assert_eq!(
+        spent(&env.ok(Endpoint::Value, &q).await),
+        json!(150.0),
+        "fresh once the TTL ran out"
+    );
 }
 
 /// Hit and miss latency side by side, for docs/PERFORMANCE.md (times are printed, never
@@ -452,7 +634,17 @@ async fn hit_and_miss_latency() {
     let (mut hits, mut misses) = (Vec::new(), Vec::new());
     let (mut hit_requests, mut miss_requests) = (0, 0);
     for _ in 0..200 {
-        env.app.cache.invalidate(&[c360_domain::Identifier::parse(c360_domain::IdentifierType::Phone, "13800138000").expect("a phone")], &[]).await;
+        env.app
+            .cache
+            .invalidate(
+                &[c360_domain::Identifier::parse(
+                    c360_domain::IdentifierType::Phone,
+                    "13800138000",
+                )
+                .expect("a phone")],
+                &[],
+            )
+            .await;
         env.counter.reset();
         let t = Instant::now();
         env.get(Endpoint::Profile, &q).await;

@@ -170,6 +170,10 @@ fn field(endpoint: &str, scope: &Scope, role: &str, m: Masking, params: &[&str])
     f
 }
 
+/// A lookup's replies: the hash's `gen` and the entry (raw bytes, absent as `None`), and the
+/// epoch.
+type Lookup = (Vec<Option<Vec<u8>>>, Option<String>);
+
 /// What a miss remembers until it stores its answer: the generation and epoch it saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Seen {
@@ -280,7 +284,7 @@ impl Cache {
             .arg(&slot.field)
             .cmd("GET")
             .arg(format!("{PREFIX}:epoch"));
-        let read: Result<(Vec<Option<Vec<u8>>>, Option<String>), _> = inner
+        let read: Result<Lookup, _> = inner
             .call(|mut c| async move { pipe.query_async(&mut c).await })
             .await;
         let (fields, epoch) = match read {
@@ -386,7 +390,10 @@ impl Cache {
         crate::telemetry::emit_metrics(
             "Customer360",
             &[("Cache", "invalidation")],
-            &[("CacheInvalidations", done), ("CacheInvalidationsFailed", failed)],
+            &[
+                ("CacheInvalidations", done),
+                ("CacheInvalidationsFailed", failed),
+            ],
         );
         if !ok {
             tracing::warn!(
@@ -512,13 +519,59 @@ mod tests {
             &[],
         );
         assert!(!slot.hash.contains("13800138000"), "{}", slot.hash);
-        assert_eq!(slot.hash, Slot::customer("value", &phone("+86 138 0013 8000"), &Scope::AllStores, "super_admin", Masking::NONE, &[]).hash);
+        assert_eq!(
+            slot.hash,
+            Slot::customer(
+                "value",
+                &phone("+86 138 0013 8000"),
+                &Scope::AllStores,
+                "super_admin",
+                Masking::NONE,
+                &[]
+            )
+            .hash
+        );
         let others = [
-            Slot::customer("value", &phone("13800138000"), &store, "staff", Masking::ALL, &[]),
-            Slot::customer("profile", &phone("13800138000"), &Scope::AllStores, "staff", Masking::ALL, &[]),
-            Slot::customer("profile", &phone("13800138000"), &store, "store_admin", Masking::ALL, &[]),
-            Slot::customer("profile", &phone("13800138000"), &store, "staff", Masking::NONE, &[]),
-            Slot::customer("profile", &phone("13800138000"), &store, "staff", Masking::ALL, &["50"]),
+            Slot::customer(
+                "value",
+                &phone("13800138000"),
+                &store,
+                "staff",
+                Masking::ALL,
+                &[],
+            ),
+            Slot::customer(
+                "profile",
+                &phone("13800138000"),
+                &Scope::AllStores,
+                "staff",
+                Masking::ALL,
+                &[],
+            ),
+            Slot::customer(
+                "profile",
+                &phone("13800138000"),
+                &store,
+                "store_admin",
+                Masking::ALL,
+                &[],
+            ),
+            Slot::customer(
+                "profile",
+                &phone("13800138000"),
+                &store,
+                "staff",
+                Masking::NONE,
+                &[],
+            ),
+            Slot::customer(
+                "profile",
+                &phone("13800138000"),
+                &store,
+                "staff",
+                Masking::ALL,
+                &["50"],
+            ),
         ];
         for other in others {
             assert_ne!(slot.field, other.field);

@@ -2,16 +2,14 @@
 //! Lambda entry point shared by the four read functions and the local dev server.
 
 use crate::audit::{AuditLog, AuditRecord, SubjectHasher};
-use crate::cache::{Cache, CacheUse, Slot};
 use crate::auth::{AuthError, Authenticator};
+use crate::cache::{Cache, CacheUse, Slot};
 use crate::config::{Clients, Config, ConfigError};
 use crate::erase;
 use crate::reads::{Answer, ReadError, Reads};
 use crate::store::StoreError;
 use crate::telemetry;
-use c360_domain::access::{
-    mask_answer, redact_text, Caller, Denied, Masking, MaskingConfig, Role,
-};
+use c360_domain::access::{mask_answer, redact_text, Caller, Denied, Masking, MaskingConfig, Role};
 use c360_domain::projection::Scope;
 use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -652,13 +650,13 @@ async fn execute(app: &App, plan: Plan, now: Millis) -> Result<Answer, ApiError>
                 .map_err(|e| read_error(e, id_kind(&id)))?;
             // Nothing cached about the customer survives: their answers by any identifier,
             // and (search hits can be anywhere) every search answer.
-            let ids: Vec<Identifier> = erased.identifiers.iter().cloned().collect();
-            let (by_id, all) = tokio::join!(
-                app.cache.invalidate(&ids, &[]),
-                app.cache.invalidate_all()
-            );
+            let ids: Vec<Identifier> = erased.identifiers.to_vec();
+            let (by_id, all) =
+                tokio::join!(app.cache.invalidate(&ids, &[]), app.cache.invalidate_all());
             if !(by_id && all) {
-                tracing::warn!("erasure: cached answers could not be dropped; they expire with their TTL");
+                tracing::warn!(
+                    "erasure: cached answers could not be dropped; they expire with their TTL"
+                );
             }
             Ok(Answer::anonymous(json!({
                 "customer_identifier": id.value(),
@@ -743,10 +741,8 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
             } else {
                 // The audit write runs alongside the read (or the cache lookup): no added
                 // round trip, and a hit is audited like any answer.
-                let (written, (answer, used)) = tokio::join!(
-                    audited(app, &audit),
-                    answer(app, plan, now, masking, slot)
-                );
+                let (written, (answer, used)) =
+                    tokio::join!(audited(app, &audit), answer(app, plan, now, masking, slot));
                 cache_use = used;
                 (written, answer)
             };

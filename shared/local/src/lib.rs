@@ -5,8 +5,8 @@
 pub mod server;
 pub use server::router;
 
-use c360_adapters::cache::Cache;
 use c360_adapters::auth::sign_hs256;
+use c360_adapters::cache::Cache;
 use c360_adapters::config::{dynamodb_client, Config};
 use c360_adapters::http::{Access, LocalDefaults};
 use c360_adapters::ingest::Ingest;

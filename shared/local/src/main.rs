@@ -1,13 +1,13 @@
 //! `c360-dev`: the local environment. `scripts/dev` runs `c360-dev up`.
 
 use anyhow::Context;
+use c360_adapters::cache::Cache;
 use c360_adapters::calibrate::ScopeFit;
 use c360_adapters::config::Config;
 use c360_adapters::http::App;
 use c360_adapters::reads::Reads;
 use c360_adapters::schema;
 use c360_devkit::demo::{self, DemoConfig};
-use c360_adapters::cache::Cache;
 use c360_devkit::poller::{replay_dead_letters, Poller, PollerConfig};
 use c360_domain::SourceKind;
 use c360_local::{
