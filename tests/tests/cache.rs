@@ -29,6 +29,9 @@ fn cache(url: &str, ttl: Duration) -> Cache {
         ttl,
         timeout: Duration::from_millis(250),
         breaker: Duration::from_secs(1),
+        // The emulator's reads are strongly consistent: nothing to wait for (the settle
+        // window has its own test).
+        settle: Duration::ZERO,
     })
     .expect("a cache")
 }
@@ -664,4 +667,114 @@ async fn hit_and_miss_latency() {
     let (mm, mp) = stats(&mut misses);
     println!("profile hit:  median {hm:?} p99 {hp:?}, {hit_requests} DynamoDB requests (+ the audit PutItem)");
     println!("profile miss: median {mm:?} p99 {mp:?}, {miss_requests} DynamoDB requests (+ the audit PutItem)");
+}
+
+/// DynamoDB's reads may lag a write for a moment: right after an invalidation, answers are
+/// served but not stored (`settle`), so a lagging read is never cached for a whole TTL.
+#[tokio::test]
+async fn answers_read_just_after_a_change_are_not_stored() {
+    let redis = RedisServer::start().await;
+    let settle = Duration::from_secs(2);
+    let with_settle = || {
+        Cache::new(CacheConfig {
+            url: Some(redis.url()),
+            ttl: Duration::from_secs(1800),
+            timeout: Duration::from_millis(250),
+            breaker: Duration::from_secs(1),
+            settle,
+        })
+        .expect("a cache")
+    };
+    let env = TestEnv::new()
+        .await
+        .with_caches(with_settle(), with_settle());
+    order(
+        &env,
+        "o1",
+        "s1",
+        Some("13900000003"),
+        None,
+        "completed",
+        "100.00",
+        3,
+    )
+    .await;
+    env.sync().await;
+    let changed = Instant::now();
+    let q = [("customer_identifier", "13900000003")];
+    env.ok(Endpoint::Value, &q).await;
+    env.counter.reset();
+    env.ok(Endpoint::Value, &q).await;
+    if changed.elapsed() < settle {
+        assert!(
+            env.counter.total() > 0,
+            "not stored while the change settles"
+        );
+    }
+    tokio::time::sleep(settle.saturating_sub(changed.elapsed()) + Duration::from_millis(100)).await;
+    env.ok(Endpoint::Value, &q).await;
+    env.counter.reset();
+    env.ok(Endpoint::Value, &q).await;
+    assert_eq!(env.counter.total(), 0, "stored once it settled");
+}
+
+/// After an invalidation was lost (Redis refused writes), the ingest's next invalidation that
+/// reaches Redis drops everything cached before: the older answer does not last a whole TTL.
+#[tokio::test]
+async fn a_lost_invalidation_is_made_good_when_redis_is_back() {
+    let redis = RedisServer::start().await;
+    let env = env_with(&redis.url(), &redis.url(), Duration::from_secs(1800)).await;
+    let q = [("customer_identifier", "13900000004")];
+    let spent = |v: &Value| v["customer_value"]["total_spent"].clone();
+    order(
+        &env,
+        "o1",
+        "s1",
+        Some("13900000004"),
+        None,
+        "completed",
+        "100.00",
+        3,
+    )
+    .await;
+    env.sync().await;
+    assert_eq!(spent(&env.ok(Endpoint::Value, &q).await), json!(100.0));
+
+    // Writes paused longer than the cache's timeout: the invalidation of o2 is lost.
+    redis.cmd(&[b"CLIENT", b"PAUSE", b"2500", b"WRITE"]).await;
+    let paused = Instant::now();
+    order(
+        &env,
+        "o2",
+        "s1",
+        Some("13900000004"),
+        None,
+        "completed",
+        "50.00",
+        1,
+    )
+    .await;
+    env.sync().await;
+    if paused.elapsed() < Duration::from_millis(2500) {
+        assert_eq!(
+            spent(&env.ok(Endpoint::Value, &q).await),
+            json!(100.0),
+            "the lost invalidation shows"
+        );
+    }
+    // Writes resume and the breaker closes; the next change, another customer's, catches up.
+    tokio::time::sleep(Duration::from_millis(2500 + 1200).saturating_sub(paused.elapsed())).await;
+    order(
+        &env,
+        "o3",
+        "s1",
+        Some("13900000005"),
+        None,
+        "completed",
+        "10.00",
+        1,
+    )
+    .await;
+    env.sync().await;
+    assert_eq!(spent(&env.ok(Endpoint::Value, &q).await), json!(150.0));
 }

@@ -243,6 +243,8 @@ async fn a_cached_empty_search_sees_the_member_record_that_links_the_phone() {
             ttl: Duration::from_secs(3600),
             timeout: Duration::from_millis(250),
             breaker: Duration::from_secs(1),
+            // The emulator's reads are strongly consistent.
+            settle: Duration::ZERO,
         })
         .expect("a cache")
     };

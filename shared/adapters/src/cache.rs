@@ -21,7 +21,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +62,12 @@ pub struct CacheConfig {
     pub timeout: Duration,
     /// `C360_CACHE_BREAKER_SECS`, default 30: after a failure, Redis is skipped this long.
     pub breaker: Duration,
+    /// `C360_CACHE_SETTLE_MS`, default 5000: for this long after an invalidation, answers
+    /// about what it dropped are not stored. DynamoDB's eventually consistent reads (and its
+    /// index queries, which cannot be consistent) may still return the state before the
+    /// change for a moment; storing such an answer would serve it for a whole TTL. 0 where
+    /// reads are strongly consistent (the local emulator's tests).
+    pub settle: Duration,
 }
 
 impl CacheConfig {
@@ -69,22 +75,26 @@ impl CacheConfig {
     /// A message naming the variable that is not a positive whole number.
     pub fn from_env() -> Result<CacheConfig, String> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let num = |k: &str, default: u64| -> Result<u64, String> {
+        let num_from = |k: &str, default: u64, min: u64| -> Result<u64, String> {
             match var(k) {
                 None => Ok(default),
                 Some(v) => v
                     .trim()
                     .parse::<u64>()
                     .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| format!("{k} must be a positive whole number, got `{v}`")),
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| {
+                        format!("{k} must be a whole number of at least {min}, got `{v}`")
+                    }),
             }
         };
+        let num = |k: &str, default: u64| num_from(k, default, 1);
         Ok(CacheConfig {
             url: var("C360_REDIS_URL"),
             ttl: Duration::from_secs(num("C360_CACHE_TTL_SECS", 1800)?),
             timeout: Duration::from_millis(num("C360_REDIS_TIMEOUT_MS", 100)?),
             breaker: Duration::from_secs(num("C360_CACHE_BREAKER_SECS", 30)?),
+            settle: Duration::from_millis(num_from("C360_CACHE_SETTLE_MS", 5000, 0)?),
         })
     }
 }
@@ -203,15 +213,23 @@ struct Inner {
     config: CacheConfig,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// An invalidation failed: the next one that reaches Redis also moves the epoch, so the
+    /// answers it missed stop being served as soon as Redis is back (not only at their TTL).
+    lost: AtomicBool,
 }
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// A value no other writer will pick: the time and a random tail.
+/// A value no other writer will pick: the time (Unix ms) and a random tail.
 fn fresh_stamp() -> String {
     format!("{}-{:016x}", now_ms(), rand::random::<u64>())
+}
+
+/// When a stamp of [`fresh_stamp`] was made, in Unix ms.
+fn stamp_time(stamp: &str) -> Option<i64> {
+    stamp.split_once('-').and_then(|(ms, _)| ms.parse().ok())
 }
 
 impl Cache {
@@ -238,6 +256,7 @@ impl Cache {
                 config,
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
+                lost: AtomicBool::new(false),
             })),
         })
     }
@@ -329,6 +348,14 @@ impl Cache {
         let Some(inner) = &self.inner else {
             return false;
         };
+        // Just invalidated: what was read may predate the change (eventual consistency).
+        let settling = [&seen.gen, &seen.epoch]
+            .into_iter()
+            .filter_map(|s| stamp_time(s))
+            .any(|t| now_ms() - t < inner.config.settle.as_millis() as i64);
+        if settling {
+            return true;
+        }
         let ttl = inner.config.ttl;
         let entry = Entry {
             exp: now_ms() + ttl.as_millis() as i64,
@@ -368,6 +395,14 @@ impl Cache {
             .chain(scopes.iter().map(scope_hash))
             .collect();
         let mut pipe = redis::pipe();
+        // After a lost invalidation, everything: which answers it should have dropped is unknown.
+        let catch_up = inner.lost.load(Ordering::Relaxed);
+        if catch_up {
+            pipe.cmd("SET")
+                .arg(format!("{PREFIX}:epoch"))
+                .arg(&stamp)
+                .ignore();
+        }
         for h in &hashes {
             // EVAL with the script's body: a pipeline cannot fall back from EVALSHA.
             pipe.cmd("EVAL")
@@ -382,6 +417,12 @@ impl Cache {
             .call(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await
             .is_ok();
+        if ok && catch_up {
+            inner.lost.store(false, Ordering::Relaxed);
+            tracing::info!("cache reachable again: every answer cached before is dropped");
+        } else if !ok {
+            inner.lost.store(true, Ordering::Relaxed);
+        }
         let (done, failed) = if ok {
             (hashes.len() as u64, 0)
         } else {
@@ -395,11 +436,12 @@ impl Cache {
                 ("CacheInvalidationsFailed", failed),
             ],
         );
-        if !ok {
+        if !ok && !catch_up {
+            // Once per outage; the metric counts every one.
             tracing::warn!(
                 hashes = hashes.len(),
                 ttl_secs = ttl,
-                "cache invalidation did not reach Redis; older answers may be served until their TTL"
+                "cache invalidation did not reach Redis; older answers may be served until Redis is reachable again or their TTL runs out"
             );
         }
         ok
@@ -582,6 +624,9 @@ mod tests {
     fn configuration_defaults_and_rejects_nonsense() {
         let c = CacheConfig::from_env().expect("defaults");
         assert_eq!(c.ttl, Duration::from_secs(1800));
+        assert_eq!(c.settle, Duration::from_millis(5000));
+        assert_eq!(stamp_time("1795959372000-00ff"), Some(1795959372000));
+        assert_eq!(stamp_time(""), None);
         assert!(!Cache::disabled().enabled());
         assert!(Cache::new(CacheConfig {
             url: Some("not a url".into()),
