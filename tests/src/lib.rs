@@ -330,6 +330,86 @@ impl TestEnv {
         )
     }
 
+    /// Delivers `items` (DynamoDB JSON) to the ingest handler of `kind` as one batch of INSERT
+    /// records numbered on from `seq`, and fails the test on any item failure.
+    pub async fn ingest_inserts(&self, kind: SourceKind, items: &[Value], seq: &mut u64) {
+        let numbered: Vec<(String, Value)> = items
+            .iter()
+            .map(|item| {
+                *seq += 1;
+                (seq.to_string(), item.clone())
+            })
+            .collect();
+        let batch: Vec<(&str, Option<Value>, Option<Value>, &str)> = numbered
+            .iter()
+            .map(|(s, i)| ("INSERT", Some(i.clone()), None, s.as_str()))
+            .collect();
+        let (failures, _) = self.ingest(kind, stream_event(kind, &batch)).await;
+        assert!(failures.is_empty(), "{kind:?}: {failures:?}");
+    }
+
+    /// One customer's orders in `store`, one per entry of `days_ago` (days before now), for
+    /// `ticket` yuan give or take, through the real ingest handler as one batch.
+    pub async fn order_history(
+        &self,
+        phone: &str,
+        store: &str,
+        days_ago: &[i64],
+        ticket: i64,
+        seq: &mut u64,
+    ) {
+        let orders: Vec<Value> = days_ago
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                items::order(&items::Order {
+                    id: &format!("{phone}-{i}"),
+                    store,
+                    phone: Some(phone),
+                    total: &format!("{}.00", ticket + (i as i64 * 37) % (ticket / 2 + 1)),
+                    at: &crate::days_ago(*d),
+                    ..items::Order::default()
+                })
+            })
+            .collect();
+        self.ingest_inserts(SourceKind::Orders, &orders, seq).await;
+    }
+
+    /// A store's population for the predictions' models to fit: 40 customers (phones
+    /// `137000000xx`) with different rhythms, ages and tickets.
+    pub async fn populate(&self, store: &str, seq: &mut u64) {
+        for c in 0..40i64 {
+            let every = 3 + (c * 7) % 40;
+            let start = 60 + (c * 13) % 300;
+            let stop = (c * 17) % 120;
+            let days: Vec<i64> = (0..)
+                .map(|k| start - k * every)
+                .take_while(|d| *d >= stop)
+                .collect();
+            let phone = format!("137{c:08}");
+            self.order_history(&phone, store, &days, 40 + (c * 53) % 400, seq)
+                .await;
+        }
+    }
+
+    /// Delivers a generated demo dataset through the ingest handlers, table by table in
+    /// batches of 100 (a stream's batch size), numbered on from `seq`.
+    pub async fn ingest_demo(&self, data: &c360_devkit::demo::DemoData, seq: &mut u64) {
+        for (source, items) in data.tables() {
+            let kind = SourceKind::from_table(source).expect("a source table");
+            for chunk in items.chunks(100) {
+                let images: Vec<Value> = chunk
+                    .iter()
+                    .map(|item| {
+                        serde_json::to_value(serde_dynamo::Item::from(item.clone()))
+                            .expect("DynamoDB JSON")
+                    })
+                    .collect();
+                self.ingest_inserts(kind, &images, seq).await;
+            }
+        }
+    }
+
     /// `GET /api/v1/customer360/{endpoint}?query` as a `super_admin`, through the handler
     /// the Lambdas run.
     pub async fn get(&self, endpoint: Endpoint, query: &[(&str, &str)]) -> (u16, Value) {
@@ -457,6 +537,14 @@ fn sorted(v: Value) -> Value {
         Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
         other => other,
     }
+}
+
+/// The time `days` days before now, RFC 3339 at +08:00, as the sources write times.
+pub fn days_ago(days: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::days(days))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00"))
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 /// A Lambda DynamoDB stream event from (eventName, new image, old image, sequence number).

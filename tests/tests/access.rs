@@ -8,8 +8,7 @@ use c360_adapters::reads::Reads;
 use c360_domain::access::Role;
 use c360_domain::SourceKind;
 use c360_e2e::items::{self, Order};
-use c360_e2e::{test_access, token, TestEnv};
-use chrono::{Duration, FixedOffset, Utc};
+use c360_e2e::{days_ago, test_access, token, TestEnv};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -17,13 +16,6 @@ const A_PHONE: &str = "13800000001";
 const A_MEMBER: &str = "M1";
 const A_EMAIL: &str = "a.zhang@example.com";
 const B_PHONE: &str = "13900000002";
-
-fn days_ago(days: i64) -> String {
-    (Utc::now() - Duration::days(days))
-        .with_timezone(&FixedOffset::east_opt(8 * 3600).expect("offset"))
-        .format("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
-}
 
 /// Customer A (张三) visits s1 and s2; customer B (李四) only s2.
 ///

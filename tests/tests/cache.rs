@@ -11,17 +11,10 @@ use c360_domain::access::Role;
 use c360_domain::{Millis, SourceKind};
 use c360_e2e::items::{self, Order};
 use c360_e2e::redis_server::RedisServer;
-use c360_e2e::{stream_event, token, TestEnv, TEST_JWT_SECRET};
-use chrono::{Duration as Days, FixedOffset, Utc};
+use c360_e2e::{days_ago, token, TestEnv, TEST_JWT_SECRET};
+use chrono::Utc;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-fn days_ago(days: i64) -> String {
-    (Utc::now() - Days::days(days))
-        .with_timezone(&FixedOffset::east_opt(8 * 3600).expect("+08:00"))
-        .format("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
-}
 
 fn cache(url: &str, ttl: Duration) -> Cache {
     Cache::new(CacheConfig {
@@ -369,37 +362,7 @@ async fn a_recalibration_is_seen_by_the_next_read() {
     let redis = RedisServer::start().await;
     let env = env_with(&redis.url(), &redis.url(), Duration::from_secs(1800)).await;
     // A store's population with different rhythms, enough for the models to fit.
-    let mut seq = 0u64;
-    for c in 0..40i64 {
-        let every = 3 + (c * 7) % 40;
-        let start = 60 + (c * 13) % 300;
-        let stop = (c * 17) % 120;
-        let phone = format!("137{c:08}");
-        let orders: Vec<(String, Value)> = (0..)
-            .map(|k| start - k * every)
-            .take_while(|d| *d >= stop)
-            .enumerate()
-            .map(|(i, d)| {
-                seq += 1;
-                let item = items::order(&Order {
-                    id: &format!("{phone}-{i}"),
-                    phone: Some(&phone),
-                    total: &format!("{}.00", 40 + (c * 53 + i as i64 * 37) % 400),
-                    at: &days_ago(d),
-                    ..Order::default()
-                });
-                (seq.to_string(), item)
-            })
-            .collect();
-        let batch: Vec<(&str, Option<Value>, Option<Value>, &str)> = orders
-            .iter()
-            .map(|(s, o)| ("INSERT", Some(o.clone()), None, s.as_str()))
-            .collect();
-        let (failures, _) = env
-            .ingest(SourceKind::Orders, stream_event(SourceKind::Orders, &batch))
-            .await;
-        assert!(failures.is_empty());
-    }
+    env.populate("s1", &mut 0).await;
     let q = [("customer_identifier", "13700000001")];
     let before = env.ok(Endpoint::Value, &q).await;
     assert_eq!(before["predictions"], Value::Null, "no model yet: {before}");

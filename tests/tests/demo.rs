@@ -4,9 +4,9 @@
 use c360_adapters::calibrate::{calibrate, ScopeFit};
 use c360_adapters::http::Endpoint;
 use c360_devkit::demo::{generate, DemoConfig};
-use c360_domain::{Millis, Scope, SourceKind};
-use c360_e2e::{stream_event, TestEnv};
-use serde_json::{json, Value};
+use c360_domain::{Millis, Scope};
+use c360_e2e::TestEnv;
+use serde_json::json;
 
 #[tokio::test]
 async fn on_demo_data_every_calibrated_store_serves_predictions() {
@@ -18,29 +18,7 @@ async fn on_demo_data_every_calibrated_store_serves_predictions() {
     );
     config.customers = 90;
     let data = generate(&config);
-    let mut seq = 0u64;
-    for (source, items) in data.tables() {
-        let kind = SourceKind::from_table(source).expect("a source table");
-        for chunk in items.chunks(100) {
-            let images: Vec<(String, Value)> = chunk
-                .iter()
-                .map(|item| {
-                    seq += 1;
-                    (
-                        seq.to_string(),
-                        serde_json::to_value(serde_dynamo::Item::from(item.clone()))
-                            .expect("DynamoDB JSON"),
-                    )
-                })
-                .collect();
-            let batch: Vec<(&str, Option<Value>, Option<Value>, &str)> = images
-                .iter()
-                .map(|(s, i)| ("INSERT", Some(i.clone()), None, s.as_str()))
-                .collect();
-            let (failures, _) = env.ingest(kind, stream_event(kind, &batch)).await;
-            assert!(failures.is_empty(), "{source}: {failures:?}");
-        }
-    }
+    env.ingest_demo(&data, &mut 0).await;
 
     let profile = env
         .ok(Endpoint::Profile, &[("customer_identifier", "13800138000")])

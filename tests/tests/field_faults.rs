@@ -8,16 +8,9 @@ use c360_adapters::http::{handle, Endpoint};
 use c360_domain::access::Role;
 use c360_domain::SourceKind;
 use c360_e2e::items::{self, Order};
-use c360_e2e::{token, TestEnv, TEST_JWT_SECRET};
-use chrono::{Duration, FixedOffset, Utc};
+use c360_e2e::{days_ago, token, TestEnv, TEST_JWT_SECRET};
+use chrono::Utc;
 use serde_json::{json, Value};
-
-fn days_ago(days: i64) -> String {
-    (Utc::now() - Duration::days(days))
-        .with_timezone(&FixedOffset::east_opt(8 * 3600).expect("+08:00"))
-        .format("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
-}
 
 async fn put_order(env: &TestEnv, id: &str, phone: Option<&str>, total: &str, ago: i64) {
     env.put(

@@ -8,109 +8,29 @@ use c360_devkit::demo::{generate, DemoConfig};
 use c360_domain::projection::RecordState;
 use c360_domain::{Identifier, Millis, Scope, SourceKind, StoreId, Zone};
 use c360_e2e::items::{self, Order};
-use c360_e2e::{stream_event, TestEnv};
+use c360_e2e::{days_ago, TestEnv};
 use chrono::{Duration, FixedOffset, Utc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn at(days_ago: i64) -> String {
-    (Utc::now() - Duration::days(days_ago))
-        .with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap())
-        .format("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
-}
-
-/// Delivers source items through the real ingest handler, as one batch.
-async fn ingest(env: &TestEnv, kind: SourceKind, items: &[Value], seq: &mut u64) {
-    let numbered: Vec<(String, Value)> = items
-        .iter()
-        .map(|item| {
-            *seq += 1;
-            (seq.to_string(), item.clone())
-        })
-        .collect();
-    let batch: Vec<(&str, Option<Value>, Option<Value>, &str)> = numbered
-        .iter()
-        .map(|(s, i)| ("INSERT", Some(i.clone()), None, s.as_str()))
-        .collect();
-    let (failures, _) = env.ingest(kind, stream_event(kind, &batch)).await;
-    assert!(failures.is_empty(), "{kind:?}: {failures:?}");
-}
-
-/// A store's population: customers with different rhythms, ages and tickets.
-async fn population(env: &TestEnv, store: &str, seq: &mut u64) {
-    for c in 0..40i64 {
-        let every = 3 + (c * 7) % 40;
-        let start = 60 + (c * 13) % 300;
-        let stop = (c * 17) % 120;
-        let days: Vec<i64> = (0..)
-            .map(|k| start - k * every)
-            .take_while(|d| *d >= stop)
-            .collect();
-        customer(
-            env,
-            &format!("137{:08}", c),
-            store,
-            &days,
-            40 + (c * 53) % 400,
-            seq,
-        )
-        .await;
-    }
-}
-
-/// Writes one customer's orders (days ago) through the real ingest handler.
-async fn customer(
-    env: &TestEnv,
-    phone: &str,
-    store: &str,
-    days_ago: &[i64],
-    ticket: i64,
-    seq: &mut u64,
-) {
-    let orders: Vec<(String, Value)> = days_ago
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            *seq += 1;
-            (
-                seq.to_string(),
-                items::order(&Order {
-                    id: &format!("{phone}-{i}"),
-                    store,
-                    phone: Some(phone),
-                    total: &format!("{}.00", ticket + (i as i64 * 37) % (ticket / 2 + 1)),
-                    at: &at(*d),
-                    ..Order::default()
-                }),
-            )
-        })
-        .collect();
-    let batch: Vec<(&str, Option<Value>, Option<Value>, &str)> = orders
-        .iter()
-        .map(|(s, o)| ("INSERT", Some(o.clone()), None, s.as_str()))
-        .collect();
-    let (failures, _) = env
-        .ingest(SourceKind::Orders, stream_event(SourceKind::Orders, &batch))
-        .await;
-    assert!(failures.is_empty());
-}
-
 #[tokio::test]
 async fn a_calibrated_store_serves_predictions_and_a_lapsed_regular_is_more_likely_gone() {
     let env = TestEnv::new().await;
     let mut seq = 0;
     // Average tickets differ between customers, as they do between a student and a family.
-    population(&env, "s1", &mut seq).await;
+    env.populate("s1", &mut seq).await;
     // Weekly for a year, stopped 6 months ago; weekly until last week.
     let lapsed: Vec<i64> = (0..26).map(|k| 365 - 7 * k).collect();
     let regular: Vec<i64> = (0..52).map(|k| 365 - 7 * k).filter(|d| *d >= 7).collect();
-    customer(&env, "13811110001", "s1", &lapsed, 120, &mut seq).await;
-    customer(&env, "13811110002", "s1", &regular, 120, &mut seq).await;
+    env.order_history("13811110001", "s1", &lapsed, 120, &mut seq)
+        .await;
+    env.order_history("13811110002", "s1", &regular, 120, &mut seq)
+        .await;
     // A store with a single customer cannot be fitted.
-    customer(&env, "13811110003", "s9", &[10, 5], 80, &mut seq).await;
+    env.order_history("13811110003", "s9", &[10, 5], 80, &mut seq)
+        .await;
 
     let (status, before) = env
         .get(
@@ -200,7 +120,7 @@ async fn a_calibrated_store_serves_predictions_and_a_lapsed_regular_is_more_like
 async fn orders_on_one_day_are_one_occasion_and_a_comped_regular_keeps_the_stores_clv() {
     let env = TestEnv::new().await;
     let mut seq = 0;
-    population(&env, "s1", &mut seq).await;
+    env.populate("s1", &mut seq).await;
     // A guest's three orders on one local day 200 days ago, two by phone and one by member id
     // (one customer once the member record links them: two nodes with orders on that day).
     let shanghai = FixedOffset::east_opt(8 * 3600).unwrap();
@@ -213,7 +133,7 @@ async fn orders_on_one_day_are_one_occasion_and_a_comped_regular_keeps_the_store
         ("g-3", None, Some("M922201"), "233.00", t20.as_str()),
     ];
     // A regular whose repeat meals were comped: 20.00, then 0.00 twice.
-    let (b1, b2, b3) = (at(120), at(60), at(30));
+    let (b1, b2, b3) = (days_ago(120), days_ago(60), days_ago(30));
     let comped = [
         ("b-1", Some("13922220002"), None, "20.00", b1.as_str()),
         ("b-2", Some("13922220002"), None, "0.00", b2.as_str()),
@@ -234,7 +154,8 @@ async fn orders_on_one_day_are_one_occasion_and_a_comped_regular_keeps_the_store
             })
         })
         .collect();
-    ingest(&env, SourceKind::Orders, &orders, &mut seq).await;
+    env.ingest_inserts(SourceKind::Orders, &orders, &mut seq)
+        .await;
     let member = items::member(
         "M922201",
         Some("13922220001"),
@@ -246,7 +167,8 @@ async fn orders_on_one_day_are_one_occasion_and_a_comped_regular_keeps_the_store
         "s1",
         &t11,
     );
-    ingest(&env, SourceKind::MemberSync, &[member], &mut seq).await;
+    env.ingest_inserts(SourceKind::MemberSync, &[member], &mut seq)
+        .await;
 
     let outcomes = calibrate(&env.store, Millis(Utc::now().timestamp_millis()))
         .await
@@ -329,20 +251,7 @@ async fn a_demo_stores_counted_orders_fitted_by_c360_fit_give_the_parameters_the
     let mut config = DemoConfig::new(11, now);
     config.customers = 90;
     let data = generate(&config);
-    let mut seq = 0u64;
-    for (source, items) in data.tables() {
-        let kind = SourceKind::from_table(source).expect("a source table");
-        for chunk in items.chunks(100) {
-            let images: Vec<Value> = chunk
-                .iter()
-                .map(|item| {
-                    serde_json::to_value(serde_dynamo::Item::from(item.clone()))
-                        .expect("DynamoDB JSON")
-                })
-                .collect();
-            ingest(&env, kind, &images, &mut seq).await;
-        }
-    }
+    env.ingest_demo(&data, &mut 0).await;
     let now_ms = Millis(now.timestamp_millis());
     let outcomes = calibrate(&env.store, now_ms).await.expect("calibration");
     let store = "store_sh_001";

@@ -5,18 +5,10 @@
 use c360_adapters::http::Endpoint;
 use c360_domain::SourceKind;
 use c360_e2e::items::{self, Order};
-use c360_e2e::TestEnv;
-use chrono::{Duration, FixedOffset, Utc};
+use c360_e2e::{days_ago, TestEnv};
 use serde_json::{json, Value};
 
 type Query<'a> = Vec<(&'a str, &'a str)>;
-
-fn days_ago(days: i64) -> String {
-    (Utc::now() - Duration::days(days))
-        .with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap())
-        .format("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
-}
 
 /// 张三 as in the seed: a 金卡 member with orders (some by phone in other spellings, one by
 /// member id), a reservation, a POS payment and an activity.
