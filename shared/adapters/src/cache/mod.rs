@@ -13,17 +13,23 @@
 //! Redis is never on the critical path: each call is bounded by a short timeout, and a failure
 //! opens a breaker that skips Redis for a while (reads then go to DynamoDB alone, with no added
 //! wait). Anything unreadable under a key is a miss.
+//!
+//! Where an answer is kept (keys and fields) is `slot.rs`; this file is the protocol (lookup,
+//! conditional store, invalidation, epoch, breaker), which reads best in one piece: its
+//! ~480 lines are half Redis scripts, their replies and the failure handling around them.
 
-use c360_domain::access::Masking;
 use c360_domain::projection::Scope;
 use c360_domain::Identifier;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+mod slot;
+use slot::{id_hash, scope_hash};
+pub use slot::{CacheUse, Slot};
 
 /// Key prefix; the version changes when the entry format does, so old entries read as misses.
 const PREFIX: &str = "c360:v1";
@@ -97,87 +103,6 @@ impl CacheConfig {
             settle: Duration::from_millis(num_from("C360_CACHE_SETTLE_MS", 5000, 0)?),
         })
     }
-}
-
-/// What the cache did for a request, for the request log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheUse {
-    /// No cache configured, or an endpoint that is not cached.
-    Off,
-    Hit,
-    Miss,
-    /// Redis failed or the breaker is open: answered from DynamoDB alone.
-    Bypass,
-}
-
-impl CacheUse {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CacheUse::Off => "off",
-            CacheUse::Hit => "hit",
-            CacheUse::Miss => "miss",
-            CacheUse::Bypass => "bypass",
-        }
-    }
-}
-
-/// Where an answer is kept: the hash (one per identifier, or per scope for search) and the
-/// field naming everything the answer depends on besides the data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slot {
-    hash: String,
-    field: String,
-}
-
-impl Slot {
-    /// A profile, value or timeline answer about `id`. `params` are the endpoint's other
-    /// parameters (limit, cursor), in a fixed order.
-    pub fn customer(
-        endpoint: &str,
-        id: &Identifier,
-        scope: &Scope,
-        role: &str,
-        masking: Masking,
-        params: &[&str],
-    ) -> Slot {
-        Slot {
-            hash: id_hash(id),
-            field: field(endpoint, scope, role, masking, params),
-        }
-    }
-
-    /// A search answer in `scope`.
-    pub fn search(scope: &Scope, role: &str, masking: Masking, params: &[&str]) -> Slot {
-        Slot {
-            hash: scope_hash(scope),
-            field: field("search", scope, role, masking, params),
-        }
-    }
-}
-
-/// Identifiers are hashed in keys: a key listing shows no phone number or email.
-fn id_hash(id: &Identifier) -> String {
-    let digest = Sha256::digest(id.key().as_bytes());
-    format!("{PREFIX}:id:{}", hex::encode(&digest[..16]))
-}
-
-fn scope_hash(scope: &Scope) -> String {
-    format!("{PREFIX}:scope:{}", scope.key())
-}
-
-fn field(endpoint: &str, scope: &Scope, role: &str, m: Masking, params: &[&str]) -> String {
-    let mask = format!(
-        "{}{}{}",
-        u8::from(m.phone),
-        u8::from(m.email),
-        u8::from(m.name)
-    );
-    let mut f = format!("{endpoint}|{}|{role}|{mask}", scope.key());
-    for p in params {
-        f.push('|');
-        f.push_str(p);
-    }
-    f
 }
 
 /// A lookup's replies: the hash's `gen` and the entry (raw bytes, absent as `None`), and the
@@ -542,84 +467,6 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use c360_domain::ids::Phone;
-    use c360_domain::StoreId;
-
-    fn phone(p: &str) -> Identifier {
-        Identifier::Phone(Phone::parse(p).expect("a phone"))
-    }
-
-    #[test]
-    fn keys_hide_identifiers_and_fields_name_everything_an_answer_depends_on() {
-        let store = Scope::Store(StoreId::parse("store_sh_001").expect("a store"));
-        let slot = Slot::customer(
-            "profile",
-            &phone("13800138000"),
-            &store,
-            "staff",
-            Masking::ALL,
-            &[],
-        );
-        assert!(!slot.hash.contains("13800138000"), "{}", slot.hash);
-        assert_eq!(
-            slot.hash,
-            Slot::customer(
-                "value",
-                &phone("+86 138 0013 8000"),
-                &Scope::AllStores,
-                "super_admin",
-                Masking::NONE,
-                &[]
-            )
-            .hash
-        );
-        let others = [
-            Slot::customer(
-                "value",
-                &phone("13800138000"),
-                &store,
-                "staff",
-                Masking::ALL,
-                &[],
-            ),
-            Slot::customer(
-                "profile",
-                &phone("13800138000"),
-                &Scope::AllStores,
-                "staff",
-                Masking::ALL,
-                &[],
-            ),
-            Slot::customer(
-                "profile",
-                &phone("13800138000"),
-                &store,
-                "store_admin",
-                Masking::ALL,
-                &[],
-            ),
-            Slot::customer(
-                "profile",
-                &phone("13800138000"),
-                &store,
-                "staff",
-                Masking::NONE,
-                &[],
-            ),
-            Slot::customer(
-                "profile",
-                &phone("13800138000"),
-                &store,
-                "staff",
-                Masking::ALL,
-                &["50"],
-            ),
-        ];
-        for other in others {
-            assert_ne!(slot.field, other.field);
-        }
-    }
-
     #[test]
     fn configuration_defaults_and_rejects_nonsense() {
         let c = CacheConfig::from_env().expect("defaults");
