@@ -668,6 +668,31 @@ pub fn stat_deltas<'a>(
 mod tests {
     use super::*;
 
+    /// Order o1 of store s1 by phone 13800138000, dine-in, with no lines.
+    fn phone_order(
+        status: crate::source::OrderStatus,
+        total: i64,
+        created_at: Millis,
+    ) -> SourceRecord {
+        use crate::source::{Identities, Order, OrderType};
+        SourceRecord::Order(Order {
+            order_id: "o1".into(),
+            order_number: None,
+            store: StoreId::parse("s1").unwrap(),
+            ids: Identities {
+                member: None,
+                phone: Some(crate::Phone::parse("13800138000").unwrap()),
+                email: None,
+            },
+            customer_name: None,
+            order_type: OrderType::DineIn,
+            status,
+            total: Fen(total),
+            items: Vec::new(),
+            created_at,
+        })
+    }
+
     fn order(at: i64, spend: Option<i64>) -> Contribution {
         Contribution {
             kind: SourceKind::Orders,
@@ -754,26 +779,10 @@ mod tests {
 
     #[test]
     fn a_counted_orders_day_is_its_calendar_day_in_the_deployments_zone() {
-        use crate::source::{Identities, Order, OrderStatus, OrderType};
+        use crate::source::OrderStatus;
         let zone = Zone::default();
-        let order = |created: &str, status| {
-            SourceRecord::Order(Order {
-                order_id: "o1".into(),
-                order_number: None,
-                store: StoreId::parse("s1").unwrap(),
-                ids: Identities {
-                    member: None,
-                    phone: Some(crate::Phone::parse("13800138000").unwrap()),
-                    email: None,
-                },
-                customer_name: None,
-                order_type: OrderType::DineIn,
-                status,
-                total: Fen(100),
-                items: Vec::new(),
-                created_at: zone.parse_time(created).unwrap(),
-            })
-        };
+        let order =
+            |created: &str, status| phone_order(status, 100, zone.parse_time(created).unwrap());
         // 00:30 in Shanghai is still the previous day in UTC.
         let c = Contribution::of(
             &order("2024-03-02T00:30:00+08:00", OrderStatus::Paid),
@@ -855,26 +864,9 @@ mod tests {
 
     #[test]
     fn a_scanned_record_never_overrides_a_stream_delivery_and_applies_once() {
-        use crate::source::{Identities, Order, OrderStatus, OrderType};
+        use crate::source::OrderStatus;
         let zone = Zone::default();
-        let order = |total: i64| {
-            SourceRecord::Order(Order {
-                order_id: "o1".into(),
-                order_number: None,
-                store: StoreId::parse("s1").unwrap(),
-                ids: Identities {
-                    member: None,
-                    phone: Some(crate::Phone::parse("13800138000").unwrap()),
-                    email: None,
-                },
-                customer_name: None,
-                order_type: OrderType::DineIn,
-                status: OrderStatus::Paid,
-                total: Fen(total),
-                items: Vec::new(),
-                created_at: Millis(1_000),
-            })
-        };
+        let order = |total: i64| phone_order(OrderStatus::Paid, total, Millis(1_000));
         let state = |total| RecordState::of(&order(total), &zone);
         // Nothing applied yet: the scan applies.
         assert_eq!(
