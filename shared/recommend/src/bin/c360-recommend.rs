@@ -33,6 +33,18 @@ struct Args {
     #[arg(long, default_value_t = Params::default().half_life_orders)]
     half_life: f64,
 
+    /// Weight of the day decay (used when every `ordered_at` is RFC 3339; 0: orders only).
+    #[arg(long, default_value_t = Params::default().day_weight)]
+    day_weight: f64,
+
+    /// Half-life of the day decay, in days.
+    #[arg(long, default_value_t = Params::default().half_life_days)]
+    half_life_days: f64,
+
+    /// Exponent of the basket-size discount |basket|^(-a) (0: none).
+    #[arg(long, default_value_t = Params::default().basket_size_exponent)]
+    basket_size_exponent: f64,
+
     /// Weight every basket keeps whatever its age.
     #[arg(long, default_value_t = Params::default().long_term_weight)]
     long_term_weight: f64,
@@ -50,17 +62,23 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let params = Params {
         half_life_orders: args.half_life,
+        day_weight: args.day_weight,
+        half_life_days: args.half_life_days,
+        basket_size_exponent: args.basket_size_exponent,
         long_term_weight: args.long_term_weight,
         prior_exponent: args.prior_exponent,
         prior_strength: args.prior_strength,
         ..Params::default()
     };
     if !(params.half_life_orders > 0.0
+        && params.half_life_days > 0.0
+        && params.day_weight >= 0.0
+        && params.basket_size_exponent >= 0.0
         && params.long_term_weight >= 0.0
         && params.prior_exponent >= 0.0
         && params.prior_strength > 0.0)
     {
-        eprintln!("c360-recommend: --half-life and --prior-strength must be > 0, --long-term-weight and --prior-exponent >= 0");
+        eprintln!("c360-recommend: --half-life, --half-life-days and --prior-strength must be > 0, --day-weight, --basket-size-exponent, --long-term-weight and --prior-exponent >= 0");
         return ExitCode::from(2);
     }
     let input: Box<dyn Read> = if args.input == "-" {
