@@ -119,10 +119,11 @@ impl Default for Params {
 ///    recency and order-rate features of the Kaggle 2017 Instacart Market Basket Analysis
 ///    solutions, e.g. Faron's and Onodera's, which use recency both in orders and in days
 ///    since the last purchase), with a per-dish reorder rate as a prior: some dishes are
-///    habits (rice, tea), others one-off tries. The size discount is the inverse-basket-size
-///    weighting of item-based collaborative filtering (Karypis 2001, "Evaluation of
-///    item-based top-N recommendation algorithms", normalising each basket's contribution),
-///    softened to a power `α` < 1.
+///    habits (rice, tea), others one-off tries. The size discount borrows the row
+///    normalisation of item-based top-N recommendation (Karypis 2001, "Evaluation of
+///    item-based top-N recommendation algorithms"; Deshpande & Karypis 2004), where a
+///    customer who bought many items counts less, applies it to baskets and softens it to a
+///    power `α` < 1 (found on validation).
 /// 2. **Paired with** one of the customer's top `pair_anchors` repeat dishes, for dishes they
 ///    never ordered: the largest lift `P(a,b)/(P(a)P(b))` over the anchors, above 1 and with
 ///    at least `min_pair_support` shared baskets ([`StoreStats::lift`]).
