@@ -2,18 +2,20 @@
 //!
 //! - [`rank`]: one customer's ranking from their baskets and the store's statistics, each
 //!   dish with its [`Reason`] (`repeat`, `paired_with` + dish, `popular`). The formula, its
-//!   parameters and their sources are on [`rank`] and [`Params`].
+//!   parameters and their sources are on [`rank`] and [`Params`]; [`rank_at`] ranks for an
+//!   order at a given time (days since each dish's last order against its usual interval).
 //! - [`StoreStats`]: store-wide popularity, reorder rates and co-occurrence counts (lift).
 //! - [`orders`]: the order-line CSV of the `c360-recommend` CLI, which evaluates the ranking
 //!   offline (`scripts/eval-recommend`, `docs/RECOMMENDATIONS.md`).
 //!
-//! Pure: no AWS, no network, no clock; time comes in as sortable strings.
+//! Pure: no AWS, no network, no clock; time comes in as sortable strings, and the time of
+//! the order being ranked, when known, as an argument ([`rank_at`]).
 
 pub mod orders;
 mod rank;
 mod stats;
 
-pub use rank::{rank, Params, Reason, Recommendation};
+pub use rank::{rank, rank_at, Params, Reason, Recommendation};
 pub use stats::{DishStats, StoreStats, MAX_PAIR_DISHES_PER_BASKET};
 
 /// One order of one customer.

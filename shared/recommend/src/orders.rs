@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
+use chrono::{DateTime, FixedOffset};
 use thiserror::Error;
 
 use crate::Basket;
@@ -56,6 +57,34 @@ pub enum InputError {
         first_line: u64,
         /// The value on this line.
         found: String,
+    },
+    /// The first line of a request-time file is not [`AS_OF_HEADER`].
+    #[error("line 1: the header must be `customer_id,as_of`, found `{found}`")]
+    AsOfHeader {
+        /// The header as read.
+        found: String,
+    },
+    /// A time that is not RFC 3339.
+    #[error("line {line}, column {column} ({name}): `{found}` is not an RFC 3339 time")]
+    Time {
+        /// Line number.
+        line: u64,
+        /// Column number.
+        column: usize,
+        /// Column name.
+        name: &'static str,
+        /// The value.
+        found: String,
+    },
+    /// A customer listed twice in a request-time file.
+    #[error("line {line}: customer {customer_id} already has a time on line {first_line}")]
+    Duplicate {
+        /// Line number.
+        line: u64,
+        /// The customer.
+        customer_id: String,
+        /// Where it was first seen.
+        first_line: u64,
     },
     /// The CSV reader's own error (bad UTF-8, unreadable input), with what it knows of the
     /// position.
@@ -157,6 +186,70 @@ pub fn read_baskets<R: Read>(input: R) -> Result<Baskets, InputError> {
     Ok(out)
 }
 
+/// The header of a request-time file, in this order.
+pub const AS_OF_HEADER: [&str; 2] = ["customer_id", "as_of"];
+
+/// Each customer's request time: when the order being ranked is placed.
+pub type AsOf = BTreeMap<String, DateTime<FixedOffset>>;
+
+/// Reads request times, CSV `customer_id,as_of` with `as_of` in RFC 3339, one line per
+/// customer. Fields are trimmed.
+pub fn read_as_of<R: Read>(input: R) -> Result<AsOf, InputError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let header = reader.headers().map_err(csv_error)?;
+    if header.iter().ne(AS_OF_HEADER) {
+        return Err(InputError::AsOfHeader {
+            found: header.iter().collect::<Vec<_>>().join(","),
+        });
+    }
+    let mut out = AsOf::new();
+    let mut lines: HashMap<String, u64> = HashMap::new();
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(csv_error)? {
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != AS_OF_HEADER.len() {
+            return Err(InputError::Columns {
+                line,
+                found: record.len(),
+            });
+        }
+        for (column, (value, name)) in record.iter().zip(AS_OF_HEADER).enumerate() {
+            if value.is_empty() {
+                return Err(InputError::Empty {
+                    line,
+                    column: column + 1,
+                    name,
+                });
+            }
+        }
+        let at = parse_time(&record[1]).ok_or_else(|| InputError::Time {
+            line,
+            column: 2,
+            name: AS_OF_HEADER[1],
+            found: record[1].to_owned(),
+        })?;
+        if let Some(&first_line) = lines.get(&record[0]) {
+            return Err(InputError::Duplicate {
+                line,
+                customer_id: record[0].to_owned(),
+                first_line,
+            });
+        }
+        lines.insert(record[0].to_owned(), line);
+        out.insert(record[0].to_owned(), at);
+    }
+    Ok(out)
+}
+
+/// An RFC 3339 time, e.g. `2024-03-15T12:00:00+08:00`.
+pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(s.trim()).ok()
+}
+
 fn csv_error(e: csv::Error) -> InputError {
     let column = match e.kind() {
         csv::ErrorKind::Utf8 { err, .. } => Some(err.field() + 1),
@@ -229,6 +322,38 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn reads_request_times_per_customer() {
+        let csv = "customer_id,as_of\nc1, 2024-03-15T12:00:00+08:00 \nc2,2024-03-16T00:00:00Z\n";
+        let as_of = read_as_of(csv.as_bytes()).unwrap_or_default();
+        assert_eq!(as_of.len(), 2);
+        assert_eq!(
+            Some(&as_of["c1"]),
+            parse_time("2024-03-15T04:00:00Z").as_ref()
+        );
+        let err = |csv: &str| read_as_of(csv.as_bytes()).err().map(|e| e.to_string());
+        assert_eq!(
+            err("customer,time\n").as_deref(),
+            Some("line 1: the header must be `customer_id,as_of`, found `customer,time`")
+        );
+        assert_eq!(
+            err("customer_id,as_of\nc1,2024-03-15\n").as_deref(),
+            Some("line 2, column 2 (as_of): `2024-03-15` is not an RFC 3339 time")
+        );
+        assert_eq!(
+            err("customer_id,as_of\nc1,2024-03-15T12:00:00Z\nc1,2024-03-16T12:00:00Z\n").as_deref(),
+            Some("line 3: customer c1 already has a time on line 2")
+        );
+        assert_eq!(
+            read_as_of("customer_id,as_of\n,2024-03-15T12:00:00Z\n".as_bytes()),
+            Err(InputError::Empty {
+                line: 2,
+                column: 1,
+                name: "customer_id"
+            })
+        );
     }
 
     #[test]

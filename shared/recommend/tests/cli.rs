@@ -79,3 +79,59 @@ fn bad_input_exits_2_naming_the_line_and_column() {
     let out = run(&path, &["--k", "many"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_request_time_reorders_by_what_is_due() {
+    // Milk every 14 days, last on 03-15; coffee every 2 days, last on 03-13.
+    let input = "customer_id,order_id,ordered_at,dish_id\n\
+        c1,o1,2024-03-01T12:00:00Z,milk\n\
+        c1,o2,2024-03-11T12:00:00Z,coffee\n\
+        c1,o3,2024-03-13T12:00:00Z,coffee\n\
+        c1,o4,2024-03-15T12:00:00Z,milk\n";
+    let path = write_input("due.csv", input.as_bytes());
+    let ranked = |args: &[&str]| {
+        let out = run(&path, args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let milk_first = "customer_id,rank,dish_id\nc1,1,milk\nc1,2,coffee\n";
+    let coffee_first = "customer_id,rank,dish_id\nc1,1,coffee\nc1,2,milk\n";
+    let flags = ["--k", "2", "--prior-exponent", "0", "--day-weight", "0"];
+    // Without a time: milk is in the latest order.
+    assert_eq!(ranked(&flags), milk_first);
+    // The day after milk was bought, coffee (every 2 days, 3 days since) is due and moves
+    // up; two weeks after it, milk is due again (a large boost to show it).
+    let mut with = flags.to_vec();
+    with.extend(["--due-weight", "2", "--as-of", "2024-03-16T12:00:00Z"]);
+    assert_eq!(ranked(&with), coffee_first);
+    with.pop();
+    with.push("2024-03-29T12:00:00Z");
+    assert_eq!(ranked(&with), milk_first);
+    // The file wins over --as-of for the customers it lists.
+    let file = write_input("as_of.csv", b"customer_id,as_of\nc1,2024-03-16T12:00:00Z\n");
+    let file = file.to_string_lossy().into_owned();
+    with.extend(["--as-of-file", &file]);
+    assert_eq!(ranked(&with), coffee_first);
+}
+
+#[test]
+fn a_bad_request_time_exits_2() {
+    let path = write_input(
+        "ok2.csv",
+        b"customer_id,order_id,ordered_at,dish_id\nc1,o1,2024-03-01T12:00:00Z,tea\n",
+    );
+    let out = run(&path, &["--as-of", "tomorrow"]);
+    assert_eq!(out.status.code(), Some(2));
+    let file = write_input("bad_as_of.csv", b"customer_id,as_of\nc1,2024-03-01\n");
+    let out = run(&path, &["--as-of-file", &file.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2, column 2 (as_of): `2024-03-01` is not an RFC 3339 time"),
+        "{stderr}"
+    );
+}
