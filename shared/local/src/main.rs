@@ -70,6 +70,9 @@ enum Command {
         )]
         dead_letter_dir: PathBuf,
     },
+    /// Print every table's keys and indexes as CloudFormation properties (JSON, by the suffix
+    /// of the table's name): what `scripts/check-infra` compares with infra/template.yaml.
+    Schema,
     /// Setup, then serve, then seed once the poller runs: everything `scripts/dev` needs.
     Up {
         #[command(flatten)]
@@ -422,6 +425,7 @@ async fn main() -> anyhow::Result<()> {
     );
     c360_adapters::telemetry::init();
     let cli = Cli::parse();
+
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "(AWS default)".into());
@@ -448,6 +452,14 @@ async fn main() -> anyhow::Result<()> {
             table,
             dead_letter_dir,
         } => replay(&sdk, &config, table.as_deref(), &dead_letter_dir).await,
+        Command::Schema => {
+            let tables: serde_json::Map<String, serde_json::Value> = schema::all_tables()
+                .into_iter()
+                .map(|(name, spec)| (name.to_string(), spec.cloudformation()))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&tables)?);
+            Ok(())
+        }
         Command::Up {
             serve: args,
             no_seed,
