@@ -7,6 +7,7 @@
 //! - [`metrics`]: value metrics, RFM, tiers, tags.
 //! - [`view`]: the API's answers, assembled from statistics and timeline entries.
 //! - [`access`]: roles, scope rules and masking.
+//! - [`segment`]: the segment filter language and the figures it reads.
 
 pub mod access;
 pub mod identity;
@@ -16,6 +17,7 @@ pub mod money;
 pub mod prediction;
 pub mod projection;
 pub mod search;
+pub mod segment;
 pub mod source;
 pub mod time;
 pub mod view;
