@@ -3,6 +3,7 @@
 
 use c360_adapters::calibrate::{calibrate, ScopeFit};
 use c360_adapters::http::Endpoint;
+use c360_adapters::keys;
 use c360_adapters::store::ScanRow;
 use c360_devkit::demo::{generate, DemoConfig};
 use c360_domain::projection::RecordState;
@@ -277,7 +278,7 @@ async fn a_demo_stores_counted_orders_fitted_by_c360_fit_give_the_parameters_the
         let item: Value = serde_json::from_str(&line).expect("JSON");
         let is_order_anchor = item["pk"]["S"]
             .as_str()
-            .is_some_and(|pk| pk.starts_with("REC#orders#"));
+            .is_some_and(|pk| keys::is_anchor_of(pk, SourceKind::Orders));
         let Some(state) = item["state"]["S"].as_str().filter(|_| is_order_anchor) else {
             continue;
         };

@@ -11,8 +11,9 @@
 //!   cannot see (and which hold nothing shown).
 
 use c360_adapters::http::Endpoint;
+use c360_adapters::keys::{self, CHECKPOINT_PK};
 use c360_adapters::projector::{Outcome, Projector};
-use c360_adapters::rebuild::{rebuild, RebuildOptions, RebuildReport, CHECKPOINT_PK};
+use c360_adapters::rebuild::{rebuild, RebuildOptions, RebuildReport};
 use c360_devkit::demo::{self, DemoConfig};
 use c360_domain::SourceKind;
 use c360_e2e::items::{self, Order};
@@ -28,9 +29,7 @@ fn comparable(dump: &[String]) -> Vec<Value> {
             if m["pk"]["S"] == json!(CHECKPOINT_PK) {
                 return None;
             }
-            let anchor = m["pk"]["S"]
-                .as_str()
-                .is_some_and(|pk| pk.starts_with("REC#"));
+            let anchor = m["pk"]["S"].as_str().is_some_and(keys::is_anchor_pk);
             if anchor && !m.contains_key("state") {
                 return None;
             }

@@ -1,12 +1,11 @@
 //! The audit log: one record per query, success or failure (`spec/api.md`, Audit). It holds
 //! a keyed hash of the identifier asked for, never the identifier, and expires with a TTL.
 //!
-//! Table `customer360-audit` (`C360_AUDIT_TABLE`):
-//!
-//! | pk | sk | notes |
-//! |---|---|---|
-//! | `C#{hash}` (the subject asked about) or `R#{request_id}` (no subject) | `{millis:015}#{request_id}` | GSI `gsi_caller` on `by` (the caller's `sub`) and `sk`; TTL `expires_at` |
+//! Table `customer360-audit` (`C360_AUDIT_TABLE`): records keyed by the customer asked about
+//! (or the request, when there was none) and time; GSI `gsi_caller` on `by` (the caller's
+//! `sub`) and `sk`; TTL `expires_at`. Keys: `keys.rs`.
 
+use crate::keys;
 use crate::store::{classify, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -15,8 +14,6 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-pub const INDEX_CALLER: &str = "gsi_caller";
 
 /// Keyed hashes of identifiers (HMAC-SHA256 with `C360_AUDIT_HASH_KEY`): the same customer
 /// always hashes the same, so the log can be searched by customer, but a hash cannot be
@@ -69,18 +66,11 @@ pub struct AuditRecord {
 
 impl AuditRecord {
     fn pk(&self) -> String {
-        match &self.subject {
-            Some(h) => subject_pk(h),
-            None => format!("R#{}", self.request_id),
-        }
+        keys::audit_pk(self.subject.as_deref(), &self.request_id)
     }
     fn sk(&self) -> String {
-        format!("{:015}#{}", self.at.0.max(0), self.request_id)
+        keys::audit_sk(self.at, &self.request_id)
     }
-}
-
-fn subject_pk(hash: &str) -> String {
-    format!("C#{hash}")
 }
 
 /// Where audit records go: DynamoDB, or memory for unit tests of the HTTP layer.
@@ -207,7 +197,7 @@ async fn query_subject(
         .query()
         .table_name(table)
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", s(subject_pk(hash)))
+        .expression_attribute_values(":pk", s(keys::audit_subject_pk(hash)))
         .scan_index_forward(false);
     if let Some(store) = store {
         q = q

@@ -20,6 +20,7 @@ pub mod decode;
 pub mod erase;
 pub mod http;
 pub mod ingest;
+pub mod keys;
 pub mod projector;
 pub mod reads;
 pub mod rebuild;

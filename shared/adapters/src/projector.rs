@@ -4,7 +4,8 @@
 //! applied and writes nothing.
 
 use crate::cache::Cache;
-use crate::store::{entry_sk, Store, StoreError, StoredNode, WriteSet};
+use crate::keys::entry_sk;
+use crate::store::{Store, StoreError, StoredNode, WriteSet};
 use c360_domain::identity::{relink, relink_start, singleton, NodeLinks};
 use c360_domain::projection::{
     decide, decide_scanned, stat_deltas, AppliedRecord, Change, Decision, RecordState, Scope,

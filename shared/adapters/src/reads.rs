@@ -3,6 +3,7 @@
 //! a bounded number of Queries per node. Nothing grows with the customer's history.
 
 use crate::config::Config;
+use crate::keys::{decode_cursor, encode_cursor, scope_prefix};
 use crate::store::{Store, StoreError, StoredStats};
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::{MemberInfo, Scope, ScopeStats, TimelineEntry};
@@ -242,7 +243,7 @@ impl Reads {
             None => None,
             Some(c) => {
                 let key = decode_cursor(c).ok_or(ReadError::BadCursor)?;
-                if !key.starts_with(&format!("{}#", scope.key())) {
+                if !key.starts_with(&scope_prefix(scope)) {
                     return Err(ReadError::BadCursor);
                 }
                 Some(key)
@@ -387,19 +388,6 @@ fn search_hit(
         "last_activity_at": stats.last_event_at.map(|t| config.zone.format(t)),
         "matched_by": match matched_by { "p" => "phone", "l4" => "phone_last4", "m" => "member_id", "e" => "email", "i" => "pinyin_initials", _ => "name" },
     })
-}
-
-fn encode_cursor(key: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes())
-}
-
-fn decode_cursor(cursor: &str) -> Option<String> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .ok()?;
-    String::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]

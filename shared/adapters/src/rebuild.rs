@@ -1,12 +1,13 @@
 //! Rebuilds the projection from the five source tables: a parallel Scan of each, every item
 //! applied through the projector as a *scanned* record ([`Projector::apply_scanned`]), into
 //! the live table while the streams keep flowing. Resumable: each scan segment's position is
-//! checkpointed in the customer360 table (`pk = REBUILD`, `sk = {table}#{segment}/{segments}`)
+//! checkpointed in the customer360 table (one item per table and segment, `keys::checkpoint_sk`)
 //! after every page, so an interrupted run (a Lambda timeout) continues where it stopped; a
 //! run that finishes removes its checkpoints. Running it again changes nothing.
 //! Why a scan never overwrites a newer stream-applied state: `docs/adr/0004-rebuild.md`.
 
 use crate::decode::decode;
+use crate::keys::{checkpoint_sk, CHECKPOINT_PK};
 use crate::projector::{Outcome, Projector};
 use crate::store::{classify, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -16,9 +17,6 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 type Item = HashMap<String, AttributeValue>;
-
-/// The partition of the checkpoint items in the customer360 table.
-pub const CHECKPOINT_PK: &str = "REBUILD";
 
 #[derive(Debug, Clone)]
 pub struct RebuildOptions {
@@ -96,10 +94,6 @@ impl Segment {
     fn sk(&self) -> String {
         checkpoint_sk(&self.table, self.segment, self.segments)
     }
-}
-
-fn checkpoint_sk(table: &str, segment: i32, segments: i32) -> String {
-    format!("{table}#{segment}/{segments}")
 }
 
 enum Position {

@@ -45,7 +45,7 @@ pub struct TableSpec {
 
 /// The customer360 table (`docs/adr/0001-table-design.md`).
 pub fn service_table() -> TableSpec {
-    use crate::store::{INDEX_COUNTED, INDEX_KIND, INDEX_SEARCH, INDEX_TIME};
+    use crate::keys::{INDEX_COUNTED, INDEX_KIND, INDEX_SEARCH, INDEX_TIME};
     let local = |name, range, carries| IndexSpec {
         name,
         hash: "pk",
@@ -78,7 +78,7 @@ pub fn audit_table() -> TableSpec {
         range: Some("sk"),
         local: Vec::new(),
         global: vec![IndexSpec {
-            name: crate::audit::INDEX_CALLER,
+            name: crate::keys::INDEX_CALLER,
             hash: "by",
             range: "sk",
             carries: Carries::All,

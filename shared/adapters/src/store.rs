@@ -1,16 +1,7 @@
-//! The customer360 table on DynamoDB. Layout (see `docs/adr/0001-table-design.md`):
-//!
-//! | item | pk | sk | notes |
-//! |---|---|---|---|
-//! | node | `N#{id}` | `#NODE` | identity links and cluster, `ver` |
-//! | stats | `N#{id}` | `STATS#{scope}` | fixed-size figures of the node in a scope, `ver` |
-//! | entry | `N#{id}` | `R#{scope}#{source}#{source_id}` | one per record per scope; LSIs `lt`, `lk`, `lc` |
-//! | token | `N#{id}` | `T#{scope}#{token}` | search (tokens of the node's whole cluster); GSI `gp` = `{scope}#{token}` |
-//! | anchor | `REC#{source}#{source_id}` | `REC` | last applied sequence number and record state |
-//! | suppression | `SUP#{id}` | `SUP` | an erased identifier: its records are not projected again |
-//!
-//! `{scope}` is `A` (all stores) or `S#{store}`; `{id}` is `phone#…`, `member_id#…`, `email#…`.
+//! The customer360 table on DynamoDB: reads and the typed writes of one transaction. Its key
+//! layout is `keys.rs` (and `docs/adr/0001-table-design.md`).
 
+use crate::keys::*;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
@@ -21,11 +12,6 @@ use c360_domain::prediction::StoreModel;
 use c360_domain::projection::{AppliedRecord, Extreme, Scope, ScopeStats, TimelineEntry};
 use c360_domain::{Identifier, Millis, SourceKind};
 use std::collections::{BTreeMap, HashMap};
-
-pub const INDEX_TIME: &str = "lsi_time";
-pub const INDEX_KIND: &str = "lsi_kind";
-pub const INDEX_COUNTED: &str = "lsi_counted";
-pub const INDEX_SEARCH: &str = "gsi_search";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -68,54 +54,6 @@ where
         }
         _ => StoreError::Failed(format!("{err}")),
     }
-}
-
-pub fn node_pk(id: &Identifier) -> String {
-    format!("N#{}", id.key())
-}
-pub const NODE_SK: &str = "#NODE";
-pub fn stats_sk(scope: &Scope) -> String {
-    format!("STATS#{}", scope.key())
-}
-pub fn entry_sk(scope: &Scope, kind: SourceKind, source_id: &str) -> String {
-    format!("R#{}#{}#{}", scope.key(), kind.table(), source_id)
-}
-pub fn token_sk(scope: &Scope, token: &str) -> String {
-    format!("T#{}#{}", scope.key(), token)
-}
-pub fn anchor_pk(kind: SourceKind, source_id: &str) -> String {
-    format!("REC#{}#{}", kind.table(), source_id)
-}
-pub const ANCHOR_SK: &str = "REC";
-pub fn model_pk(scope: &Scope) -> String {
-    format!("MODEL#{}", scope.key())
-}
-pub const MODEL_SK: &str = "MODEL";
-pub fn suppression_pk(id: &Identifier) -> String {
-    format!("SUP#{}", id.key())
-}
-pub const SUPPRESSION_SK: &str = "SUP";
-
-/// The timeline sort key: scope, then time (fixed width so strings sort as numbers), then a
-/// tie-break that is unique and stable for the record.
-pub fn time_key(scope: &Scope, at: Millis, kind: SourceKind, source_id: &str) -> String {
-    format!(
-        "{}#{:015}#{}#{}",
-        scope.key(),
-        at.0.max(0),
-        kind.table(),
-        source_id
-    )
-}
-fn scope_prefix(scope: &Scope) -> String {
-    format!("{}#", scope.key())
-}
-fn time_from_key(prefix: &str, key: &str) -> Option<Millis> {
-    key.strip_prefix(prefix)?
-        .get(..15)?
-        .parse()
-        .ok()
-        .map(Millis)
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -330,15 +268,7 @@ impl Store {
         let mut item = key(node_pk(node), entry_sk(scope, kind, source_id));
         let tk = time_key(scope, entry.at, kind, source_id);
         if matches!(kind, SourceKind::Orders | SourceKind::Reservations) {
-            item.insert(
-                "lk".into(),
-                s(format!(
-                    "{}#{}#{}",
-                    scope.key(),
-                    kind.table(),
-                    &tk[scope_prefix(scope).len()..]
-                )),
-            );
+            item.insert("lk".into(), s(kind_key(scope, kind, &tk)));
         }
         if counted {
             item.insert("lc".into(), s(tk.clone()));
@@ -371,7 +301,7 @@ impl Store {
         token: &str,
     ) -> Result<(), StoreError> {
         let mut item = key(node_pk(node), token_sk(scope, token));
-        item.insert("gp".into(), s(format!("{}#{}", scope.key(), token)));
+        item.insert("gp".into(), s(token_partition(scope, token)));
         item.insert("gs".into(), s(node.key()));
         w.push_put(&self.table, item, None)
     }
@@ -682,7 +612,7 @@ impl Store {
                 .segment(segment)
                 .total_segments(segments)
                 .filter_expression("begins_with(sk, :stats) OR sk = :node")
-                .expression_attribute_values(":stats", s("STATS#"))
+                .expression_attribute_values(":stats", s(stats_sk_prefix()))
                 .expression_attribute_values(":node", s(NODE_SK))
                 .set_exclusive_start_key(start)
                 .send()
@@ -692,10 +622,7 @@ impl Store {
                 let (Some(pk), Some(sk)) = (get_s(item, "pk"), get_s(item, "sk")) else {
                     continue;
                 };
-                let Some(id) = pk
-                    .strip_prefix("N#")
-                    .and_then(|k| Identifier::from_key(k).ok())
-                else {
+                let Some(id) = parse_node_pk(pk) else {
                     continue;
                 };
                 if sk == NODE_SK {
@@ -703,7 +630,7 @@ impl Store {
                         id,
                         links: parse_node(item)?.links,
                     });
-                } else if let Some(scope) = sk.strip_prefix("STATS#").and_then(Scope::from_key) {
+                } else if let Some(scope) = parse_stats_sk(sk) {
                     out.push(ScanRow::Stats {
                         id,
                         scope,
@@ -856,7 +783,7 @@ impl Store {
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :stats)")
             .expression_attribute_values(":pk", s(node_pk(id)))
-            .expression_attribute_values(":stats", s("STATS#"))
+            .expression_attribute_values(":stats", s(stats_sk_prefix()))
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -868,8 +795,7 @@ impl Store {
             .into_iter()
             .map(|item| {
                 let scope = get_s(&item, "sk")
-                    .and_then(|sk| sk.strip_prefix("STATS#"))
-                    .and_then(Scope::from_key)
+                    .and_then(parse_stats_sk)
                     .ok_or_else(|| StoreError::Failed("a stats item without a scope".into()))?;
                 Ok((scope, decode(item, "stats")?))
             })
@@ -973,7 +899,7 @@ impl Store {
             .index_name(INDEX_KIND)
             .key_condition_expression("pk = :pk AND begins_with(lk, :prefix)")
             .expression_attribute_values(":pk", s(node_pk(node)))
-            .expression_attribute_values(":prefix", s(format!("{}#{}#", scope.key(), kind.table())))
+            .expression_attribute_values(":prefix", s(kind_prefix(scope, kind)))
             .scan_index_forward(false)
             .limit(limit as i32)
             .send()
@@ -1003,7 +929,7 @@ impl Store {
             .table_name(&self.table)
             .index_name(INDEX_SEARCH)
             .key_condition_expression("gp = :gp")
-            .expression_attribute_values(":gp", s(format!("{}#{}", scope.key(), token)))
+            .expression_attribute_values(":gp", s(token_partition(scope, token)))
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
             .await
@@ -1052,28 +978,4 @@ fn parse_entry(item: &Item) -> Result<TimelineEntry, StoreError> {
     get_s(item, "e")
         .map(|j| from_json(j, "timeline entry"))
         .unwrap_or_else(|| Err(StoreError::Failed("timeline entry without content".into())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use c360_domain::StoreId;
-
-    #[test]
-    fn time_keys_sort_by_time_within_a_scope() {
-        let scope = Scope::Store(StoreId::parse("s1").unwrap());
-        let a = time_key(&scope, Millis(999), SourceKind::Orders, "z");
-        let b = time_key(&scope, Millis(1000), SourceKind::Orders, "a");
-        assert!(a < b);
-        assert_eq!(time_from_key("S#s1#", &b), Some(Millis(1000)));
-        assert!(a.starts_with(&scope_prefix(&scope)));
-        // A store whose id extends another's never shares its prefix.
-        assert!(!time_key(
-            &Scope::Store(StoreId::parse("s10").unwrap()),
-            Millis(1),
-            SourceKind::Orders,
-            "x"
-        )
-        .starts_with("S#s1#"));
-    }
 }

@@ -1,0 +1,285 @@
+//! The key layout of the customer360 and audit tables (`docs/adr/0001-table-design.md`): every
+//! key, index key attribute value, cursor and checkpoint is formatted and parsed here, and no
+//! other file spells a key prefix. A scope's own text (`A`, `S#{store}`) and an identifier's
+//! (`phone#13800138000`) are the domain's (`Scope::key`, `Identifier::key`): they also name
+//! cache entries and log fields.
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | node | `N#{id}` | `#NODE` |
+//! | stats | `N#{id}` | `STATS#{scope}` |
+//! | timeline entry | `N#{id}` | `R#{scope}#{table}#{source_id}` |
+//! | search token | `N#{id}` | `T#{scope}#{token}` (index `gsi_search`: `gp` = `{scope}#{token}`, `gs` = `{id}`) |
+//! | anchor (record state) | `REC#{table}#{source_id}` | `REC` |
+//! | prediction model | `MODEL#{scope}` | `MODEL` |
+//! | suppression (erased) | `SUP#{id}` | `SUP` |
+//! | rebuild checkpoint | `REBUILD` | `{table}#{segment}/{segments}` |
+//! | audit record | `C#{subject hash}` or `R#{request id}` | `{ms:015}#{request id}` |
+
+use c360_domain::projection::Scope;
+use c360_domain::{Identifier, Millis, SourceKind};
+
+/// The timeline, newest first (`lt`, time keys).
+pub const INDEX_TIME: &str = "lsi_time";
+/// Recent orders and reservations (`lk`: scope, source table, time key).
+pub const INDEX_KIND: &str = "lsi_kind";
+/// Counted orders (`lc`, sparse).
+pub const INDEX_COUNTED: &str = "lsi_counted";
+/// Search tokens (`gp`, `gs`), keys only.
+pub const INDEX_SEARCH: &str = "gsi_search";
+/// The audit table's caller index (`by`, `sk`).
+pub const INDEX_CALLER: &str = "gsi_caller";
+
+const NODE: &str = "N#";
+pub const NODE_SK: &str = "#NODE";
+const STATS: &str = "STATS#";
+const ENTRY: &str = "R#";
+const TOKEN: &str = "T#";
+const ANCHOR: &str = "REC#";
+pub const ANCHOR_SK: &str = "REC";
+const MODEL: &str = "MODEL#";
+pub const MODEL_SK: &str = "MODEL";
+const SUPPRESSION: &str = "SUP#";
+pub const SUPPRESSION_SK: &str = "SUP";
+/// The partition of the rebuild's checkpoints.
+pub const CHECKPOINT_PK: &str = "REBUILD";
+const AUDIT_SUBJECT: &str = "C#";
+const AUDIT_REQUEST: &str = "R#";
+
+pub fn node_pk(id: &Identifier) -> String {
+    format!("{NODE}{}", id.key())
+}
+
+/// The identifier of a node partition key; `None` for any other key.
+pub fn parse_node_pk(pk: &str) -> Option<Identifier> {
+    Identifier::from_key(pk.strip_prefix(NODE)?).ok()
+}
+
+pub fn stats_sk(scope: &Scope) -> String {
+    format!("{STATS}{}", scope.key())
+}
+
+/// What every stats sort key begins with (for `begins_with` conditions).
+pub fn stats_sk_prefix() -> &'static str {
+    STATS
+}
+
+/// The scope of a stats sort key; `None` for any other key.
+pub fn parse_stats_sk(sk: &str) -> Option<Scope> {
+    Scope::from_key(sk.strip_prefix(STATS)?)
+}
+
+pub fn entry_sk(scope: &Scope, kind: SourceKind, source_id: &str) -> String {
+    format!("{ENTRY}{}#{}#{}", scope.key(), kind.table(), source_id)
+}
+
+/// The anchor key (pk, sk) of the record a timeline entry's sort key stands for; `None` for
+/// any other key or an unknown source table.
+pub fn anchor_of_entry_sk(sk: &str) -> Option<(String, String)> {
+    let rest = sk.strip_prefix(ENTRY)?;
+    // The scope is `A` or `S#{store}` (store ids hold no `#`).
+    let rest = match rest.strip_prefix("A#") {
+        Some(r) => r,
+        None => rest.strip_prefix("S#")?.split_once('#')?.1,
+    };
+    let (table, source_id) = rest.split_once('#')?;
+    let kind = SourceKind::from_table(table)?;
+    Some((anchor_pk(kind, source_id), ANCHOR_SK.to_string()))
+}
+
+pub fn token_sk(scope: &Scope, token: &str) -> String {
+    format!("{TOKEN}{}#{}", scope.key(), token)
+}
+
+/// The search index's partition (`gp`) for a token in a scope.
+pub fn token_partition(scope: &Scope, token: &str) -> String {
+    format!("{}#{}", scope.key(), token)
+}
+
+pub fn anchor_pk(kind: SourceKind, source_id: &str) -> String {
+    format!("{ANCHOR}{}#{}", kind.table(), source_id)
+}
+
+/// Whether a partition key is a record's anchor (of any source).
+pub fn is_anchor_pk(pk: &str) -> bool {
+    pk.starts_with(ANCHOR)
+}
+
+/// Whether a partition key is an erased identifier's suppression.
+pub fn is_suppression_pk(pk: &str) -> bool {
+    pk.starts_with(SUPPRESSION)
+}
+
+/// Whether a partition key is an anchor of `kind`'s records.
+pub fn is_anchor_of(pk: &str, kind: SourceKind) -> bool {
+    pk.strip_prefix(ANCHOR)
+        .and_then(|rest| rest.strip_prefix(kind.table()))
+        .is_some_and(|rest| rest.starts_with('#'))
+}
+
+pub fn model_pk(scope: &Scope) -> String {
+    format!("{MODEL}{}", scope.key())
+}
+
+pub fn suppression_pk(id: &Identifier) -> String {
+    format!("{SUPPRESSION}{}", id.key())
+}
+
+/// The timeline sort key (`lt`, and `lc` for counted orders): scope, then time (fixed width
+/// so strings sort as numbers), then a tie-break that is unique and stable for the record.
+pub fn time_key(scope: &Scope, at: Millis, kind: SourceKind, source_id: &str) -> String {
+    format!(
+        "{}#{:015}#{}#{}",
+        scope.key(),
+        at.0.max(0),
+        kind.table(),
+        source_id
+    )
+}
+
+/// What every time key of `scope` begins with.
+pub fn scope_prefix(scope: &Scope) -> String {
+    format!("{}#", scope.key())
+}
+
+/// The time in a time key of the scope whose prefix is `prefix`.
+pub fn time_from_key(prefix: &str, key: &str) -> Option<Millis> {
+    key.strip_prefix(prefix)?
+        .get(..15)?
+        .parse()
+        .ok()
+        .map(Millis)
+}
+
+/// The recent-records sort key (`lk`): scope, source table, then the time key's time and
+/// tie-break, so one source's entries sort by time within a scope.
+pub fn kind_key(scope: &Scope, kind: SourceKind, time_key: &str) -> String {
+    let rest = time_key
+        .strip_prefix(&scope_prefix(scope))
+        .unwrap_or(time_key);
+    format!("{}{rest}", kind_prefix(scope, kind))
+}
+
+/// What every `lk` of one source in one scope begins with.
+pub fn kind_prefix(scope: &Scope, kind: SourceKind) -> String {
+    format!("{}#{}#", scope.key(), kind.table())
+}
+
+/// The timeline cursor handed to callers: the last entry's time key, base64url (opaque).
+pub fn encode_cursor(time_key: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(time_key.as_bytes())
+}
+
+/// The time key in a cursor; `None` when it is not one of ours.
+pub fn decode_cursor(cursor: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// A rebuild checkpoint's sort key: one per source table and scan segment.
+pub fn checkpoint_sk(table: &str, segment: i32, segments: i32) -> String {
+    format!("{table}#{segment}/{segments}")
+}
+
+/// An audit record's partition: the keyed hash of the customer asked about, or the request
+/// id when there was none (a 400 or 401).
+pub fn audit_pk(subject: Option<&str>, request_id: &str) -> String {
+    match subject {
+        Some(h) => audit_subject_pk(h),
+        None => format!("{AUDIT_REQUEST}{request_id}"),
+    }
+}
+
+/// The audit partition of one customer (by the keyed hash of an identifier).
+pub fn audit_subject_pk(hash: &str) -> String {
+    format!("{AUDIT_SUBJECT}{hash}")
+}
+
+/// An audit record's sort key: time (ms, fixed width), then the request id.
+pub fn audit_sk(at: Millis, request_id: &str) -> String {
+    format!("{:015}#{}", at.0.max(0), request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use c360_domain::ids::Phone;
+    use c360_domain::StoreId;
+
+    fn store(s: &str) -> Scope {
+        Scope::Store(StoreId::parse(s).unwrap())
+    }
+
+    #[test]
+    fn time_keys_sort_by_time_within_a_scope() {
+        let scope = store("s1");
+        let a = time_key(&scope, Millis(999), SourceKind::Orders, "z");
+        let b = time_key(&scope, Millis(1000), SourceKind::Orders, "a");
+        assert!(a < b);
+        assert_eq!(time_from_key(&scope_prefix(&scope), &b), Some(Millis(1000)));
+        assert!(a.starts_with(&scope_prefix(&scope)));
+        // A store whose id extends another's never shares its prefix.
+        assert!(!time_key(&store("s10"), Millis(1), SourceKind::Orders, "x")
+            .starts_with(&scope_prefix(&scope)));
+    }
+
+    #[test]
+    fn every_key_parses_back_to_what_made_it() {
+        let id = Identifier::Phone(Phone::parse("13800138000").unwrap());
+        assert_eq!(parse_node_pk(&node_pk(&id)), Some(id.clone()));
+        assert_eq!(parse_node_pk(&suppression_pk(&id)), None);
+        assert!(is_suppression_pk(&suppression_pk(&id)) && !is_suppression_pk(&node_pk(&id)));
+        for scope in [Scope::AllStores, store("store_001")] {
+            assert_eq!(parse_stats_sk(&stats_sk(&scope)), Some(scope.clone()));
+            assert_eq!(
+                parse_stats_sk(&entry_sk(&scope, SourceKind::Orders, "o")),
+                None
+            );
+            for (kind, source_id) in [(SourceKind::Orders, "o-1"), (SourceKind::MemberSync, "M#1")]
+            {
+                assert_eq!(
+                    anchor_of_entry_sk(&entry_sk(&scope, kind, source_id)),
+                    Some((anchor_pk(kind, source_id), ANCHOR_SK.to_string()))
+                );
+                assert!(is_anchor_of(&anchor_pk(kind, source_id), kind));
+                assert!(is_anchor_pk(&anchor_pk(kind, source_id)));
+            }
+            let tk = time_key(&scope, Millis(42), SourceKind::Orders, "o-1");
+            let lk = kind_key(&scope, SourceKind::Orders, &tk);
+            assert!(
+                lk.starts_with(&kind_prefix(&scope, SourceKind::Orders)),
+                "{lk}"
+            );
+            assert!(lk.ends_with("000000000000042#orders#o-1"), "{lk}");
+            assert_eq!(decode_cursor(&encode_cursor(&tk)), Some(tk));
+        }
+        assert!(!is_anchor_of(
+            &anchor_pk(SourceKind::PosTransactions, "p"),
+            SourceKind::Orders
+        ));
+        assert_eq!(anchor_of_entry_sk(&stats_sk(&Scope::AllStores)), None);
+        assert_eq!(anchor_of_entry_sk("R#A#unknown#x"), None);
+        assert_eq!(decode_cursor("not base64 !"), None);
+        assert_ne!(audit_pk(Some("ab"), "r1"), audit_pk(None, "r1"));
+        assert_eq!(audit_pk(Some("ab"), "r1"), audit_subject_pk("ab"));
+        assert!(audit_sk(Millis(2), "r") > audit_sk(Millis(1), "r"));
+    }
+
+    #[test]
+    fn entries_lead_to_their_records_anchors() {
+        assert_eq!(
+            anchor_of_entry_sk("R#A#orders#o-1"),
+            Some(("REC#orders#o-1".to_string(), "REC".to_string()))
+        );
+        assert_eq!(
+            anchor_of_entry_sk("R#S#store_001#member_sync#M#1"),
+            Some(("REC#member_sync#M#1".to_string(), "REC".to_string()))
+        );
+        assert_eq!(anchor_of_entry_sk("STATS#A"), None);
+        assert_eq!(anchor_of_entry_sk("R#A#unknown#x"), None);
+    }
+}
