@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use c360_domain::identity::NodeLinks;
+use c360_domain::plan::Write;
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::{AppliedRecord, Extreme, Scope, ScopeStats, TimelineEntry};
 use c360_domain::{Identifier, Millis, SourceKind};
@@ -209,6 +210,52 @@ impl Store {
     }
 
     // ---- writes --------------------------------------------------------------------
+
+    /// One change's planned writes ([`c360_domain::plan`]) as the items of its transaction.
+    pub fn write_set(
+        &self,
+        kind: SourceKind,
+        source_id: &str,
+        writes: &[Write],
+    ) -> Result<WriteSet, StoreError> {
+        let mut w = WriteSet::default();
+        for write in writes {
+            match write {
+                Write::Stats {
+                    node,
+                    scope,
+                    stats,
+                    expected,
+                } => self.put_stats(&mut w, node, scope, stats, *expected)?,
+                Write::PutToken { node, scope, token } => {
+                    self.put_token(&mut w, node, scope, token)?
+                }
+                Write::DeleteToken { node, scope, token } => {
+                    self.delete_token(&mut w, node, scope, token)?
+                }
+                Write::PutEntry {
+                    node,
+                    scope,
+                    entry,
+                    counted,
+                } => self.put_entry(&mut w, node, scope, kind, source_id, entry, *counted)?,
+                Write::DeleteEntry { node, scope } => {
+                    self.delete_entry(&mut w, node, scope, kind, source_id)?
+                }
+                Write::PutNode {
+                    id,
+                    links,
+                    expected,
+                } => self.put_node(&mut w, id, links, *expected)?,
+                Write::CheckNode { id, expected } => self.check_node(&mut w, id, *expected)?,
+                Write::CheckNotSuppressed { id } => self.check_not_suppressed(&mut w, id)?,
+                Write::Anchor { applied, previous } => {
+                    self.put_anchor(&mut w, kind, source_id, applied, previous.as_ref())?
+                }
+            }
+        }
+        Ok(w)
+    }
 
     pub fn put_anchor(
         &self,

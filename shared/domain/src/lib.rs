@@ -14,6 +14,7 @@ pub mod identity;
 pub mod ids;
 pub mod metrics;
 pub mod money;
+pub mod plan;
 pub mod prediction;
 pub mod projection;
 pub mod search;
