@@ -20,8 +20,12 @@
 //! [`load`] writes the data through `BatchWriteItem`.
 
 mod activities;
+#[cfg(test)]
+mod customer_tests;
 mod gen;
 mod load;
+#[cfg(test)]
+mod load_tests;
 mod members;
 mod menu;
 mod names;

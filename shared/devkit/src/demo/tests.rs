@@ -1,5 +1,6 @@
-//! Tests of the demo data: determinism, volume, shapes, personas, the seed customer,
-//! and loading into the DynamoDB emulator (moto).
+//! Tests of the demo data: determinism, volume, stores, the shapes of every table, money,
+//! times and ids, and the helpers the other test files share (the customers are tested in
+//! `customer_tests.rs`, loading into the emulator in `load_tests.rs`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
@@ -7,40 +8,38 @@ use std::sync::OnceLock;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, TimeZone};
 
-use super::gen::yuan;
 use super::menu::DELIVERY_FEE_FEN;
 use super::*;
-use crate::testing::MotoServer;
 
-fn now() -> DateTime<FixedOffset> {
+pub(super) fn now() -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339("2026-02-20T17:00:00+08:00").unwrap()
 }
 
-fn config() -> DemoConfig {
+pub(super) fn config() -> DemoConfig {
     DemoConfig::new(42, now())
 }
 
 /// The default-sized data set, generated once for all tests.
-fn data() -> &'static DemoData {
+pub(super) fn data() -> &'static DemoData {
     static DATA: OnceLock<DemoData> = OnceLock::new();
     DATA.get_or_init(|| generate(&config()))
 }
 
-fn str_of<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
+pub(super) fn str_of<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
     match item.get(key) {
         Some(AttributeValue::S(v)) => Some(v),
         _ => None,
     }
 }
 
-fn num_of<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
+pub(super) fn num_of<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
     match item.get(key) {
         Some(AttributeValue::N(v)) => Some(v),
         _ => None,
     }
 }
 
-fn fen_of(item: &Item, key: &str) -> i64 {
+pub(super) fn fen_of(item: &Item, key: &str) -> i64 {
     let v = num_of(item, key).unwrap_or_else(|| panic!("{key} missing in {item:?}"));
     assert!(is_money(v), "{key} = {v:?}");
     let (y, f) = v.split_once('.').unwrap();
@@ -48,7 +47,7 @@ fn fen_of(item: &Item, key: &str) -> i64 {
 }
 
 /// `^\d+\.\d{2}$`
-fn is_money(v: &str) -> bool {
+pub(super) fn is_money(v: &str) -> bool {
     match v.split_once('.') {
         Some((y, f)) => {
             !y.is_empty()
@@ -60,7 +59,7 @@ fn is_money(v: &str) -> bool {
     }
 }
 
-fn normalize_phone(raw: &str) -> String {
+pub(super) fn normalize_phone(raw: &str) -> String {
     let digits: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
     match digits.strip_prefix("86") {
         Some(rest) if digits.len() == 13 => rest.to_string(),
@@ -68,7 +67,7 @@ fn normalize_phone(raw: &str) -> String {
     }
 }
 
-fn is_mobile(phone: &str) -> bool {
+pub(super) fn is_mobile(phone: &str) -> bool {
     phone.len() == 11
         && phone.bytes().all(|b| b.is_ascii_digit())
         && ["13", "15", "17", "18", "19"]
@@ -77,7 +76,7 @@ fn is_mobile(phone: &str) -> bool {
 }
 
 /// Parses an RFC 3339 time, or a naive one as +08:00 local time.
-fn parse_time(v: &str) -> Option<DateTime<FixedOffset>> {
+pub(super) fn parse_time(v: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(v).ok().or_else(|| {
         NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S")
             .ok()
@@ -85,7 +84,7 @@ fn parse_time(v: &str) -> Option<DateTime<FixedOffset>> {
     })
 }
 
-const TIME_KEYS: [&str; 7] = [
+pub(super) const TIME_KEYS: [&str; 7] = [
     "created_at",
     "updated_at",
     "reserved_for",
@@ -95,7 +94,7 @@ const TIME_KEYS: [&str; 7] = [
     "timestamp",
 ];
 
-const ID_KEYS: [&str; 5] = [
+pub(super) const ID_KEYS: [&str; 5] = [
     "order_id",
     "reservation_id",
     "transaction_id",
@@ -103,7 +102,7 @@ const ID_KEYS: [&str; 5] = [
     "log_id",
 ];
 
-fn all_items(data: &DemoData) -> impl Iterator<Item = (&'static str, &Item)> {
+pub(super) fn all_items(data: &DemoData) -> impl Iterator<Item = (&'static str, &Item)> {
     data.tables()
         .into_iter()
         .flat_map(|(source, items)| items.iter().map(move |i| (source, i)))
@@ -400,210 +399,6 @@ fn few_records_belong_to_nobody() {
 }
 
 #[test]
-fn seed_customer_is_there() {
-    let d = data();
-    let member = d
-        .members
-        .iter()
-        .find(|m| str_of(m, "member_id") == Some(SEED_MEMBER_ID))
-        .expect("M123456");
-    assert_eq!(str_of(member, "phone"), Some(SEED_PHONE));
-    assert_eq!(str_of(member, "name"), Some("张三"));
-    assert_eq!(str_of(member, "level"), Some("金卡"));
-    assert_eq!(num_of(member, "points"), Some("1500"));
-    assert_eq!(num_of(member, "balance"), Some("200.00"));
-    assert_eq!(str_of(member, "email"), Some("zhangsan@example.com"));
-    assert_eq!(str_of(member, "store_id"), Some("store_sh_001"));
-    let registered = parse_time(str_of(member, "registered_at").unwrap()).unwrap();
-    assert!((180..200).contains(&(now() - registered).num_days()));
-    // Nobody else is 张三 or has that phone.
-    assert_eq!(
-        d.members
-            .iter()
-            .filter(|m| str_of(m, "name") == Some("张三"))
-            .count(),
-        1
-    );
-
-    let mine = |i: &Item| {
-        str_of(i, "member_id") == Some(SEED_MEMBER_ID)
-            || str_of(i, "customer_phone").map(normalize_phone).as_deref() == Some(SEED_PHONE)
-    };
-    let orders: Vec<&Item> = d.orders.iter().filter(|o| mine(o)).collect();
-    let counted: Vec<&&Item> = orders
-        .iter()
-        .filter(|o| matches!(str_of(o, "status"), Some("paid" | "completed")))
-        .collect();
-    let spent: i64 = counted.iter().map(|o| fen_of(o, "total")).sum();
-    println!(
-        "张三: {} orders, {} counted, ¥{}",
-        orders.len(),
-        counted.len(),
-        yuan(spent)
-    );
-    assert!((20..=30).contains(&counted.len()));
-    assert!((200_000..1_000_000).contains(&spent), "{spent}");
-    assert!(orders
-        .iter()
-        .any(|o| str_of(o, "customer_phone") == Some("+86 138-0013-8000")));
-    assert!(orders.iter().any(|o| str_of(o, "customer_phone").is_none()));
-    assert!(orders.iter().any(|o| str_of(o, "member_id").is_none()));
-    assert!(orders
-        .iter()
-        .any(|o| str_of(o, "customer_phone").is_some() && str_of(o, "member_id").is_some()));
-
-    let reservations: Vec<&Item> = d.reservations.iter().filter(|r| mine(r)).collect();
-    let kept = reservations
-        .iter()
-        .filter(|r| matches!(str_of(r, "status"), Some("completed" | "arrived")))
-        .count();
-    assert_eq!(reservations.len(), 8);
-    assert!(kept >= 5);
-    assert_eq!(d.pos_transactions.iter().filter(|t| mine(t)).count(), 15);
-    let activities: Vec<&Item> = d.activities.iter().filter(|a| mine(a)).collect();
-    assert_eq!(activities.len(), 50);
-    let last = activities
-        .iter()
-        .chain(orders.iter())
-        .filter_map(|i| str_of(i, "created_at").and_then(parse_time))
-        .max()
-        .unwrap();
-    assert!(now() - last < Duration::days(7));
-    let last_order = orders
-        .iter()
-        .filter_map(|i| str_of(i, "created_at").and_then(parse_time))
-        .max()
-        .unwrap();
-    assert!(now() - last_order < Duration::days(7));
-}
-
-#[derive(Default, Debug)]
-struct Stats {
-    orders: usize,
-    spent: i64,
-    first: Option<DateTime<FixedOffset>>,
-    last_order: Option<DateTime<FixedOffset>>,
-    last_any: Option<DateTime<FixedOffset>>,
-    kept_reservations: usize,
-    stores: HashSet<String>,
-}
-
-/// Per-customer figures the way the service computes them (simplified).
-fn stats(d: &DemoData) -> HashMap<String, Stats> {
-    let phone_of: HashMap<&str, String> = d
-        .members
-        .iter()
-        .map(|m| {
-            (
-                str_of(m, "member_id").unwrap(),
-                normalize_phone(str_of(m, "phone").unwrap()),
-            )
-        })
-        .collect();
-    let who = |i: &Item| -> Option<String> {
-        str_of(i, "customer_phone")
-            .map(normalize_phone)
-            .or_else(|| str_of(i, "member_id").map(|m| phone_of[m].clone()))
-    };
-    let mut out: HashMap<String, Stats> = HashMap::new();
-    for (source, item) in all_items(d) {
-        let Some(customer) = who(item).or_else(|| str_of(item, "phone").map(normalize_phone))
-        else {
-            continue;
-        };
-        let s = out.entry(customer).or_default();
-        let key = match source {
-            "reservations" => "reserved_for",
-            "pos_transactions" => "transacted_at",
-            "member_sync" => "registered_at",
-            _ => "created_at",
-        };
-        let t = parse_time(str_of(item, key).unwrap()).unwrap();
-        if t <= now() {
-            s.last_any = s.last_any.max(Some(t));
-        }
-        if let Some(store) = str_of(item, "store_id") {
-            s.stores.insert(store.to_string());
-        }
-        match source {
-            "orders" if matches!(str_of(item, "status"), Some("paid" | "completed")) => {
-                s.orders += 1;
-                s.spent += fen_of(item, "total");
-                s.first = Some(s.first.map_or(t, |f| f.min(t)));
-                s.last_order = s.last_order.max(Some(t));
-            }
-            "reservations" if matches!(str_of(item, "status"), Some("completed" | "arrived")) => {
-                s.kept_reservations += 1;
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-#[test]
-fn behaviours_are_mixed() {
-    let d = data();
-    let stats = stats(d);
-    assert_eq!(stats.len(), 500);
-    let count = |f: &dyn Fn(&Stats) -> bool| stats.values().filter(|s| f(s)).count();
-    let days =
-        |t: Option<DateTime<FixedOffset>>| t.map(|t| (now() - t).num_days()).unwrap_or(i64::MAX);
-    let freq = |s: &Stats| {
-        let lifetime = days(s.first).max(30) as f64;
-        s.orders as f64 / lifetime * 30.0
-    };
-    let high_ticket = count(&|s| s.orders > 0 && s.spent / s.orders as i64 >= 30_000);
-    let frequent = count(&|s| freq(s) >= 4.0);
-    let bookers = count(&|s| s.kept_reservations >= 5);
-    let active = count(&|s| days(s.last_any) <= 30);
-    let sleeping = count(&|s| (31..=90).contains(&days(s.last_any)));
-    let lost = count(&|s| days(s.last_any) > 90);
-    let churned = count(&|s| s.orders >= 5 && (120..=250).contains(&days(s.last_order)));
-    let one_timers = count(&|s| s.orders == 1);
-    let newcomers = count(&|s| s.orders > 0 && days(s.first) <= 30);
-    let multi_store = count(&|s| s.stores.len() > 1);
-    let members = d.members.len();
-    println!(
-        "high ticket {high_ticket}, frequent {frequent}, bookers {bookers}, active {active}, \
-         sleeping {sleeping}, lost {lost}, churned {churned}, one-timers {one_timers}, \
-         newcomers {newcomers}, multi-store {multi_store}, members {members}"
-    );
-    for (what, n) in [
-        ("high ticket", high_ticket),
-        ("frequent", frequent),
-        ("bookers", bookers),
-        ("active", active),
-        ("sleeping", sleeping),
-        ("lost", lost),
-        ("churned", churned),
-        ("one-timers", one_timers),
-        ("newcomers", newcomers),
-        ("multi-store", multi_store),
-    ] {
-        assert!(n >= 20, "{what}: {n}");
-    }
-    assert!((250..=350).contains(&members), "{members} members");
-    // Members' orders carry only the member id, only the phone, or both.
-    let member_only = d
-        .orders
-        .iter()
-        .filter(|o| str_of(o, "member_id").is_some() && str_of(o, "customer_phone").is_none())
-        .count();
-    let phone_only = d
-        .orders
-        .iter()
-        .filter(|o| str_of(o, "member_id").is_none() && str_of(o, "customer_phone").is_some())
-        .count();
-    let both = d
-        .orders
-        .iter()
-        .filter(|o| str_of(o, "member_id").is_some() && str_of(o, "customer_phone").is_some())
-        .count();
-    assert!(member_only > 100 && phone_only > 100 && both > 100);
-}
-
-#[test]
 #[ignore]
 fn show_samples() {
     let d = data();
@@ -614,89 +409,6 @@ fn show_samples() {
             println!("{source}: {keys:?}\n");
         }
     }
-}
-
-// ---------------------------------------------------------------- against moto
-
-async fn load_into_moto(config: &DemoConfig) -> anyhow::Result<()> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    let Some(moto) = MotoServer::start()? else {
-        return Ok(());
-    };
-    let client = moto.clients().0;
-    let data = generate(config);
-    let mut names: HashMap<&str, String> = HashMap::new();
-    for (i, source) in SOURCES.iter().enumerate() {
-        let table = format!("c360-demo-{source}");
-        client
-            .create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(ID_KEYS[i])
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()?,
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(ID_KEYS[i])
-                    .key_type(KeyType::Hash)
-                    .build()?,
-            )
-            .send()
-            .await?;
-        names.insert(source, table);
-    }
-    let started = std::time::Instant::now();
-    let written = load(&client, &names, &data).await?;
-    println!(
-        "loaded {written} items into moto in {:?}",
-        started.elapsed()
-    );
-    assert_eq!(written, data.len());
-    for (i, (source, items)) in data.tables().into_iter().enumerate() {
-        let mut count = 0;
-        let mut pages = client
-            .scan()
-            .table_name(&names[source])
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            count += page?.count() as usize;
-        }
-        assert_eq!(count, items.len(), "{source}");
-        let first = &items[0];
-        let got = client
-            .get_item()
-            .table_name(&names[source])
-            .key(ID_KEYS[i], first[ID_KEYS[i]].clone())
-            .send()
-            .await?;
-        assert_eq!(got.item(), Some(first), "{source} round trip");
-    }
-    // A source without a table name is refused before anything is written.
-    names.remove("audit_log");
-    let err = load(&client, &names, &data).await.unwrap_err();
-    assert!(err.to_string().contains("audit_log"), "{err}");
-    Ok(())
-}
-
-#[tokio::test]
-async fn load_writes_every_item_to_moto() -> anyhow::Result<()> {
-    let mut config = config();
-    config.customers = 40;
-    load_into_moto(&config).await
-}
-
-/// The default volume, timed: `cargo test -p c360-devkit --lib demo -- --ignored --nocapture`.
-#[tokio::test]
-#[ignore]
-async fn load_default_volume_to_moto() -> anyhow::Result<()> {
-    load_into_moto(&config()).await
 }
 
 #[test]
