@@ -15,7 +15,8 @@
 //! contribution took with it; then, for nodes whose cluster a re-link changes, all their
 //! stats (their tokens in every scope hold the cluster's identifiers).
 //!
-//! (~400 lines: the rule reads best in one piece, in the order its reads happen.)
+//! (Over 400 lines: the rule reads best in one piece, in the order its reads happen, and half
+//! of the file is the types of its input and output.)
 
 use crate::identity::{relink, relink_start, singleton, NodeLinks};
 use crate::projection::{

@@ -56,7 +56,7 @@
 //!
 //! Files: `fields.rs` (fields, operators, errors), `parse.rs` (the two spellings),
 //! `figures.rs` (a customer's figures, birthdays), this file the tree and its evaluation,
-//! which read best together (~400 lines: every operator's meaning for every kind of figure).
+//! which read best together (over 400 lines: every operator's meaning for every kind of figure).
 
 use crate::metrics::Tier;
 use crate::money::Fen;
