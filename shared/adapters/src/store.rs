@@ -128,7 +128,7 @@ pub struct StoredStats {
     pub version: i64,
 }
 
-/// What one change writes, gathered by the projector and written in one transaction.
+/// What one change writes ([`Store::write_set`] from its plan), sent as one transaction.
 #[derive(Debug, Default)]
 pub struct WriteSet {
     items: Vec<TransactWriteItem>,
@@ -257,7 +257,7 @@ impl Store {
         Ok(w)
     }
 
-    pub fn put_anchor(
+    fn put_anchor(
         &self,
         w: &mut WriteSet,
         kind: SourceKind,
@@ -280,7 +280,7 @@ impl Store {
         w.push_put(&self.table, item, Some(condition))
     }
 
-    pub fn put_stats(
+    fn put_stats(
         &self,
         w: &mut WriteSet,
         node: &Identifier,
@@ -302,7 +302,7 @@ impl Store {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn put_entry(
+    fn put_entry(
         &self,
         w: &mut WriteSet,
         node: &Identifier,
@@ -325,7 +325,7 @@ impl Store {
         w.push_put(&self.table, item, None)
     }
 
-    pub fn delete_entry(
+    fn delete_entry(
         &self,
         w: &mut WriteSet,
         node: &Identifier,
@@ -340,7 +340,7 @@ impl Store {
         )
     }
 
-    pub fn put_token(
+    fn put_token(
         &self,
         w: &mut WriteSet,
         node: &Identifier,
@@ -353,7 +353,7 @@ impl Store {
         w.push_put(&self.table, item, None)
     }
 
-    pub fn delete_token(
+    fn delete_token(
         &self,
         w: &mut WriteSet,
         node: &Identifier,
@@ -367,7 +367,7 @@ impl Store {
         )
     }
 
-    pub fn put_node(
+    fn put_node(
         &self,
         w: &mut WriteSet,
         id: &Identifier,
@@ -388,7 +388,7 @@ impl Store {
     }
 
     /// Guards a node this change read but does not write: its cluster was computed from it.
-    pub fn check_node(
+    fn check_node(
         &self,
         w: &mut WriteSet,
         id: &Identifier,
@@ -412,11 +412,7 @@ impl Store {
 
     /// Makes the change fail (as a conflict, so it is re-read) if an erasure suppressed the
     /// identifier after this change read that it was not.
-    pub fn check_not_suppressed(
-        &self,
-        w: &mut WriteSet,
-        id: &Identifier,
-    ) -> Result<(), StoreError> {
+    fn check_not_suppressed(&self, w: &mut WriteSet, id: &Identifier) -> Result<(), StoreError> {
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key(suppression_pk(id), SUPPRESSION_SK)))
