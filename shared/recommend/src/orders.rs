@@ -92,23 +92,32 @@ pub enum InputError {
     Csv(String),
 }
 
-/// Every customer's baskets, customers in id order, baskets in order of first appearance.
-pub type Baskets = BTreeMap<String, Vec<Basket>>;
-
-/// Reads order lines and groups them into baskets per customer. Fields are trimmed; an order
-/// id must keep one customer and one `ordered_at`.
-pub fn read_baskets<R: Read>(input: R) -> Result<Baskets, InputError> {
+/// A CSV reader over `input` (fields trimmed) whose header is exactly `expected`; another
+/// header is `wrong(the header found, comma-joined)`.
+fn open_csv<R: Read>(
+    input: R,
+    expected: &[&str],
+    wrong: impl FnOnce(String) -> InputError,
+) -> Result<csv::Reader<R>, InputError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(input);
     let header = reader.headers().map_err(csv_error)?;
-    if header.iter().ne(HEADER) {
-        return Err(InputError::Header {
-            found: header.iter().collect::<Vec<_>>().join(","),
-        });
+    if header.iter().ne(expected.iter().copied()) {
+        return Err(wrong(header.iter().collect::<Vec<_>>().join(",")));
     }
+    Ok(reader)
+}
+
+/// Every customer's baskets, customers in id order, baskets in order of first appearance.
+pub type Baskets = BTreeMap<String, Vec<Basket>>;
+
+/// Reads order lines and groups them into baskets per customer. Fields are trimmed; an order
+/// id must keep one customer and one `ordered_at`.
+pub fn read_baskets<R: Read>(input: R) -> Result<Baskets, InputError> {
+    let mut reader = open_csv(input, &HEADER, |found| InputError::Header { found })?;
     let mut out = Baskets::new();
     // order id -> (customer, index in the customer's baskets, line first seen)
     let mut orders: HashMap<String, (String, usize, u64)> = HashMap::new();
@@ -195,17 +204,9 @@ pub type AsOf = BTreeMap<String, DateTime<FixedOffset>>;
 /// Reads request times, CSV `customer_id,as_of` with `as_of` in RFC 3339, one line per
 /// customer. Fields are trimmed.
 pub fn read_as_of<R: Read>(input: R) -> Result<AsOf, InputError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(input);
-    let header = reader.headers().map_err(csv_error)?;
-    if header.iter().ne(AS_OF_HEADER) {
-        return Err(InputError::AsOfHeader {
-            found: header.iter().collect::<Vec<_>>().join(","),
-        });
-    }
+    let mut reader = open_csv(input, &AS_OF_HEADER, |found| InputError::AsOfHeader {
+        found,
+    })?;
     let mut out = AsOf::new();
     let mut lines: HashMap<String, u64> = HashMap::new();
     let mut record = csv::StringRecord::new();
