@@ -52,7 +52,10 @@ def template_tables(path):
         prefix = "${AWS::StackName}-"
         if not isinstance(sub, str) or not sub.startswith(prefix):
             sys.exit(f"{logical}: TableName must be !Sub '{prefix}<name>', not {name!r}")
-        tables[sub[len(prefix):]] = (logical, r["Properties"])
+        suffix = sub[len(prefix):]
+        if suffix in tables:
+            sys.exit(f"{logical} and {tables[suffix][0]} are both named `{prefix}{suffix}`")
+        tables[suffix] = (logical, r["Properties"])
     return tables
 
 
@@ -70,6 +73,10 @@ def main(template_path, schema_path):
         keys = COMPARED + (["TimeToLiveSpecification"] if suffix in OWNED else [])
         want, have = normalized(code[suffix], keys), normalized(props, keys)
         for k in keys:
+            if k in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes"):
+                names = [i["IndexName"] for i in have.get(k, [])]
+                for n in sorted({n for n in names if names.count(n) > 1}):
+                    problems.append(f"{logical}.{k}: `{n}` is declared more than once")
             if k in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes") and want.get(k) != have.get(k):
                 w = {i["IndexName"]: i for i in want.get(k, [])}
                 h = {i["IndexName"]: i for i in have.get(k, [])}
@@ -92,4 +99,6 @@ def main(template_path, schema_path):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
     sys.exit(main(sys.argv[1], sys.argv[2]))
