@@ -3,20 +3,21 @@
 //! either "read these too" ([`Plan::Read`]) or the typed writes of one conditional
 //! transaction ([`Plan::Write`]). The projector (`shared/adapters/src/projector.rs`) loops
 //! load → plan → … → commit; the store only translates [`Write`]s into `TransactWriteItems`.
-//! Every write that depends on something read is conditioned on the version read, so a
-//! concurrent change makes the transaction fail and the whole plan is made again from fresh
-//! reads (exactly-once: `docs/adr/0001-table-design.md`).
+//! What the writes were computed from is guarded by the versions read: stats and nodes are
+//! written conditioned on them, and the nodes whose entries and tokens change are checked
+//! (`Write::CheckNode`), so a concurrent change makes the transaction fail and the whole plan
+//! is made again from fresh reads (exactly-once: `docs/adr/0001-table-design.md`).
 //!
 //! The reads, in the order a plan asks for them (each round is one batch or one set of
 //! parallel Queries): the record's anchor with the new state's home node and stats and the
 //! suppressions of its identifiers; then stats and nodes the move touches beyond those; then,
 //! for a re-link, the clusters reachable from them (until closed, at most
-//! [`MAX_CLUSTER_NODES`]); then the extremes (first/last counted order, last event) a removed
-//! contribution took with it; then, for nodes whose cluster a re-link changes, all their
-//! stats (their tokens in every scope hold the cluster's identifiers).
+//! [`MAX_CLUSTER_NODES`]); then, in one round, the extremes (first/last counted order, last
+//! event) a removed contribution took with it and, for nodes whose cluster a re-link changes,
+//! all their stats (their tokens in every scope hold the cluster's identifiers).
 //!
-//! (Over 400 lines: the rule reads best in one piece, in the order its reads happen, and half
-//! of the file is the types of its input and output.)
+//! (Over 400 lines: the rule reads best in one piece, in the order its reads happen, and a
+//! third of the file is the types of its input and output.)
 
 use crate::identity::{relink, relink_start, singleton, NodeLinks};
 use crate::projection::{
