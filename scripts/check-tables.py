@@ -1,7 +1,7 @@
 """Checks that infra/template.yaml declares every table as the code creates it: keys, attribute
 definitions, local and global secondary indexes (names, keys, projections), streams, billing,
 and the TTL of the tables the service owns. The code's side is `c360-dev schema` (built from
-shared/adapters/src/schema.rs, the definitions the emulator's tables are created from).
+shared/dynamodb/src/schema.rs, the definitions the emulator's tables are created from).
 
     .venv/bin/python scripts/check-tables.py TEMPLATE SCHEMA_JSON
 

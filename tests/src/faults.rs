@@ -88,7 +88,7 @@ impl Intercept for Faults {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let op = c360_adapters::counter::operation_name(context.request().headers());
+        let op = c360_dynamodb::counter::operation_name(context.request().headers());
         let Ok(mut s) = self.state.lock() else {
             return Ok(());
         };

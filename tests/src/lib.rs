@@ -5,21 +5,21 @@
 //! `scripts/test` starts the emulator and sets `C360_TEST_DYNAMODB_ENDPOINT`.
 
 use aws_lambda_events::event::dynamodb::Event;
-use c360_adapters::audit::{AuditLog, SubjectHasher};
-use c360_adapters::auth::{sign_hs256, Authenticator};
-use c360_adapters::cache::Cache;
-use c360_adapters::config::Config;
-use c360_adapters::counter::RequestCounter;
-use c360_adapters::http::{handle, Access, App, Endpoint};
-use c360_adapters::ingest::{BatchReport, Ingest};
-use c360_adapters::projector::Projector;
-use c360_adapters::reads::Reads;
-use c360_adapters::schema;
-use c360_adapters::store::Store;
+use c360_api::audit::{AuditLog, SubjectHasher};
+use c360_api::auth::{sign_hs256, Authenticator};
+use c360_api::http::{handle, Access, App, Endpoint};
+use c360_api::reads::Reads;
 use c360_devkit::memory::MemoryDynamo;
 use c360_devkit::poller::{batch_handler, BatchHandler, Poller, PollerConfig, StreamSource};
 use c360_domain::access::{MaskingConfig, Role};
 use c360_domain::SourceKind;
+use c360_dynamodb::counter::RequestCounter;
+use c360_dynamodb::schema;
+use c360_dynamodb::store::Store;
+use c360_ingest::handler::{BatchReport, Ingest};
+use c360_ingest::projector::Projector;
+use c360_runtime::cache::Cache;
+use c360_runtime::config::Config;
 use lambda_http::RequestExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -119,7 +119,7 @@ impl TestEnv {
     pub async fn new() -> TestEnv {
         // A request the emulator never answers fails the test instead of hanging the run.
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(c360_adapters::config::timeouts(
+            .timeout_config(c360_runtime::config::timeouts(
                 std::time::Duration::from_secs(60),
             ))
             .endpoint_url(endpoint())

@@ -185,10 +185,10 @@ pub fn assert_valid_response(path: &str, status: u16, body: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use c360_adapters::config::Config;
-    use c360_adapters::http::{handle, App, Endpoint};
-    use c360_adapters::reads::Reads;
-    use c360_adapters::store::Store;
+    use c360_api::http::{handle, App, Endpoint};
+    use c360_api::reads::Reads;
+    use c360_dynamodb::store::Store;
+    use c360_runtime::config::Config;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
 
@@ -377,7 +377,7 @@ mod tests {
                     ..Config::from_env().expect("default config")
                 },
             ),
-            crate::test_access(c360_adapters::audit::AuditLog::Memory(Default::default())),
+            crate::test_access(c360_api::audit::AuditLog::Memory(Default::default())),
         )
     }
 

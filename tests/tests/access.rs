@@ -2,12 +2,12 @@
 //! handler, store scope on every endpoint, masking per role in answers and logs, one audit
 //! record per query in the emulator's audit table, and erasure that sticks.
 
-use c360_adapters::audit::AuditLog;
-use c360_adapters::http::{App, Endpoint};
-use c360_adapters::keys;
-use c360_adapters::reads::Reads;
+use c360_api::audit::AuditLog;
+use c360_api::http::{App, Endpoint};
+use c360_api::reads::Reads;
 use c360_domain::access::Role;
 use c360_domain::SourceKind;
+use c360_dynamodb::keys;
 use c360_e2e::items::{self, Order};
 use c360_e2e::{days_ago, test_access, token, TestEnv};
 use serde_json::{json, Value};
@@ -74,10 +74,10 @@ async fn two_customers(env: &TestEnv) {
     .await;
     let mut note = items::activity("act-a1", Some("s2"), A_MEMBER, "login", &days_ago(2));
     note["detail"] = json!({"S": format!("电话 {A_PHONE}")});
-    env.put(SourceKind::AuditLog, note).await;
+    env.put(SourceKind::Activity, note).await;
     let mut note = items::activity("act-a2", Some("s1"), A_MEMBER, "login", &days_ago(1));
     note["detail"] = json!({"S": format!("请回电 {A_PHONE} 或邮件 {A_EMAIL}, 张三")});
-    env.put(SourceKind::AuditLog, note).await;
+    env.put(SourceKind::Activity, note).await;
     env.sync().await;
 }
 
@@ -308,7 +308,7 @@ fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = buffer.clone();
-        c360_adapters::telemetry::init_with_writer(move || Capture(sink.clone()));
+        c360_runtime::telemetry::init_with_writer(move || Capture(sink.clone()));
         buffer
     })
     .clone()

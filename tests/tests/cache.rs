@@ -3,15 +3,15 @@
 //! no table, every kind of change is seen by the next read, no answer crosses a scope or a
 //! role, and Redis going away costs answers nothing.
 
-use c360_adapters::auth::Authenticator;
-use c360_adapters::cache::{Cache, CacheConfig};
-use c360_adapters::calibrate::{recalibrate, ScopeFit};
-use c360_adapters::http::{App, Endpoint};
+use c360_api::auth::Authenticator;
+use c360_api::http::{App, Endpoint};
 use c360_domain::access::Role;
 use c360_domain::{Millis, SourceKind};
 use c360_e2e::items::{self, Order};
 use c360_e2e::redis_server::RedisServer;
 use c360_e2e::{days_ago, token, TestEnv, TEST_JWT_SECRET};
+use c360_ingest::calibrate::{recalibrate, ScopeFit};
+use c360_runtime::cache::{Cache, CacheConfig};
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -111,7 +111,7 @@ async fn seed(env: &TestEnv) {
     )
     .await;
     env.put(
-        SourceKind::AuditLog,
+        SourceKind::Activity,
         items::activity("a1", Some("s2"), "M123456", "login", &days_ago(1)),
     )
     .await;
@@ -201,7 +201,7 @@ async fn snapshot(env: &TestEnv, ids: &[(&str, &str)]) -> Vec<Value> {
 async fn fresh(env: &TestEnv, ids: &[(&str, &str)]) -> Vec<Value> {
     let plain = App::new(
         env.app.reads.clone(),
-        c360_e2e::test_access(c360_adapters::audit::AuditLog::Memory(Default::default())),
+        c360_e2e::test_access(c360_api::audit::AuditLog::Memory(Default::default())),
     );
     let mut out = Vec::new();
     for (value, kind) in ids {

@@ -2,7 +2,7 @@
 //! lose an update: optimistic concurrency (versions on every stats and node item) with
 //! bounded retries, against the emulator.
 
-use c360_adapters::http::Endpoint;
+use c360_api::http::Endpoint;
 use c360_domain::SourceKind;
 use c360_e2e::items::{self, Order};
 use c360_e2e::{stream_event, TestEnv};

@@ -4,7 +4,7 @@
 //! replay-dead-letters`) feeds it through the same handler once fixed, and replaying again
 //! changes nothing.
 
-use c360_adapters::http::Endpoint;
+use c360_api::http::Endpoint;
 use c360_devkit::poller::{read_dead_letters, replay_dead_letters, ReplayStats};
 use c360_domain::SourceKind;
 use c360_e2e::faults::Phase;

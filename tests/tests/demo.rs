@@ -1,11 +1,11 @@
 //! The demo dataset through the real ingest handler: the seed customer answers as the README
 //! promises, and after calibration every store serves predictions.
 
-use c360_adapters::calibrate::{calibrate, ScopeFit};
-use c360_adapters::http::Endpoint;
+use c360_api::http::Endpoint;
 use c360_devkit::demo::{generate, DemoConfig};
 use c360_domain::{Millis, Scope};
 use c360_e2e::TestEnv;
+use c360_ingest::calibrate::{calibrate, ScopeFit};
 use serde_json::json;
 
 #[tokio::test]

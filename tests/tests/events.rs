@@ -1,8 +1,8 @@
 //! The files in `events/` through the real handlers against the emulator: the stream events
 //! first (the seed customer's records), then the API Gateway events.
 
-use c360_adapters::auth::Authenticator;
-use c360_adapters::http::{handle, Endpoint};
+use c360_api::auth::Authenticator;
+use c360_api::http::{handle, Endpoint};
 use c360_domain::SourceKind;
 use c360_e2e::TestEnv;
 use serde_json::Value;
@@ -20,7 +20,7 @@ async fn every_fixture_event_is_handled_as_the_lambda_would() {
         (SourceKind::Orders, "streams/orders.json"),
         (SourceKind::Reservations, "streams/reservations.json"),
         (SourceKind::PosTransactions, "streams/pos_transactions.json"),
-        (SourceKind::AuditLog, "streams/audit_log.json"),
+        (SourceKind::Activity, "streams/audit_log.json"),
     ] {
         let (failures, report) = env
             .ingest(

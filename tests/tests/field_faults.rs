@@ -3,8 +3,8 @@
 //! the streams and the real ingest handlers, and are read back through the real HTTP handler.
 //! Expected values are written out here, from the items, not computed by the service's code.
 
-use c360_adapters::auth::{sign_hs256, Authenticator};
-use c360_adapters::http::{handle, Endpoint};
+use c360_api::auth::{sign_hs256, Authenticator};
+use c360_api::http::{handle, Endpoint};
 use c360_domain::access::Role;
 use c360_domain::SourceKind;
 use c360_e2e::items::{self, Order};
@@ -74,7 +74,7 @@ async fn phones_in_free_text_are_masked_in_every_spelling_for_staff() {
     }
     activity["customer_phone"] = json!({"S": "19911110004"});
     activity["detail"] = json!({"S": "来电 199 1111 0004 改约，备用 +86-199-1111-0004，短信１９９１１１１０００４；邮件 zhang.san@example.com"});
-    env.put(SourceKind::AuditLog, activity).await;
+    env.put(SourceKind::Activity, activity).await;
     env.sync().await;
 
     let staff = token(Role::Staff, Some("store_sh_001"));

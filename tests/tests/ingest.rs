@@ -2,7 +2,7 @@
 //! records that cannot be decoded, TTL expiry, identity links arriving in any order, and
 //! what a read costs.
 
-use c360_adapters::http::Endpoint;
+use c360_api::http::Endpoint;
 use c360_domain::SourceKind;
 use c360_e2e::faults::Phase;
 use c360_e2e::items::{self, Order};

@@ -1,15 +1,15 @@
 //! Churn and lifetime value end to end: a store's customers projected, the calibration
 //! fitting the models from the projection, and the reads serving predictions.
 
-use c360_adapters::calibrate::{calibrate, ScopeFit};
-use c360_adapters::http::Endpoint;
-use c360_adapters::keys;
-use c360_adapters::store::ScanRow;
+use c360_api::http::Endpoint;
 use c360_devkit::demo::{generate, DemoConfig};
 use c360_domain::projection::RecordState;
 use c360_domain::{Identifier, Millis, Scope, SourceKind, StoreId, Zone};
+use c360_dynamodb::keys;
+use c360_dynamodb::store::ScanRow;
 use c360_e2e::items::{self, Order};
 use c360_e2e::{days_ago, TestEnv};
+use c360_ingest::calibrate::{calibrate, ScopeFit};
 use chrono::{Duration, FixedOffset, Utc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

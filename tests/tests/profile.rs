@@ -2,7 +2,7 @@
 //! through the streams by the real ingest handlers, read through the real HTTP handler.
 //! Expected figures are computed here from the items written, not by the service's code.
 
-use c360_adapters::http::Endpoint;
+use c360_api::http::Endpoint;
 use c360_domain::SourceKind;
 use c360_e2e::items::{self, Order};
 use c360_e2e::{days_ago, TestEnv};
@@ -71,7 +71,7 @@ async fn seed_customer(env: &TestEnv) -> Vec<String> {
     )
     .await;
     env.put(
-        SourceKind::AuditLog,
+        SourceKind::Activity,
         items::activity("a1", Some("s1"), "M123456", "login", &days_ago(1)),
     )
     .await;

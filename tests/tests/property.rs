@@ -11,7 +11,7 @@
 //! churn predictions under a fixed model: the reference counts purchase occasions (local days)
 //! its own way.
 
-use c360_adapters::http::Endpoint;
+use c360_api::http::Endpoint;
 use c360_domain::prediction::{BgNbdParams, GammaGammaParams, StoreModel};
 use c360_domain::{Millis, Scope, SourceKind, StoreId};
 use c360_e2e::TestEnv;
@@ -192,7 +192,7 @@ fn activity_history(c: usize, i: usize, case: u32) -> impl Strategy<Value = Item
         ids(&mut m, &cu, &how);
         let mut versions = vec![Version::Put(m)];
         end(&mut versions, e);
-        ItemHistory { kind: SourceKind::AuditLog, versions }
+        ItemHistory { kind: SourceKind::Activity, versions }
     })
 }
 
@@ -519,7 +519,7 @@ fn reference(items: &[ItemHistory]) -> BTreeMap<(String, String), Expected> {
             SourceKind::Reservations => ("reserved_for", "reservation"),
             SourceKind::PosTransactions => ("transacted_at", "pos_transaction"),
             SourceKind::MemberSync => ("registered_at", "member"),
-            SourceKind::AuditLog => ("created_at", "activity"),
+            SourceKind::Activity => ("created_at", "activity"),
         };
         let at = chrono::DateTime::parse_from_rfc3339(&get(m, at).unwrap())
             .unwrap()
@@ -542,7 +542,7 @@ fn reference(items: &[ItemHistory]) -> BTreeMap<(String, String), Expected> {
                 }
                 SourceKind::Reservations => e.reservations += 1,
                 SourceKind::PosTransactions => e.pos += 1,
-                SourceKind::AuditLog => e.activities += 1,
+                SourceKind::Activity => e.activities += 1,
                 SourceKind::MemberSync => {}
             }
         }

@@ -1,4 +1,4 @@
-//! Rebuilding the projection from the source tables (`c360_adapters::rebuild`, `c360-dev
+//! Rebuilding the projection from the source tables (`c360_ingest::rebuild`, `c360-dev
 //! rebuild`, the `c360-rebuild` Lambda): the state the streams built, wiped and rebuilt from
 //! the sources, is the same item for item; running it again changes nothing; an interrupted
 //! run resumes from its checkpoints; a scanned record never overrides a stream delivery.
@@ -10,14 +10,14 @@
 //! - anchors without a state: tombstones of records deleted from the source, which a scan
 //!   cannot see (and which hold nothing shown).
 
-use c360_adapters::http::Endpoint;
-use c360_adapters::keys::{self, CHECKPOINT_PK};
-use c360_adapters::projector::{Outcome, Projector};
-use c360_adapters::rebuild::{rebuild, RebuildOptions, RebuildReport};
+use c360_api::http::Endpoint;
 use c360_devkit::demo::{self, DemoConfig};
 use c360_domain::SourceKind;
+use c360_dynamodb::keys::{self, CHECKPOINT_PK};
 use c360_e2e::items::{self, Order};
 use c360_e2e::{stream_event, TestEnv};
+use c360_ingest::projector::{Outcome, Projector};
+use c360_ingest::rebuild::{rebuild, RebuildOptions, RebuildReport};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -196,7 +196,7 @@ async fn history(env: &TestEnv) {
     )
     .await;
     env.put(
-        AuditLog,
+        Activity,
         items::activity(
             "l1",
             Some("s1"),
@@ -345,7 +345,7 @@ async fn a_scanned_record_never_overrides_a_stream_delivery() {
     let v2 = order("o1", Some("13800000303"), None, "completed", "25.00", 1);
     let decoded = |v: &Value| {
         let item: serde_dynamo::Item = serde_json::from_value(v.clone()).expect("item");
-        c360_adapters::decode::decode(kind, &item, &env.config.zone)
+        c360_ingest::decode::decode(kind, &item, &env.config.zone)
             .expect("decodes")
             .0
     };

@@ -3,13 +3,13 @@
 //! real HTTP handler with the tokens of each role. Every search is scoped (a staff member of
 //! another store finds nobody) and masked (staff see `199****0005`, never the number).
 
-use c360_adapters::cache::{Cache, CacheConfig};
-use c360_adapters::http::Endpoint;
+use c360_api::http::Endpoint;
 use c360_domain::access::Role;
 use c360_domain::SourceKind;
 use c360_e2e::items::{self, Order};
 use c360_e2e::redis_server::RedisServer;
 use c360_e2e::{token, TestEnv};
+use c360_runtime::cache::{Cache, CacheConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! `DELETE /api/v1/customer360/customer`: erases a customer from Customer360 (`super_admin`).
-use c360_adapters::http::{self, Endpoint};
+use c360_api::http::{self, Endpoint};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

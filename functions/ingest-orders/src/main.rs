@@ -1,7 +1,8 @@
 //! Applies the `orders` source stream to the customer360 projection.
-use c360_adapters::{domain::SourceKind, ingest};
+use c360_domain::SourceKind;
+use c360_ingest::handler;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ingest::run(SourceKind::Orders).await
+    handler::run(SourceKind::Orders).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    c360_adapters::rebuild::run().await
+    c360_ingest::rebuild::run().await
 }

@@ -1,5 +1,5 @@
 //! `GET /api/v1/customer360/value`: clients are built once at cold start, requests go to the shared handler.
-use c360_adapters::http::{self, Endpoint};
+use c360_api::http::{self, Endpoint};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -4,7 +4,7 @@
 //! - [`source`]: the five source records.
 //! - [`projection`]: what a record contributes and how statistics change.
 //! - [`identity`]: the identity graph and its clusters.
-//! - [`metrics`]: value metrics, RFM, tiers, tags.
+//! - [`value`]: value metrics, RFM, tiers, tags.
 //! - [`view`]: the API's answers, assembled from statistics and timeline entries.
 //! - [`access`]: roles, scope rules and masking.
 //! - [`segment`]: the segment filter language and the figures it reads.
@@ -12,7 +12,6 @@
 pub mod access;
 pub mod identity;
 pub mod ids;
-pub mod metrics;
 pub mod money;
 pub mod plan;
 pub mod prediction;
@@ -21,6 +20,7 @@ pub mod search;
 pub mod segment;
 pub mod source;
 pub mod time;
+pub mod value;
 pub mod view;
 
 pub use ids::{Email, IdError, Identifier, IdentifierType, MemberId, Phone, StoreId};

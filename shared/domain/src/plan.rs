@@ -1,7 +1,7 @@
 //! What one source change writes: the ingest rule the projection's correctness rests on, as
 //! a pure function. [`plan`] takes what has been read so far ([`Snapshot`]) and answers
 //! either "read these too" ([`Plan::Read`]) or the typed writes of one conditional
-//! transaction ([`Plan::Write`]). The projector (`shared/adapters/src/projector.rs`) loops
+//! transaction ([`Plan::Write`]). The projector (`shared/ingest/src/projector.rs`) loops
 //! load → plan → … → commit; the store only translates [`Write`]s into `TransactWriteItems`.
 //! What the writes were computed from is guarded by the versions read: stats and nodes are
 //! written conditioned on them, and the nodes whose entries and tokens change are checked
@@ -24,7 +24,7 @@ use crate::projection::{
     decide, decide_scanned, stat_deltas, AppliedRecord, Change, Decision, Extreme, RecordState,
     Scope, ScopeStats, TimelineEntry,
 };
-use crate::search::tokens;
+use crate::search::{tokens, Token};
 use crate::{Identifier, Millis, SeqNo, SourceKind, Zone};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -102,12 +102,12 @@ pub enum Write {
     PutToken {
         node: Identifier,
         scope: Scope,
-        token: String,
+        token: Token,
     },
     DeleteToken {
         node: Identifier,
         scope: Scope,
-        token: String,
+        token: Token,
     },
     /// The record's timeline entry in a scope, under its home node.
     PutEntry {
@@ -539,8 +539,8 @@ fn token_writes(
     writes: &mut Vec<Write>,
     node: &Identifier,
     scope: &Scope,
-    before: &BTreeSet<String>,
-    after: &BTreeSet<String>,
+    before: &BTreeSet<Token>,
+    after: &BTreeSet<Token>,
 ) {
     for token in after.difference(before) {
         writes.push(Write::PutToken {

@@ -242,7 +242,7 @@ impl ScopeStats {
             SourceKind::Reservations => self.reservation_records += sign,
             SourceKind::PosTransactions => self.pos_records += sign,
             SourceKind::MemberSync => self.member_records += sign,
-            SourceKind::AuditLog => self.activity_records += sign,
+            SourceKind::Activity => self.activity_records += sign,
         }
         if let Some(spend) = c.counted_spend {
             self.counted_orders += sign;

@@ -4,9 +4,9 @@
 //! every identifier of its customer (its cluster: `identity.rs`), so an identifier no record
 //! carries (a member's phone known only from the member record) is found wherever the
 //! customer has records, plus the prefixes and pinyin initials of the names on the node's own
-//! records in that scope. Token kinds (the part before `:`): `p` whole phone, `l4` its last 4
-//! digits (尾号), `m` member id (lowercase), `e` email, `n` name prefix (lowercase), `i` pinyin
-//! initials prefix (lowercase ASCII letters only).
+//! records in that scope. A [`Token`] is stored as `{prefix}:{text}`, its [`TokenKind`]'s
+//! prefix first: `p` whole phone, `l4` its last 4 digits (尾号), `m` member id (lowercase), `e`
+//! email, `n` name prefix (lowercase), `i` pinyin initials prefix (lowercase ASCII letters only).
 
 use crate::ids::{Email, Identifier, Phone};
 use crate::projection::ScopeStats;
@@ -17,8 +17,125 @@ use unicode_normalization::UnicodeNormalization;
 /// Longest name prefix (and initials prefix) indexed, in characters.
 pub const MAX_NAME_PREFIX: usize = 8;
 
-pub fn name_key(name: &str) -> String {
-    format!("n:{}", fold(name))
+/// What a search token finds a customer by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TokenKind {
+    /// A whole phone number, 11 digits.
+    Phone,
+    /// The last 4 digits of a phone (尾号).
+    PhoneLast4,
+    /// A member id, lowercase.
+    MemberId,
+    /// An email address, normalized as `Email::parse` does.
+    Email,
+    /// A name or its start, folded (NFKC, lowercase), up to [`MAX_NAME_PREFIX`] characters.
+    Name,
+    /// The pinyin initials of a name or their start, lowercase ASCII.
+    Initials,
+}
+
+impl TokenKind {
+    pub const ALL: [TokenKind; 6] = [
+        TokenKind::Phone,
+        TokenKind::PhoneLast4,
+        TokenKind::MemberId,
+        TokenKind::Email,
+        TokenKind::Name,
+        TokenKind::Initials,
+    ];
+
+    /// The token's stored prefix, before `:`. Part of the key layout (`keys.rs` stores tokens
+    /// whole): changing one would leave every stored token of that kind unfindable.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            TokenKind::Phone => "p",
+            TokenKind::PhoneLast4 => "l4",
+            TokenKind::MemberId => "m",
+            TokenKind::Email => "e",
+            TokenKind::Name => "n",
+            TokenKind::Initials => "i",
+        }
+    }
+
+    /// `matched_by` in a search hit (`spec/api.md`, Search).
+    pub fn matched_by(self) -> &'static str {
+        match self {
+            TokenKind::Phone => "phone",
+            TokenKind::PhoneLast4 => "phone_last4",
+            TokenKind::MemberId => "member_id",
+            TokenKind::Email => "email",
+            TokenKind::Name => "name",
+            TokenKind::Initials => "pinyin_initials",
+        }
+    }
+}
+
+/// A search token: its kind and its text, held as the stored form `{prefix}:{text}` (e.g.
+/// `l4:8000`). Compared, ordered and hashed as that string, so a set of tokens can be asked
+/// about a stored one ([`Borrow<str>`](std::borrow::Borrow)).
+#[derive(Debug, Clone)]
+pub struct Token {
+    kind: TokenKind,
+    stored: String,
+}
+
+impl Token {
+    pub fn new(kind: TokenKind, text: &str) -> Token {
+        Token {
+            kind,
+            stored: format!("{}:{text}", kind.prefix()),
+        }
+    }
+    pub fn kind(&self) -> TokenKind {
+        self.kind
+    }
+    /// The stored form, `{prefix}:{text}`.
+    pub fn as_str(&self) -> &str {
+        &self.stored
+    }
+    /// Reads a stored token back; `None` for an unknown prefix or no `:`.
+    pub fn parse(stored: &str) -> Option<Token> {
+        let (prefix, text) = stored.split_once(':')?;
+        let kind = TokenKind::ALL.into_iter().find(|k| k.prefix() == prefix)?;
+        Some(Token::new(kind, text))
+    }
+}
+
+impl PartialEq for Token {
+    fn eq(&self, other: &Token) -> bool {
+        self.stored == other.stored
+    }
+}
+impl Eq for Token {}
+impl PartialOrd for Token {
+    fn partial_cmp(&self, other: &Token) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Token {
+    fn cmp(&self, other: &Token) -> std::cmp::Ordering {
+        self.stored.cmp(&other.stored)
+    }
+}
+impl std::hash::Hash for Token {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.stored.hash(state)
+    }
+}
+impl std::borrow::Borrow<str> for Token {
+    fn borrow(&self) -> &str {
+        &self.stored
+    }
+}
+impl PartialEq<&str> for Token {
+    fn eq(&self, other: &&str) -> bool {
+        self.stored == *other
+    }
+}
+impl std::fmt::Display for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.stored)
+    }
 }
 
 /// What names and queries are compared as: compatibility forms folded (NFKC: a full-width
@@ -27,19 +144,22 @@ fn fold(text: &str) -> String {
     text.nfkc().collect::<String>().trim().to_lowercase()
 }
 
-/// The tokens that find one identifier: `p:` and `l4:` for a phone, `m:` for a member id,
-/// `e:` for an email.
-pub fn identifier_tokens(id: &Identifier) -> Vec<String> {
+/// The tokens that find one identifier: a phone's whole number and last 4 digits, a member
+/// id, an email.
+pub fn identifier_tokens(id: &Identifier) -> Vec<Token> {
     match id {
-        Identifier::Phone(p) => vec![format!("p:{}", p.as_str()), format!("l4:{}", p.last4())],
-        Identifier::Member(m) => vec![format!("m:{}", m.as_str().to_lowercase())],
-        Identifier::Email(e) => vec![format!("e:{}", e.as_str())],
+        Identifier::Phone(p) => vec![
+            Token::new(TokenKind::Phone, p.as_str()),
+            Token::new(TokenKind::PhoneLast4, p.last4()),
+        ],
+        Identifier::Member(m) => vec![Token::new(TokenKind::MemberId, &m.as_str().to_lowercase())],
+        Identifier::Email(e) => vec![Token::new(TokenKind::Email, e.as_str())],
     }
 }
 
 /// The tokens under which a node is found in a scope, given its stats there and the
 /// identifiers of its customer (`cluster`, the node itself included or not).
-pub fn tokens(node: &Identifier, cluster: &[Identifier], stats: &ScopeStats) -> BTreeSet<String> {
+pub fn tokens(node: &Identifier, cluster: &[Identifier], stats: &ScopeStats) -> BTreeSet<Token> {
     let mut out = BTreeSet::new();
     if stats.is_empty() {
         return out;
@@ -50,12 +170,18 @@ pub fn tokens(node: &Identifier, cluster: &[Identifier], stats: &ScopeStats) -> 
     for name in stats.names.keys() {
         let chars: Vec<char> = fold(name).chars().collect();
         for end in 1..=chars.len().min(MAX_NAME_PREFIX) {
-            out.insert(format!("n:{}", chars[..end].iter().collect::<String>()));
+            out.insert(Token::new(
+                TokenKind::Name,
+                &chars[..end].iter().collect::<String>(),
+            ));
         }
         if let Some(letters) = initials(name) {
             let letters: Vec<char> = letters.chars().collect();
             for end in 1..=letters.len().min(MAX_NAME_PREFIX) {
-                out.insert(format!("i:{}", letters[..end].iter().collect::<String>()));
+                out.insert(Token::new(
+                    TokenKind::Initials,
+                    &letters[..end].iter().collect::<String>(),
+                ));
             }
         }
     }
@@ -167,31 +293,31 @@ pub fn initials(name: &str) -> Option<String> {
 /// At most three, so a search is at most three index Queries sent together. The text is
 /// folded as names and identifiers are ([`fold`], `Phone::parse`, `Email::parse`), so a
 /// full-width `０００５` or `ｗｕ＠ｅｘａｍｐｌｅ．ｃｏｍ` finds what its plain spelling finds.
-pub fn query_tokens(query: &str) -> Vec<String> {
+pub fn query_tokens(query: &str) -> Vec<Token> {
     if let Ok(p) = Phone::parse(query) {
-        return vec![format!("p:{}", p.as_str())];
+        return vec![Token::new(TokenKind::Phone, p.as_str())];
     }
     let lower = fold(query);
     let mut out = Vec::new();
     if lower.len() == 4 && lower.bytes().all(|b| b.is_ascii_digit()) {
-        out.push(format!("l4:{lower}"));
+        out.push(Token::new(TokenKind::PhoneLast4, &lower));
     }
     if lower.contains('@') {
         match Email::parse(&lower) {
-            Ok(e) => out.push(format!("e:{}", e.as_str())),
-            Err(_) => out.push(format!("e:{lower}")),
+            Ok(e) => out.push(Token::new(TokenKind::Email, e.as_str())),
+            Err(_) => out.push(Token::new(TokenKind::Email, &lower)),
         }
     } else {
         if lower
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            out.push(format!("m:{lower}"));
+            out.push(Token::new(TokenKind::MemberId, &lower));
         }
         let prefix: String = lower.chars().take(MAX_NAME_PREFIX).collect();
-        out.push(format!("n:{prefix}"));
+        out.push(Token::new(TokenKind::Name, &prefix));
         if !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_lowercase()) {
-            out.push(format!("i:{prefix}"));
+            out.push(Token::new(TokenKind::Initials, &prefix));
         }
     }
     out
@@ -279,7 +405,9 @@ mod tests {
         assert_eq!(query_tokens("oyw"), vec!["m:oyw", "n:oyw", "i:oyw"]);
         for q in ["8000", "M123456", "张", "z s", "a@b.cn"] {
             assert!(
-                query_tokens(q).iter().all(|t| !t.starts_with("i:")),
+                query_tokens(q)
+                    .iter()
+                    .all(|t| !t.as_str().starts_with("i:")),
                 "{q}: {:?}",
                 query_tokens(q)
             );

@@ -5,16 +5,16 @@
 pub mod server;
 pub use server::router;
 
-use c360_adapters::auth::sign_hs256;
-use c360_adapters::cache::Cache;
-use c360_adapters::config::{dynamodb_client, Config};
-use c360_adapters::http::{Access, LocalDefaults};
-use c360_adapters::ingest::Ingest;
-use c360_adapters::projector::Projector;
-use c360_adapters::store::Store;
+use c360_api::auth::sign_hs256;
+use c360_api::http::{Access, LocalDefaults};
 use c360_devkit::poller::{batch_handler, StreamSource};
 use c360_domain::access::Role;
 use c360_domain::SourceKind;
+use c360_dynamodb::store::Store;
+use c360_ingest::handler::Ingest;
+use c360_ingest::projector::Projector;
+use c360_runtime::cache::Cache;
+use c360_runtime::config::{dynamodb_client, Config};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +33,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     // The emulator is slower than DynamoDB (a Scan page of the demo data takes seconds), and
     // it may not hang a local tool forever either.
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(c360_adapters::config::timeouts(Duration::from_secs(60)));
+        .timeout_config(c360_runtime::config::timeouts(Duration::from_secs(60)));
     if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }

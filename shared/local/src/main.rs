@@ -1,18 +1,18 @@
 //! `c360-dev`: the local environment. `scripts/dev` runs `c360-dev up`.
 
 use anyhow::Context;
-use c360_adapters::cache::Cache;
-use c360_adapters::calibrate::ScopeFit;
-use c360_adapters::config::Config;
-use c360_adapters::http::App;
-use c360_adapters::reads::Reads;
-use c360_adapters::schema;
+use c360_api::http::App;
+use c360_api::reads::Reads;
 use c360_devkit::demo::{self, DemoConfig};
 use c360_devkit::poller::{replay_dead_letters, Poller, PollerConfig};
 use c360_domain::SourceKind;
+use c360_dynamodb::schema;
+use c360_ingest::calibrate::ScopeFit;
 use c360_local::{
     audit_table, dev_tokens, local_access, router, sdk_config, source_table, store, stream_sources,
 };
+use c360_runtime::cache::Cache;
+use c360_runtime::config::Config;
 use clap::{Parser, Subcommand};
 use std::collections::HashMap;
 use std::future::IntoFuture;
@@ -183,8 +183,7 @@ async fn calibrate(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Resu
     let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
     let cache = Cache::from_env().map_err(anyhow::Error::msg)?;
     let outcomes =
-        c360_adapters::calibrate::recalibrate(&store(sdk, config), &cache, now, &config.zone)
-            .await?;
+        c360_ingest::calibrate::recalibrate(&store(sdk, config), &cache, now, &config.zone).await?;
     for (scope, outcome) in &outcomes {
         let name = match scope {
             c360_domain::Scope::AllStores => "all stores".to_string(),
@@ -209,9 +208,9 @@ async fn rebuild(
     config: &Config,
     segments: i32,
 ) -> anyhow::Result<()> {
-    use c360_adapters::rebuild::{rebuild, RebuildOptions};
+    use c360_ingest::rebuild::{rebuild, RebuildOptions};
     let started = std::time::Instant::now();
-    let projector = c360_adapters::projector::Projector::new(store(sdk, config), config.zone)
+    let projector = c360_ingest::projector::Projector::new(store(sdk, config), config.zone)
         .with_cache(Cache::from_env().map_err(anyhow::Error::msg)?);
     let sources: Vec<_> = SourceKind::ALL
         .into_iter()
@@ -290,7 +289,7 @@ async fn run_poller(mut poller: Poller, mut stop: tokio::sync::watch::Receiver<b
         let pause = match poller.poll_once().await {
             Ok(pass) => {
                 if pass.dead_lettered > 0 {
-                    c360_adapters::telemetry::emit_metrics(
+                    c360_runtime::telemetry::emit_metrics(
                         "Customer360/Local",
                         &[],
                         &[("RecordsDeadLettered", pass.dead_lettered)],
@@ -423,7 +422,7 @@ async fn main() -> anyhow::Result<()> {
         "C360_LOG_FORMAT",
         std::env::var("C360_LOG_FORMAT").unwrap_or_else(|_| "text".into()),
     );
-    c360_adapters::telemetry::init();
+    c360_runtime::telemetry::init();
     let cli = Cli::parse();
 
     let config = Config::from_env()?;

@@ -5,7 +5,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
-use c360_adapters::http::{error_response, handle, ApiError, App, Endpoint};
+use c360_api::http::{error_response, handle, ApiError, App, Endpoint};
 use lambda_http::{Body, RequestExt};
 use std::collections::HashMap;
 use std::sync::Arc;

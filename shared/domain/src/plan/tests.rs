@@ -363,7 +363,7 @@ fn a_late_member_record_links_the_phone_customer_and_rewrites_its_tokens() {
     assert!(links.cluster.contains(&p_id));
     // The phone's tokens in s1 gain the member's identifier.
     let stats = &world.stats[&(p_id.clone(), s1())].value;
-    let gained: BTreeSet<String> = tokens(&p_id, &links.cluster, stats)
+    let gained: BTreeSet<Token> = tokens(&p_id, &links.cluster, stats)
         .difference(&tokens(&p_id, std::slice::from_ref(&p_id), stats))
         .cloned()
         .collect();

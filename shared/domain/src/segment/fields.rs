@@ -1,6 +1,6 @@
 //! The fields a filter reads, its operators, its errors and their messages.
 
-use crate::metrics::Tier;
+use crate::value::Tier;
 use serde_json::Value;
 use std::fmt;
 

@@ -1,11 +1,11 @@
 //! One customer's figures in one scope, as filters read them, and days until a birthday.
 
 use super::*;
-use crate::metrics::Tier;
 use crate::money::Fen;
 use crate::prediction::predict;
 use crate::projection::Scope;
 use crate::time::{whole_days_between, Millis, Zone};
+use crate::value::Tier;
 use crate::view::CustomerView;
 use crate::StoreId;
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};

@@ -58,8 +58,8 @@
 //! `figures.rs` (a customer's figures, birthdays), this file the tree and its evaluation,
 //! which read best together (over 400 lines: every operator's meaning for every kind of figure).
 
-use crate::metrics::Tier;
 use crate::money::Fen;
+use crate::value::Tier;
 use crate::StoreId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};

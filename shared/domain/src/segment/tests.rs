@@ -1,10 +1,10 @@
 //! The filter language's unit tests.
 
 use super::*;
-use crate::metrics::{Thresholds, Tier};
 use crate::money::Fen;
 use crate::projection::{MemberInfo, Scope, ScopeStats};
 use crate::time::{Millis, Zone, DAY_MS};
+use crate::value::{Thresholds, Tier};
 use crate::view::CustomerView;
 use crate::{Identifier, IdentifierType, StoreId};
 use chrono::NaiveDate;

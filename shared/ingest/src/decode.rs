@@ -274,7 +274,7 @@ pub fn decode(
                 synced_at,
             })
         }
-        SourceKind::AuditLog => SourceRecord::Activity(Activity {
+        SourceKind::Activity => SourceRecord::Activity(Activity {
             log_id: im.str("log_id")?.to_string(),
             store: im.opt_store("store_id")?,
             ids: im.ids("customer_phone")?,
@@ -353,7 +353,7 @@ mod tests {
         let im = image(
             serde_json::json!({"log_id": {"S": "l1"}, "customer_phone": {"S": "021-1234"}, "member_id": {"S": "M1"}, "action": {"S": "login"}, "created_at": {"S": "2026-01-01T00:00:00+08:00"}}),
         );
-        let (rec, dropped) = decode(SourceKind::AuditLog, &im, &Zone::default()).unwrap();
+        let (rec, dropped) = decode(SourceKind::Activity, &im, &Zone::default()).unwrap();
         assert_eq!(dropped.0, vec!["customer_phone"]);
         assert_eq!(rec.identities().member.unwrap().as_str(), "M1");
     }

@@ -7,12 +7,12 @@
 //! counted orders exported as `customer_id,date,amount` and fitted with
 //! `c360-fit --calibration-end <today> --penalizer 0.0001` give the stored parameters.
 
-use crate::cache::Cache;
-use crate::store::{ScanRow, Store, StoreError};
 use c360_domain::identity::NodeLinks;
 use c360_domain::prediction::{fit, summary, NoPrediction, StoreModel};
 use c360_domain::projection::{Scope, ScopeStats};
 use c360_domain::{Identifier, Millis, Zone};
+use c360_dynamodb::store::{ScanRow, Store, StoreError};
+use c360_runtime::cache::Cache;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -133,10 +133,10 @@ pub async fn recalibrate(
 
 /// The Lambda entry point of the calibration function (an EventBridge schedule invokes it).
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    crate::telemetry::init();
-    let config = crate::config::Config::from_env()?;
-    let clients = crate::config::Clients::from_env(&config, None).await;
-    let cache = Cache::from_env().map_err(crate::config::ConfigError::new)?;
+    c360_runtime::telemetry::init();
+    let config = c360_runtime::config::Config::from_env()?;
+    let clients = c360_runtime::config::Clients::from_env(&config, None).await;
+    let cache = Cache::from_env().map_err(c360_runtime::config::ConfigError::new)?;
     let (store, zone, cache) = (&clients.store, &config.zone, &cache);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |_: lambda_runtime::LambdaEvent<serde_json::Value>| async move {

@@ -1,9 +1,9 @@
 //! Configuration from the environment, read once at cold start.
 
-use crate::counter::RequestCounter;
-use crate::store::Store;
-use c360_domain::metrics::MetricsConfig;
+use c360_domain::value::ValueConfig;
 use c360_domain::Zone;
+use c360_dynamodb::counter::RequestCounter;
+use c360_dynamodb::store::Store;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -12,8 +12,8 @@ pub struct Config {
     pub table: String,
     /// `C360_UTC_OFFSET`, default `+08:00` (Asia/Shanghai; no daylight saving).
     pub zone: Zone,
-    /// `C360_METRICS_CONFIG`: JSON thresholds, `{"defaults":{..},"stores":{"id":{..}}}`.
-    pub metrics: MetricsConfig,
+    /// `C360_VALUE_CONFIG`: JSON thresholds, `{"defaults":{..},"stores":{"id":{..}}}`.
+    pub value: ValueConfig,
     /// `C360_PROFILE_TIMELINE_LIMIT`, default 10: timeline entries in a profile.
     pub profile_timeline_limit: usize,
     /// `C360_RECENT_LIMIT`, default 5: recent orders and reservations in a profile.
@@ -58,15 +58,15 @@ impl Config {
                 ConfigError(format!("C360_UTC_OFFSET must look like +08:00, got `{v}`"))
             })?,
         };
-        let metrics = match env("C360_METRICS_CONFIG") {
-            None => MetricsConfig::default(),
+        let value = match env("C360_VALUE_CONFIG") {
+            None => ValueConfig::default(),
             Some(v) => serde_json::from_str(&v)
-                .map_err(|e| ConfigError(format!("C360_METRICS_CONFIG: {e}")))?,
+                .map_err(|e| ConfigError(format!("C360_VALUE_CONFIG: {e}")))?,
         };
         Ok(Config {
             table: env("C360_TABLE").unwrap_or_else(|| "customer360".into()),
             zone,
-            metrics,
+            value,
             profile_timeline_limit: env_usize("C360_PROFILE_TIMELINE_LIMIT", 10)?,
             recent_limit: env_usize("C360_RECENT_LIMIT", 5)?,
             dynamodb_attempt_timeout: Duration::from_millis(

@@ -6,10 +6,10 @@
 //! customer's nodes and the anchors of their records is deleted. Running it again finds
 //! nothing left and changes nothing. The source systems keep their own copies.
 
-use crate::keys::{anchor_of_entry_sk, NODE_SK};
 use crate::reads::ReadError;
-use crate::store::Store;
 use c360_domain::{Identifier, Millis};
+use c360_dynamodb::keys::{anchor_of_entry_sk, NODE_SK};
+use c360_dynamodb::store::Store;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

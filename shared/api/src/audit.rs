@@ -5,11 +5,11 @@
 //! (or the request, when there was none) and time; GSI `gsi_caller` on `by` (the caller's
 //! `sub`) and `sk`; TTL `expires_at`. Keys: `keys.rs`.
 
-use crate::keys;
-use crate::store::{classify, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use c360_domain::{Identifier, Millis, StoreId};
+use c360_dynamodb::keys;
+use c360_dynamodb::store::{classify, StoreError};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! Value metrics, RFM score, tier and tags, exactly as `spec/api.md` defines them.
 //! Every threshold is configuration ([`Thresholds`]) with the documented default, and can be
-//! overridden per store ([`MetricsConfig`]).
+//! overridden per store ([`ValueConfig`]).
 
 use crate::money::Fen;
 use crate::projection::{Scope, ScopeStats};
@@ -69,12 +69,12 @@ impl Default for Thresholds {
 /// fields taking the defaults).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct MetricsConfig {
+pub struct ValueConfig {
     pub defaults: Thresholds,
     pub stores: BTreeMap<String, Thresholds>,
 }
 
-impl MetricsConfig {
+impl ValueConfig {
     pub fn for_scope(&self, scope: &Scope) -> &Thresholds {
         match scope {
             Scope::Store(s) => self.stores.get(s.as_str()).unwrap_or(&self.defaults),
@@ -376,13 +376,13 @@ mod tests {
 
     #[test]
     fn per_store_overrides_apply_only_to_that_store() {
-        let cfg: MetricsConfig =
+        let cfg: ValueConfig =
             serde_json::from_str(r#"{"stores":{"s1":{"high_ticket_yuan":100}}}"#).unwrap();
         let s1 = Scope::Store(crate::ids::StoreId::parse("s1").unwrap());
         assert_eq!(cfg.for_scope(&s1).high_ticket_yuan, 100.0);
         assert_eq!(cfg.for_scope(&s1).active_max_days, 30);
         assert_eq!(cfg.for_scope(&Scope::AllStores).high_ticket_yuan, 300.0);
-        assert!(serde_json::from_str::<MetricsConfig>(r#"{"defaults":{"nope":1}}"#).is_err());
+        assert!(serde_json::from_str::<ValueConfig>(r#"{"defaults":{"nope":1}}"#).is_err());
     }
 
     proptest! {

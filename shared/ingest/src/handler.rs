@@ -4,14 +4,14 @@
 //! alone (its sequence number); the others are applied. Lambda then retries from the lowest
 //! reported record, redelivering those after it: applying a record twice changes nothing.
 
-use crate::config::{Clients, Config, ConfigError};
 use crate::decode::{decode, source_id};
 use crate::projector::{Outcome, Projector};
-use crate::telemetry;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use c360_domain::projection::Change;
 use c360_domain::{SeqNo, SourceKind, Zone};
+use c360_runtime::config::{Clients, Config, ConfigError};
+use c360_runtime::telemetry;
 use lambda_runtime::{service_fn, LambdaEvent};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -148,7 +148,7 @@ pub async fn run(kind: SourceKind) -> Result<(), lambda_runtime::Error> {
     let ingest = Ingest::new(
         kind,
         Projector::new(clients.store.clone(), config.zone)
-            .with_cache(crate::cache::Cache::from_env().map_err(ConfigError::new)?),
+            .with_cache(c360_runtime::cache::Cache::from_env().map_err(ConfigError::new)?),
         config.zone,
     );
     let ingest = &ingest;
@@ -189,7 +189,7 @@ mod tests {
                 include_str!("../../../events/streams/member_sync.json"),
             ),
             (
-                SourceKind::AuditLog,
+                SourceKind::Activity,
                 include_str!("../../../events/streams/audit_log.json"),
             ),
         ] {

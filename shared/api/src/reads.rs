@@ -2,16 +2,16 @@
 //! in parallel (one round trip of latency): a BatchGetItem for the cluster's statistics and
 //! a bounded number of Queries per node. Nothing grows with the customer's history.
 
-use crate::config::Config;
-use crate::keys::{decode_cursor, encode_cursor, scope_prefix};
-use crate::store::{Store, StoreError, StoredStats};
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::{MemberInfo, Scope, ScopeStats, TimelineEntry};
-use c360_domain::search::query_tokens;
-use c360_domain::view::CustomerView;
+use c360_domain::search::{query_tokens, TokenKind};
+use c360_domain::view::{search_answer, CustomerView, SearchHit};
 use c360_domain::{Identifier, Millis, SourceKind};
+use c360_dynamodb::keys::{decode_cursor, encode_cursor, scope_prefix};
+use c360_dynamodb::store::{Store, StoreError, StoredStats};
+use c360_runtime::config::Config;
 use futures::future::try_join_all;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +173,7 @@ impl Reads {
             member: seen.member.as_ref(),
             now,
             zone: &self.config.zone,
-            thresholds: self.config.metrics.for_scope(scope),
+            thresholds: self.config.value.for_scope(scope),
             model: seen.model.as_ref(),
             monthly_discount_rate: self.config.monthly_discount_rate,
         }
@@ -292,18 +292,18 @@ impl Reads {
                 .map(|t| self.store.search_token(scope, t, per_token)),
         )
         .await?;
-        let mut matched: Vec<(Identifier, &str)> = Vec::new();
+        let mut matched: Vec<(Identifier, TokenKind)> = Vec::new();
         let mut seen_nodes = BTreeSet::new();
         for (token, nodes) in tokens.iter().zip(found) {
             for n in nodes {
                 if seen_nodes.insert(n.clone()) {
-                    matched.push((n, token.split(':').next().unwrap_or("")));
+                    matched.push((n, token.kind()));
                 }
             }
         }
         let ids: Vec<Identifier> = matched.iter().map(|(n, _)| n.clone()).collect();
         let nodes = self.store.load(None, &ids, &[], false).await?.nodes;
-        let mut clusters: Vec<(Vec<Identifier>, &str)> = Vec::new();
+        let mut clusters: Vec<(Vec<Identifier>, TokenKind)> = Vec::new();
         let mut claimed = BTreeSet::new();
         for (id, how) in &matched {
             let cluster = nodes
@@ -315,7 +315,7 @@ impl Reads {
                 continue;
             }
             claimed.extend(cluster.iter().cloned());
-            clusters.push((cluster, how));
+            clusters.push((cluster, *how));
             if clusters.len() == limit {
                 break;
             }
@@ -331,63 +331,16 @@ impl Reads {
             if in_scope.is_empty() {
                 continue;
             }
-            hits.push(search_hit(
+            let hit = SearchHit {
                 cluster,
-                how,
-                &in_scope,
-                member.as_ref(),
-                &self.config,
-                scope,
-                now,
-            ));
+                matched_by: *how,
+                stats: &in_scope,
+                member: member.as_ref(),
+            };
+            hits.push(hit.json(self.config.value.for_scope(scope), &self.config.zone, now));
         }
-        Ok(json!({
-            "query": query,
-            "results": hits,
-            "total": hits.len(),
-            "generated_at": self.config.zone.format(now),
-        }))
+        Ok(search_answer(query, hits, &self.config.zone, now))
     }
-}
-
-fn search_hit(
-    cluster: &[Identifier],
-    matched_by: &str,
-    stats: &ScopeStats,
-    member: Option<&MemberInfo>,
-    config: &Config,
-    scope: &Scope,
-    now: Millis,
-) -> Value {
-    let primary = cluster
-        .iter()
-        .find(|i| matches!(i, Identifier::Phone(_)))
-        .or_else(|| cluster.first());
-    let phone = cluster.iter().find_map(|i| match i {
-        Identifier::Phone(p) => Some(p.as_str().to_string()),
-        _ => None,
-    });
-    let member_id = cluster.iter().find_map(|i| match i {
-        Identifier::Member(m) => Some(m.as_str().to_string()),
-        _ => None,
-    });
-    let name = member
-        .and_then(|m| m.name.clone())
-        .or_else(|| stats.display_name().map(str::to_string));
-    let value = c360_domain::metrics::value_metrics(stats, now, config.metrics.for_scope(scope));
-    json!({
-        "customer_identifier": primary.map(|p| p.value()),
-        "identifier_type": primary.map(|p| p.kind().as_str()),
-        "name": name,
-        "phone": phone,
-        "member_id": member_id,
-        "member_level": member.and_then(|m| m.level.clone()),
-        "total_orders": value.total_orders,
-        "total_spent": value.total_spent.yuan(),
-        "customer_tier": value.tier.label(),
-        "last_activity_at": stats.last_event_at.map(|t| config.zone.format(t)),
-        "matched_by": match matched_by { "p" => "phone", "l4" => "phone_last4", "m" => "member_id", "e" => "email", "i" => "pinyin_initials", _ => "name" },
-    })
 }
 
 #[cfg(test)]

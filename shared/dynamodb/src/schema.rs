@@ -71,7 +71,7 @@ pub fn service_table() -> TableSpec {
     }
 }
 
-/// The query audit table (see [`crate::audit`]) with its caller index and retention TTL.
+/// The query audit table (written by `c360_api::audit`) with its caller index and retention TTL.
 pub fn audit_table() -> TableSpec {
     TableSpec {
         hash: "pk",
@@ -313,7 +313,7 @@ pub async fn create_source_table(
     source_table(kind).create(client, table).await
 }
 
-/// Creates the audit table (see [`crate::audit`]) with its caller index and retention TTL.
+/// Creates the audit table (written by `c360_api::audit`) with its caller index and retention TTL.
 pub async fn create_audit_table(client: &Client, table: &str) -> Result<bool, String> {
     audit_table().create(client, table).await
 }

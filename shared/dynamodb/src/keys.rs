@@ -17,6 +17,7 @@
 //! | audit record | `C#{subject hash}` or `R#{request id}` | `{ms:015}#{request id}` |
 
 use c360_domain::projection::Scope;
+use c360_domain::search::Token;
 use c360_domain::{Identifier, Millis, SourceKind};
 
 /// The timeline, newest first (`lt`, time keys).
@@ -87,12 +88,14 @@ pub fn anchor_of_entry_sk(sk: &str) -> Option<(String, String)> {
     Some((anchor_pk(kind, source_id), ANCHOR_SK.to_string()))
 }
 
-pub fn token_sk(scope: &Scope, token: &str) -> String {
+/// A search token's sort key under its node: `T#{scope}#{token}`, the token in its stored
+/// form (`p:13800138000`, `c360_domain::search::Token`).
+pub fn token_sk(scope: &Scope, token: &Token) -> String {
     format!("{TOKEN}{}#{}", scope.key(), token)
 }
 
 /// The search index's partition (`gp`) for a token in a scope.
-pub fn token_partition(scope: &Scope, token: &str) -> String {
+pub fn token_partition(scope: &Scope, token: &Token) -> String {
     format!("{}#{}", scope.key(), token)
 }
 

@@ -5,13 +5,13 @@
 //! race re-reads and re-plans (bounded); a duplicate or older delivery finds its sequence
 //! number already applied and writes nothing.
 
-use crate::cache::Cache;
-use crate::keys::entry_sk;
-use crate::store::{Store, StoreError};
 pub use c360_domain::plan::Outcome;
 use c360_domain::plan::{plan, Input, Plan, Reads, Snapshot, Touched, Versioned};
 use c360_domain::projection::{Change, Scope};
 use c360_domain::{Identifier, SeqNo, SourceKind, SourceRecord, Zone};
+use c360_dynamodb::keys::entry_sk;
+use c360_dynamodb::store::{Store, StoreError};
+use c360_runtime::cache::Cache;
 use std::time::Duration;
 
 #[derive(Clone)]

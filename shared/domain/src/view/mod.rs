@@ -1,12 +1,19 @@
 //! The API's answers, assembled from a customer's statistics and timeline entries in the
-//! shapes of the seed (`spec/customer360-seed.md`).
+//! shapes of the seed (`spec/customer360-seed.md`). Every answer's JSON is written here:
+//! one customer's ([`CustomerView`]: profile, value, timeline) in this file, the lists
+//! (search hits, the audit trail, an erasure's receipt) in [`lists`]. The HTTP envelope
+//! around them (`success`, `data`, `error`) is the API wing's.
+
+mod lists;
+
+pub use lists::{audit_answer, erase_answer, search_answer, Access, SearchHit};
 
 use crate::ids::Identifier;
-use crate::metrics::{tags, value_metrics, Thresholds, ValueMetrics};
 use crate::money::Fen;
 use crate::prediction::{predict, StoreModel};
 use crate::projection::{MemberInfo, ScopeStats, TimelineEntry};
 use crate::time::{Millis, Zone};
+use crate::value::{tags, value_metrics, Thresholds, ValueMetrics};
 use serde_json::{json, Map, Value};
 
 /// Everything a read knows about one customer in one scope.

@@ -7,11 +7,11 @@
 //! Why a scan never overwrites a newer stream-applied state: `docs/adr/0004-rebuild.md`.
 
 use crate::decode::decode;
-use crate::keys::{checkpoint_sk, CHECKPOINT_PK};
 use crate::projector::{Outcome, Projector};
-use crate::store::{classify, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use c360_domain::{SourceKind, Zone};
+use c360_dynamodb::keys::{checkpoint_sk, CHECKPOINT_PK};
+use c360_dynamodb::store::{classify, StoreError};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -182,7 +182,7 @@ pub async fn rebuild(
             }
         }
     }
-    crate::telemetry::emit_metrics(
+    c360_runtime::telemetry::emit_metrics(
         "Customer360/Rebuild",
         &[],
         &[
@@ -300,10 +300,11 @@ pub struct RebuildRequest {
 /// The Lambda entry point of the rebuild function. It stops a minute before its time limit
 /// and answers `"complete": false`; invoke it again to continue from the checkpoints.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    crate::telemetry::init();
-    let config = crate::config::Config::from_env()?;
-    let clients = crate::config::Clients::from_env(&config, None).await;
-    let cache = crate::cache::Cache::from_env().map_err(crate::config::ConfigError::new)?;
+    c360_runtime::telemetry::init();
+    let config = c360_runtime::config::Config::from_env()?;
+    let clients = c360_runtime::config::Clients::from_env(&config, None).await;
+    let cache =
+        c360_runtime::cache::Cache::from_env().map_err(c360_runtime::config::ConfigError::new)?;
     let projector = Projector::new(clients.store.clone(), config.zone).with_cache(cache);
     let sources = source_tables_from_env();
     let (projector, sources, zone) = (&projector, &sources, &config.zone);

@@ -1,0 +1,96 @@
+//! The errors of `spec/api.md`: status, code and message, and the JSON response of each.
+
+use crate::reads::ReadError;
+use c360_domain::access::{redact_text, Denied};
+use c360_dynamodb::store::StoreError;
+use lambda_http::{Body, Response};
+use serde_json::{json, Value};
+
+/// An API error: its status, code and a message a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("No customer was found for this {0} in the requested scope.")]
+    NotFound(&'static str),
+    #[error("A service this answer depends on is unavailable; try again shortly.")]
+    Unavailable,
+    #[error("Something went wrong on our side; it has been logged.")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::InvalidParameter(_) => 400,
+            ApiError::Unauthenticated(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::Unavailable => 503,
+            ApiError::Internal => 500,
+        }
+    }
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidParameter(_) => "INVALID_PARAMETER",
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "CUSTOMER_NOT_FOUND",
+            ApiError::Unavailable => "UNAVAILABLE",
+            ApiError::Internal => "INTERNAL",
+        }
+    }
+}
+
+pub(super) fn json_response(status: u16, body: &Value) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| {
+        r#"{"success":false,"error":{"code":"INTERNAL","message":"unserializable answer"}}"#.into()
+    });
+    let mut resp = Response::new(Body::Text(text));
+    *resp.status_mut() = lambda_http::http::StatusCode::from_u16(status)
+        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        "content-type",
+        lambda_http::http::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+/// An error answer. Messages may echo what the caller sent (`got `...``); phone numbers and
+/// emails in them are masked like everywhere else.
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    let message = redact_text(&err.to_string(), true, true);
+    json_response(
+        err.status(),
+        &json!({"success": false, "error": {"code": err.code(), "message": message}}),
+    )
+}
+
+pub(super) fn read_error(err: ReadError, kind: &'static str) -> ApiError {
+    match err {
+        ReadError::NotFound => ApiError::NotFound(kind),
+        ReadError::BadCursor => ApiError::InvalidParameter("Parameter `cursor` is not a cursor from this timeline; use `next_cursor` from the previous page.".into()),
+        ReadError::Store(e) => store_error(e),
+    }
+}
+
+pub(super) fn store_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::Unavailable(e) => {
+            tracing::error!(error = %e, "dependency unavailable");
+            ApiError::Unavailable
+        }
+        e => {
+            tracing::error!(error = %e, "request failed");
+            ApiError::Internal
+        }
+    }
+}
+
+pub(super) fn denied(d: Denied) -> ApiError {
+    ApiError::Forbidden(d.to_string())
+}

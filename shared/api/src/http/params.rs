@@ -1,0 +1,87 @@
+//! Query parameters, validated before anything is read: each is given once, and a bad one
+//! is a 400 naming it.
+
+use super::errors::ApiError;
+use super::Endpoint;
+use c360_domain::{Identifier, IdentifierType, StoreId};
+use lambda_http::{Request, RequestExt};
+use std::collections::BTreeMap;
+
+/// Query parameters, validated against what the endpoint accepts: each known, each once.
+pub(super) struct Params(BTreeMap<String, String>);
+
+impl Params {
+    pub(super) fn from_request(req: &Request, endpoint: Endpoint) -> Result<Params, ApiError> {
+        let mut map = BTreeMap::new();
+        for (k, v) in req
+            .query_string_parameters_ref()
+            .map(|q| {
+                q.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+        {
+            if !endpoint.allowed().contains(&k.as_str()) {
+                return Err(ApiError::InvalidParameter(format!(
+                    "Unknown parameter `{k}`; {} accepts: {}.",
+                    endpoint.path(),
+                    endpoint.allowed().join(", ")
+                )));
+            }
+            // Which of two values counts is not the caller's to guess, and for `store_id` it
+            // would let parameter order pick the store: any repeat is refused.
+            if map.insert(k.clone(), v).is_some() {
+                return Err(ApiError::InvalidParameter(format!(
+                    "Parameter `{k}` is given more than once; give it once."
+                )));
+            }
+        }
+        Ok(Params(map))
+    }
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+    pub(super) fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| {
+                ApiError::InvalidParameter(format!("Missing required parameter `{name}`."))
+            })
+    }
+    pub(super) fn identifier(&self) -> Result<Identifier, ApiError> {
+        let raw = self.required("customer_identifier")?;
+        let kind = match self.get("identifier_type") {
+            None => IdentifierType::Phone,
+            Some(t) => IdentifierType::parse(t).map_err(|_| ApiError::InvalidParameter(format!("Parameter `identifier_type` must be one of phone, member_id, email; got `{t}`.")))?,
+        };
+        Identifier::parse(kind, raw).map_err(|_| {
+            ApiError::InvalidParameter(match kind {
+                IdentifierType::Phone => "Parameter `customer_identifier` is not a plausible mobile number (11 digits starting with 1, optionally +86).".to_string(),
+                IdentifierType::MemberId => "Parameter `customer_identifier` is not a valid member id (letters, digits, `-`, `_`).".to_string(),
+                IdentifierType::Email => "Parameter `customer_identifier` is not a valid email address.".to_string(),
+            })
+        })
+    }
+    pub(super) fn store(&self) -> Result<Option<StoreId>, ApiError> {
+        match self.get("store_id") {
+            None => Ok(None),
+            Some(s) => StoreId::parse(s).map(Some).map_err(|_| {
+                ApiError::InvalidParameter(
+                    "Parameter `store_id` must be 1-64 letters, digits, `-` or `_`.".into(),
+                )
+            }),
+        }
+    }
+    pub(super) fn limit(&self, default: usize) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=200).contains(&n) => Ok(n),
+                _ => Err(ApiError::InvalidParameter(format!(
+                    "Parameter `limit` must be a whole number from 1 to 200; got `{v}`."
+                ))),
+            },
+        }
+    }
+}

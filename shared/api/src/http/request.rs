@@ -1,0 +1,321 @@
+//! One request, from checked parameters to its answer: the plan (which read, for whom, in
+//! which scope), the cache slot it may be served from, the audit subject, and the execution.
+
+use super::errors::*;
+use super::params::Params;
+use super::{App, Endpoint};
+use crate::audit::{AuditRecord, SubjectHasher};
+use crate::auth::AuthError;
+use crate::erase;
+use crate::reads::{Answer, ReadError};
+use c360_domain::access::{mask_answer, Caller, Masking, Role};
+use c360_domain::projection::Scope;
+use c360_domain::view::{audit_answer, erase_answer, Access};
+use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
+use c360_runtime::cache::{CacheUse, Slot};
+use lambda_http::{Request, RequestExt};
+use serde_json::Value;
+
+/// Where the answer to `plan` is cached for a caller of `role` with `masking`: the four reads
+/// are, the audit listing and erasure are not.
+pub(super) fn cache_slot(plan: &Plan, role: Role, masking: Masking) -> Option<Slot> {
+    let role = role.as_str();
+    match plan {
+        Plan::Profile(id, scope) => Some(Slot::customer("profile", id, scope, role, masking, &[])),
+        Plan::Value(id, scope) => Some(Slot::customer("value", id, scope, role, masking, &[])),
+        Plan::Timeline {
+            id,
+            scope,
+            limit,
+            cursor,
+        } => Some(Slot::customer(
+            "timeline",
+            id,
+            scope,
+            role,
+            masking,
+            &[&limit.to_string(), cursor.as_deref().unwrap_or("")],
+        )),
+        Plan::Search {
+            query,
+            scope,
+            limit,
+        } => Some(Slot::search(
+            scope,
+            role,
+            masking,
+            &[&limit.to_string(), query.trim()],
+        )),
+        Plan::Audit { .. } | Plan::Erase(_) => None,
+    }
+}
+
+/// The answer to `plan` as the caller may see it (masked), from the cache when it holds a
+/// current one (cache-aside: a miss reads DynamoDB and stores what it served).
+pub(super) async fn answer(
+    app: &App,
+    plan: Plan,
+    now: Millis,
+    masking: Masking,
+    slot: Option<Slot>,
+) -> (Result<Value, ApiError>, CacheUse) {
+    let masked = |a: Answer| {
+        let Answer { mut data, names } = a;
+        mask_answer(&mut data, masking, &names);
+        data
+    };
+    let Some(slot) = slot.filter(|_| app.cache.enabled()) else {
+        return (execute(app, plan, now).await.map(masked), CacheUse::Off);
+    };
+    match app.cache.get(&slot).await {
+        Ok(Ok(data)) => (Ok(data), CacheUse::Hit),
+        Ok(Err(seen)) => {
+            let result = execute(app, plan, now).await.map(masked);
+            if let Ok(data) = &result {
+                app.cache.put(&slot, &seen, data).await;
+            }
+            (result, CacheUse::Miss)
+        }
+        Err(()) => (execute(app, plan, now).await.map(masked), CacheUse::Bypass),
+    }
+}
+
+pub(super) fn id_kind(id: &Identifier) -> &'static str {
+    match id.kind() {
+        IdentifierType::Phone => "phone number",
+        IdentifierType::MemberId => "member id",
+        IdentifierType::Email => "email",
+    }
+}
+
+/// What a request asks for, once it is authenticated, valid and allowed.
+pub(super) enum Plan {
+    Profile(Identifier, Scope),
+    Value(Identifier, Scope),
+    Timeline {
+        id: Identifier,
+        scope: Scope,
+        limit: usize,
+        cursor: Option<String>,
+    },
+    Search {
+        query: String,
+        scope: Scope,
+        limit: usize,
+    },
+    Audit {
+        id: Identifier,
+        store: Option<StoreId>,
+        limit: usize,
+    },
+    Erase(Identifier),
+}
+
+pub(super) fn scope_label(scope: &Scope) -> String {
+    match scope {
+        Scope::AllStores => "all".to_string(),
+        Scope::Store(s) => s.as_str().to_string(),
+    }
+}
+
+/// The keyed hash of what the request asks about, recorded even when the request fails.
+pub(super) fn note_subject(
+    hasher: &SubjectHasher,
+    endpoint: Endpoint,
+    req: &Request,
+    audit: &mut AuditRecord,
+) {
+    let params = req.query_string_parameters_ref();
+    let first = |k: &str| params.and_then(|q| q.first(k)).map(str::to_string);
+    if endpoint == Endpoint::Search {
+        if let Some(q) = first("query").filter(|q| !q.trim().is_empty()) {
+            // A search by a whole phone number or email is a look at that customer.
+            let as_id = Identifier::parse(IdentifierType::Phone, &q)
+                .or_else(|_| Identifier::parse(IdentifierType::Email, &q));
+            audit.identifier_type = Some("query".into());
+            audit.subject = Some(match as_id {
+                Ok(id) => hasher.identifier(&id),
+                Err(_) => hasher.raw("query", q.trim()),
+            });
+        }
+        return;
+    }
+    let Some(raw) = first("customer_identifier").filter(|v| !v.trim().is_empty()) else {
+        return;
+    };
+    let kind_text = first("identifier_type").unwrap_or_else(|| "phone".into());
+    // Only a known type is kept as given: the parameter is free text and could hold anything.
+    audit.identifier_type = Some(
+        IdentifierType::parse(&kind_text)
+            .map(|k| k.as_str().to_string())
+            .unwrap_or_else(|_| "invalid".to_string()),
+    );
+    audit.subject = Some(
+        match IdentifierType::parse(&kind_text).and_then(|k| Identifier::parse(k, &raw)) {
+            Ok(id) => hasher.identifier(&id),
+            Err(_) => hasher.raw(&kind_text, raw.trim()),
+        },
+    );
+}
+
+/// Authenticates, validates and checks scope: everything decided before any read.
+pub(super) fn prepare(
+    app: &App,
+    endpoint: Endpoint,
+    req: &Request,
+    audit: &mut AuditRecord,
+) -> Result<(Caller, Plan), ApiError> {
+    let caller = app.access.auth.authenticate(req).map_err(|e| match e {
+        AuthError::Unauthenticated(why) => ApiError::Unauthenticated(why.to_string()),
+        AuthError::Forbidden(why) => ApiError::Forbidden(why),
+    })?;
+    audit.sub = Some(caller.sub.clone());
+    audit.role = Some(caller.role.as_str().to_string());
+    match endpoint {
+        Endpoint::Audit => caller.require_admin().map_err(denied)?,
+        Endpoint::Erase => caller.require_super_admin().map_err(denied)?,
+        _ => {}
+    }
+    let p = Params::from_request(req, endpoint)?;
+    let plan = match endpoint {
+        Endpoint::Profile | Endpoint::Value | Endpoint::Timeline => {
+            let id = p.identifier()?;
+            let limit = p.limit(50)?;
+            let scope = caller.scope(p.store()?).map_err(denied)?;
+            audit.scope = Some(scope_label(&scope));
+            match endpoint {
+                Endpoint::Profile => Plan::Profile(id, scope),
+                Endpoint::Value => Plan::Value(id, scope),
+                _ => Plan::Timeline {
+                    id,
+                    scope,
+                    limit,
+                    cursor: p.get("cursor").map(str::to_string),
+                },
+            }
+        }
+        Endpoint::Search => {
+            let query = p.required("query")?;
+            if query.chars().count() > 64 {
+                return Err(ApiError::InvalidParameter(
+                    "Parameter `query` must be at most 64 characters.".into(),
+                ));
+            }
+            let limit = p.limit(20)?;
+            let scope = caller.scope(p.store()?).map_err(denied)?;
+            audit.scope = Some(scope_label(&scope));
+            Plan::Search {
+                query: query.to_string(),
+                scope,
+                limit,
+            }
+        }
+        Endpoint::Audit => {
+            let id = p.identifier()?;
+            let limit = p.limit(50)?;
+            let scope = caller.scope(p.store()?).map_err(denied)?;
+            audit.scope = Some(scope_label(&scope));
+            let store = match scope {
+                Scope::AllStores => None,
+                Scope::Store(s) => Some(s),
+            };
+            Plan::Audit { id, store, limit }
+        }
+        Endpoint::Erase => {
+            audit.scope = Some(scope_label(&Scope::AllStores));
+            Plan::Erase(p.identifier()?)
+        }
+    };
+    Ok((caller, plan))
+}
+
+pub(super) async fn execute(app: &App, plan: Plan, now: Millis) -> Result<Answer, ApiError> {
+    let reads = &app.reads;
+    match plan {
+        Plan::Profile(id, scope) => reads
+            .profile(&id, &scope, now)
+            .await
+            .map_err(|e| read_error(e, id_kind(&id))),
+        Plan::Value(id, scope) => reads
+            .value(&id, &scope, now)
+            .await
+            .map_err(|e| read_error(e, id_kind(&id))),
+        Plan::Timeline {
+            id,
+            scope,
+            limit,
+            cursor,
+        } => reads
+            .timeline(&id, &scope, limit, cursor.as_deref(), now)
+            .await
+            .map_err(|e| read_error(e, id_kind(&id))),
+        Plan::Search {
+            query,
+            scope,
+            limit,
+        } => reads
+            .search(&query, &scope, limit, now)
+            .await
+            .map(Answer::anonymous)
+            .map_err(|e| read_error(e, "query")),
+        Plan::Audit { id, store, limit } => {
+            // Everyone who looked at any of the customer's identifiers; an erased or unknown
+            // customer still has the lookups made by the identifier asked about.
+            let cluster = match reads.resolve(&id).await {
+                Ok(c) => c,
+                Err(ReadError::NotFound) => vec![id.clone()],
+                Err(e) => return Err(read_error(e, id_kind(&id))),
+            };
+            let mut subjects: Vec<String> = cluster
+                .iter()
+                .chain(std::iter::once(&id))
+                .map(|i| app.access.hasher.identifier(i))
+                .collect();
+            subjects.sort();
+            subjects.dedup();
+            let records = app
+                .access
+                .audit
+                .list(&subjects, store.as_ref(), limit)
+                .await
+                .map_err(store_error)?;
+            let accesses: Vec<Access> = records
+                .iter()
+                .map(|r| Access {
+                    at: r.at,
+                    sub: r.sub.as_deref(),
+                    role: r.role.as_deref(),
+                    endpoint: &r.endpoint,
+                    scope: r.scope.as_deref(),
+                    status: r.status,
+                    request_id: &r.request_id,
+                })
+                .collect();
+            Ok(Answer::anonymous(audit_answer(
+                &id,
+                &accesses,
+                &reads.config().zone,
+            )))
+        }
+        Plan::Erase(id) => {
+            let erased = erase::erase(reads.store(), &id, now)
+                .await
+                .map_err(|e| read_error(e, id_kind(&id)))?;
+            // Nothing cached about the customer survives: their answers by any identifier,
+            // and (search hits can be anywhere) every search answer.
+            let ids: Vec<Identifier> = erased.identifiers.to_vec();
+            let (by_id, all) =
+                tokio::join!(app.cache.invalidate(&ids, &[]), app.cache.invalidate_all());
+            if !(by_id && all) {
+                tracing::warn!(
+                    "erasure: cached answers could not be dropped; they expire with their TTL"
+                );
+            }
+            Ok(Answer::anonymous(erase_answer(
+                &id,
+                erased.identifiers.len(),
+                erased.items_deleted,
+            )))
+        }
+    }
+}

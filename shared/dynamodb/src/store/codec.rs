@@ -1,0 +1,88 @@
+//! Item codec: attribute values in and out, state JSON, and the parsers of anchors, nodes and
+//! timeline entries.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use c360_domain::identity::NodeLinks;
+use c360_domain::projection::{AppliedRecord, TimelineEntry};
+use c360_domain::Identifier;
+use std::collections::HashMap;
+
+use super::{Item, StoreError, StoredNode};
+
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+pub(super) fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+pub(super) fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+pub(super) fn get_s<'a>(item: &'a Item, attr: &str) -> Option<&'a str> {
+    item.get(attr)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+pub(super) fn get_n(item: &Item, attr: &str) -> Option<i64> {
+    item.get(attr)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+pub(super) fn decode<T: serde::de::DeserializeOwned>(
+    item: Item,
+    what: &str,
+) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item)
+        .map_err(|e| StoreError::Failed(format!("cannot read {what} item: {e}")))
+}
+/// Record states and timeline entries are stored as JSON text: they are read whole, never
+/// queried by attribute, and JSON keeps `188.0` a float where a DynamoDB map would not.
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Failed(format!("cannot write item: {e}")))
+}
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Failed(format!("cannot read {what}: {e}")))
+}
+pub(super) fn encode<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Failed(format!("cannot write item: {e}")))
+}
+
+pub(super) fn parse_anchor(item: Item) -> Result<AppliedRecord, StoreError> {
+    let seq = get_s(&item, "seq")
+        .and_then(c360_domain::SeqNo::parse)
+        .ok_or_else(|| StoreError::Failed("anchor without a sequence number".into()))?;
+    let state = get_s(&item, "state")
+        .map(|j| from_json(j, "anchor"))
+        .transpose()?;
+    Ok(AppliedRecord { seq, state })
+}
+
+pub(super) fn parse_node(item: &Item) -> Result<StoredNode, StoreError> {
+    let ids = |attr: &str| -> Vec<Identifier> {
+        item.get(attr)
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_s().ok())
+                    .filter_map(|k| Identifier::from_key(k).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(StoredNode {
+        links: NodeLinks {
+            adjacent: ids("adj").into_iter().collect(),
+            cluster: ids("cluster"),
+        },
+        version: get_n(item, "ver").unwrap_or(0),
+    })
+}
+
+pub(super) fn parse_entry(item: &Item) -> Result<TimelineEntry, StoreError> {
+    get_s(item, "e")
+        .map(|j| from_json(j, "timeline entry"))
+        .unwrap_or_else(|| Err(StoreError::Failed("timeline entry without content".into())))
+}

@@ -1,0 +1,125 @@
+//! The customer360 table on DynamoDB. Its key layout is `keys.rs` (and
+//! `docs/adr/0001-table-design.md`); [`writes`] turns a plan into one transaction, [`reads`]
+//! loads what a change or an answer needs, [`maintenance`] scans and deletes.
+
+mod codec;
+mod maintenance;
+mod reads;
+mod writes;
+
+pub use writes::WriteSet;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use c360_domain::identity::NodeLinks;
+use c360_domain::prediction::StoreModel;
+use c360_domain::projection::{AppliedRecord, Scope, ScopeStats};
+use c360_domain::Identifier;
+use std::collections::{BTreeMap, HashMap};
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer changed what we read: re-read and try again.
+    #[error("a concurrent change won the race")]
+    Conflict,
+    /// DynamoDB could not be reached or throttled us: the caller may retry later.
+    #[error("DynamoDB is unavailable: {0}")]
+    Unavailable(String),
+    /// A request was refused or an item could not be read: a bug or a broken table.
+    #[error("DynamoDB request failed: {0}")]
+    Failed(String),
+}
+
+/// Sorts an SDK error into [`StoreError`]: timeouts, dispatch and response failures (and
+/// throttling) are `Unavailable`, so callers answer 503 or retry the batch; a failed condition
+/// or a conflicting transaction is `Conflict`; the rest `Failed`.
+/// Shared by every wing that sends its own DynamoDB requests (audit log, rebuild scans).
+pub fn classify<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{err}"))
+        }
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("");
+            let msg = format!("{code}: {}", se.err().message().unwrap_or(""));
+            match code {
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "InternalServerError"
+                | "ServiceUnavailable" => StoreError::Unavailable(msg),
+                "TransactionConflictException" | "ConditionalCheckFailedException" => {
+                    StoreError::Conflict
+                }
+                _ => StoreError::Failed(msg),
+            }
+        }
+        _ => StoreError::Failed(format!("{err}")),
+    }
+}
+
+/// A node as read, with the version its write must be conditioned on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNode {
+    pub links: NodeLinks,
+    pub version: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub anchor: Option<AppliedRecord>,
+    pub models: BTreeMap<Scope, StoreModel>,
+    pub nodes: BTreeMap<Identifier, StoredNode>,
+    pub stats: BTreeMap<(Identifier, Scope), StoredStats>,
+    /// Those of the asked-for identifiers that an erasure suppressed.
+    pub suppressed: Vec<Identifier>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScanRow {
+    Node {
+        id: Identifier,
+        links: NodeLinks,
+    },
+    Stats {
+        id: Identifier,
+        scope: Scope,
+        stats: Box<ScopeStats>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredStats {
+    pub stats: ScopeStats,
+    pub version: i64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}

@@ -1,0 +1,362 @@
+//! The reads: what a change must see before it is planned (anchor, nodes, stats, models,
+//! suppressions, in one `BatchGetItem` round), and what an answer shows (nodes, stats,
+//! extremes, timeline pages, recent entries of a kind, search tokens).
+
+use crate::keys::*;
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+use c360_domain::projection::{Extreme, Scope, ScopeStats, TimelineEntry};
+use c360_domain::search::Token;
+use c360_domain::{Identifier, Millis, SourceKind};
+use std::collections::{BTreeMap, HashMap};
+
+use super::codec::*;
+use super::{classify, Item, Loaded, Store, StoreError, StoredNode, StoredStats};
+
+impl Store {
+    /// Reads items by key in as few BatchGetItem calls as possible (100 keys each), retrying
+    /// unprocessed keys.
+    pub(super) async fn batch_get(
+        &self,
+        keys: Vec<Item>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| StoreError::Failed(e.to_string()))?,
+            );
+            let mut attempts = 0;
+            while let Some(request) = pending.take() {
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                if let Some(mut responses) = resp.responses {
+                    out.extend(responses.remove(&self.table).unwrap_or_default());
+                }
+                if let Some(mut unprocessed) = resp.unprocessed_keys {
+                    if let Some(rest) = unprocessed
+                        .remove(&self.table)
+                        .filter(|r| !r.keys().is_empty())
+                    {
+                        attempts += 1;
+                        if attempts > 8 {
+                            return Err(StoreError::Unavailable(
+                                "BatchGetItem kept returning unprocessed keys".into(),
+                            ));
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(10 << attempts.min(6)))
+                            .await;
+                        pending = Some(rest);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads a record's anchor, nodes and stats in one BatchGetItem.
+    pub async fn load(
+        &self,
+        anchor: Option<(SourceKind, &str)>,
+        nodes: &[Identifier],
+        stats: &[(Identifier, Scope)],
+        consistent: bool,
+    ) -> Result<Loaded, StoreError> {
+        self.load_with_models(anchor, nodes, stats, &[], consistent)
+            .await
+    }
+
+    /// [`Store::load`], plus the fitted models of some scopes, in the same BatchGetItem.
+    pub async fn load_with_models(
+        &self,
+        anchor: Option<(SourceKind, &str)>,
+        nodes: &[Identifier],
+        stats: &[(Identifier, Scope)],
+        models: &[Scope],
+        consistent: bool,
+    ) -> Result<Loaded, StoreError> {
+        self.load_all(anchor, nodes, stats, models, &[], consistent)
+            .await
+    }
+
+    /// What a change reads: [`Store::load`], plus whether any of the record's identifiers
+    /// was erased, in the same BatchGetItem.
+    pub async fn load_for_change(
+        &self,
+        anchor: (SourceKind, &str),
+        nodes: &[Identifier],
+        stats: &[(Identifier, Scope)],
+        identifiers: &[Identifier],
+    ) -> Result<Loaded, StoreError> {
+        self.load_all(Some(anchor), nodes, stats, &[], identifiers, true)
+            .await
+    }
+
+    pub(super) async fn load_all(
+        &self,
+        anchor: Option<(SourceKind, &str)>,
+        nodes: &[Identifier],
+        stats: &[(Identifier, Scope)],
+        models: &[Scope],
+        suppressions: &[Identifier],
+        consistent: bool,
+    ) -> Result<Loaded, StoreError> {
+        let mut keys: Vec<Item> = models
+            .iter()
+            .map(|scope| key(model_pk(scope), MODEL_SK))
+            .collect();
+        keys.extend(
+            suppressions
+                .iter()
+                .map(|id| key(suppression_pk(id), SUPPRESSION_SK)),
+        );
+        if let Some((kind, id)) = anchor {
+            keys.push(key(anchor_pk(kind, id), ANCHOR_SK));
+        }
+        keys.extend(nodes.iter().map(|id| key(node_pk(id), NODE_SK)));
+        keys.extend(
+            stats
+                .iter()
+                .map(|(id, scope)| key(node_pk(id), stats_sk(scope))),
+        );
+        let mut by_key: HashMap<(String, String), Item> = HashMap::new();
+        for item in self.batch_get(keys, consistent).await? {
+            let k = (
+                get_s(&item, "pk").unwrap_or_default().to_string(),
+                get_s(&item, "sk").unwrap_or_default().to_string(),
+            );
+            by_key.insert(k, item);
+        }
+        let mut loaded = Loaded {
+            suppressed: suppressions
+                .iter()
+                .filter(|id| by_key.contains_key(&(suppression_pk(id), SUPPRESSION_SK.to_string())))
+                .cloned()
+                .collect(),
+            ..Loaded::default()
+        };
+        for scope in models {
+            if let Some(item) = by_key.remove(&(model_pk(scope), MODEL_SK.to_string())) {
+                if let Some(text) = get_s(&item, "m") {
+                    loaded
+                        .models
+                        .insert(scope.clone(), from_json(text, "model")?);
+                }
+            }
+        }
+        if let Some((kind, id)) = anchor {
+            if let Some(item) = by_key.remove(&(anchor_pk(kind, id), ANCHOR_SK.to_string())) {
+                loaded.anchor = Some(parse_anchor(item)?);
+            }
+        }
+        for id in nodes {
+            if let Some(item) = by_key.remove(&(node_pk(id), NODE_SK.to_string())) {
+                loaded.nodes.insert(id.clone(), parse_node(&item)?);
+            }
+        }
+        for (id, scope) in stats {
+            if let Some(item) = by_key.remove(&(node_pk(id), stats_sk(scope))) {
+                let version = get_n(&item, "ver").unwrap_or(0);
+                loaded.stats.insert(
+                    (id.clone(), scope.clone()),
+                    StoredStats {
+                        stats: decode(item, "stats")?,
+                        version,
+                    },
+                );
+            }
+        }
+        Ok(loaded)
+    }
+
+    pub async fn get_node(&self, id: &Identifier) -> Result<Option<StoredNode>, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(node_pk(id), NODE_SK)))
+            .send()
+            .await
+            .map_err(classify)?;
+        resp.item.map(|item| parse_node(&item)).transpose()
+    }
+
+    /// A node's statistics in every scope it has records in (one Query, strongly consistent):
+    /// what a re-link reads to rewrite the node's search tokens wherever it holds them.
+    pub async fn node_stats(
+        &self,
+        id: &Identifier,
+    ) -> Result<BTreeMap<Scope, ScopeStats>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :stats)")
+            .expression_attribute_values(":pk", s(node_pk(id)))
+            .expression_attribute_values(":stats", s(stats_sk_prefix()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        items
+            .into_iter()
+            .map(|item| {
+                let scope = get_s(&item, "sk")
+                    .and_then(parse_stats_sk)
+                    .ok_or_else(|| StoreError::Failed("a stats item without a scope".into()))?;
+                Ok((scope, decode(item, "stats")?))
+            })
+            .collect()
+    }
+
+    /// The extreme among a node's records in a scope, leaving out one record (the one
+    /// being changed, whose new state the caller already counted).
+    pub async fn find_extreme(
+        &self,
+        node: &Identifier,
+        scope: &Scope,
+        extreme: Extreme,
+        exclude_sk: &str,
+    ) -> Result<Option<Millis>, StoreError> {
+        let (index, attr, newest_first) = match extreme {
+            Extreme::FirstCountedOrder => (INDEX_COUNTED, "lc", false),
+            Extreme::LastCountedOrder => (INDEX_COUNTED, "lc", true),
+            Extreme::LastEvent => (INDEX_TIME, "lt", true),
+        };
+        let prefix = scope_prefix(scope);
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(format!("pk = :pk AND begins_with({attr}, :prefix)"))
+            .expression_attribute_values(":pk", s(node_pk(node)))
+            .expression_attribute_values(":prefix", s(&prefix))
+            .scan_index_forward(!newest_first)
+            .limit(2)
+            .consistent_read(true)
+            .projection_expression(format!("sk, {attr}"))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(resp
+            .items()
+            .iter()
+            .find(|item| get_s(item, "sk") != Some(exclude_sk))
+            .and_then(|item| get_s(item, attr).and_then(|k| time_from_key(&prefix, k))))
+    }
+
+    /// A page of a node's timeline in a scope, newest first, strictly older than `before`
+    /// (a time key). Returns entries with their time keys, and whether more exist.
+    pub async fn timeline_page(
+        &self,
+        node: &Identifier,
+        scope: &Scope,
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<(Vec<(String, TimelineEntry)>, bool), StoreError> {
+        let prefix = scope_prefix(scope);
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_TIME)
+            .expression_attribute_values(":pk", s(node_pk(node)))
+            .scan_index_forward(false)
+            .limit((limit + 1) as i32);
+        q = match before {
+            // BETWEEN is inclusive: the cursor's own entry comes back and is skipped below.
+            Some(cursor) => q
+                .key_condition_expression("pk = :pk AND lt BETWEEN :lo AND :hi")
+                .expression_attribute_values(":lo", s(&prefix))
+                .expression_attribute_values(":hi", s(cursor)),
+            None => q
+                .key_condition_expression("pk = :pk AND begins_with(lt, :prefix)")
+                .expression_attribute_values(":prefix", s(&prefix)),
+        };
+        let resp = q.send().await.map_err(classify)?;
+        let mut out = Vec::new();
+        for item in resp.items() {
+            let Some(lt) = get_s(item, "lt") else {
+                continue;
+            };
+            if Some(lt) == before {
+                continue;
+            }
+            out.push((lt.to_string(), parse_entry(item)?));
+        }
+        let more = out.len() > limit
+            || resp.last_evaluated_key().is_some_and(|k| !k.is_empty()) && out.len() >= limit;
+        out.truncate(limit);
+        Ok((out, more))
+    }
+
+    /// The newest entries of one kind (orders, reservations) of a node in a scope.
+    pub async fn recent_of_kind(
+        &self,
+        node: &Identifier,
+        scope: &Scope,
+        kind: SourceKind,
+        limit: usize,
+    ) -> Result<Vec<(String, TimelineEntry)>, StoreError> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_KIND)
+            .key_condition_expression("pk = :pk AND begins_with(lk, :prefix)")
+            .expression_attribute_values(":pk", s(node_pk(node)))
+            .expression_attribute_values(":prefix", s(kind_prefix(scope, kind)))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(classify)?;
+        resp.items()
+            .iter()
+            .map(|item| {
+                Ok((
+                    get_s(item, "lt").unwrap_or_default().to_string(),
+                    parse_entry(item)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Nodes holding a search token in a scope (one index Query).
+    pub async fn search_token(
+        &self,
+        scope: &Scope,
+        token: &Token,
+        limit: usize,
+    ) -> Result<Vec<Identifier>, StoreError> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_SEARCH)
+            .key_condition_expression("gp = :gp")
+            .expression_attribute_values(":gp", s(token_partition(scope, token)))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(resp
+            .items()
+            .iter()
+            .filter_map(|item| get_s(item, "gs"))
+            .filter_map(|k| Identifier::from_key(k).ok())
+            .collect())
+    }
+}

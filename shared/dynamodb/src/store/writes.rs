@@ -1,0 +1,360 @@
+//! The writes: one change's typed writes ([`c360_domain::plan::Write`]) translated into one
+//! conditional `TransactWriteItems`, and the few single writes outside a change (models,
+//! suppressions).
+
+use crate::keys::*;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
+use c360_domain::identity::NodeLinks;
+use c360_domain::plan::Write;
+use c360_domain::prediction::StoreModel;
+use c360_domain::projection::{AppliedRecord, Scope, ScopeStats, TimelineEntry};
+use c360_domain::search::Token;
+use c360_domain::{Identifier, Millis, SourceKind};
+use std::collections::HashMap;
+
+use super::codec::*;
+use super::{classify, Item, Store, StoreError};
+
+/// What one change writes ([`Store::write_set`] from its plan), sent as one transaction.
+#[derive(Debug, Default)]
+pub struct WriteSet {
+    items: Vec<TransactWriteItem>,
+}
+
+impl WriteSet {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    fn push_put(
+        &mut self,
+        table: &str,
+        item: Item,
+        condition: Option<(String, HashMap<String, AttributeValue>)>,
+    ) -> Result<(), StoreError> {
+        let mut put = Put::builder().table_name(table).set_item(Some(item));
+        if let Some((expr, values)) = condition {
+            put = put.condition_expression(expr);
+            if !values.is_empty() {
+                put = put.set_expression_attribute_values(Some(values));
+            }
+        }
+        let put = put.build().map_err(|e| StoreError::Failed(e.to_string()))?;
+        self.items
+            .push(TransactWriteItem::builder().put(put).build());
+        Ok(())
+    }
+    fn push_delete(
+        &mut self,
+        table: &str,
+        key: Item,
+        condition: Option<(String, HashMap<String, AttributeValue>)>,
+    ) -> Result<(), StoreError> {
+        let mut del = Delete::builder().table_name(table).set_key(Some(key));
+        if let Some((expr, values)) = condition {
+            del = del.condition_expression(expr);
+            if !values.is_empty() {
+                del = del.set_expression_attribute_values(Some(values));
+            }
+        }
+        let del = del.build().map_err(|e| StoreError::Failed(e.to_string()))?;
+        self.items
+            .push(TransactWriteItem::builder().delete(del).build());
+        Ok(())
+    }
+}
+
+fn version_condition(version: Option<i64>) -> (String, HashMap<String, AttributeValue>) {
+    match version {
+        None => ("attribute_not_exists(pk)".to_string(), HashMap::new()),
+        Some(v) => (
+            "ver = :ver".to_string(),
+            HashMap::from([(":ver".to_string(), n(v))]),
+        ),
+    }
+}
+
+impl Store {
+    /// One change's planned writes ([`c360_domain::plan`]) as the items of its transaction.
+    pub fn write_set(
+        &self,
+        kind: SourceKind,
+        source_id: &str,
+        writes: &[Write],
+    ) -> Result<WriteSet, StoreError> {
+        let mut w = WriteSet::default();
+        for write in writes {
+            match write {
+                Write::Stats {
+                    node,
+                    scope,
+                    stats,
+                    expected,
+                } => self.put_stats(&mut w, node, scope, stats, *expected)?,
+                Write::PutToken { node, scope, token } => {
+                    self.put_token(&mut w, node, scope, token)?
+                }
+                Write::DeleteToken { node, scope, token } => {
+                    self.delete_token(&mut w, node, scope, token)?
+                }
+                Write::PutEntry {
+                    node,
+                    scope,
+                    entry,
+                    counted,
+                } => self.put_entry(&mut w, node, scope, kind, source_id, entry, *counted)?,
+                Write::DeleteEntry { node, scope } => {
+                    self.delete_entry(&mut w, node, scope, kind, source_id)?
+                }
+                Write::PutNode {
+                    id,
+                    links,
+                    expected,
+                } => self.put_node(&mut w, id, links, *expected)?,
+                Write::CheckNode { id, expected } => self.check_node(&mut w, id, *expected)?,
+                Write::CheckNotSuppressed { id } => self.check_not_suppressed(&mut w, id)?,
+                Write::Anchor { applied, previous } => {
+                    self.put_anchor(&mut w, kind, source_id, applied, previous.as_ref())?
+                }
+            }
+        }
+        Ok(w)
+    }
+
+    fn put_anchor(
+        &self,
+        w: &mut WriteSet,
+        kind: SourceKind,
+        source_id: &str,
+        applied: &AppliedRecord,
+        previous: Option<&AppliedRecord>,
+    ) -> Result<(), StoreError> {
+        let mut item = key(anchor_pk(kind, source_id), ANCHOR_SK);
+        item.insert("seq".into(), s(applied.seq.as_str()));
+        if let Some(state) = &applied.state {
+            item.insert("state".into(), s(to_json(state)?));
+        }
+        let condition = match previous {
+            None => ("attribute_not_exists(pk)".to_string(), HashMap::new()),
+            Some(p) => (
+                "seq = :prev".to_string(),
+                HashMap::from([(":prev".to_string(), s(p.seq.as_str()))]),
+            ),
+        };
+        w.push_put(&self.table, item, Some(condition))
+    }
+
+    fn put_stats(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        stats: &ScopeStats,
+        previous_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let condition = Some(version_condition(previous_version));
+        if stats.is_empty() {
+            if previous_version.is_some() {
+                w.push_delete(&self.table, key(node_pk(node), stats_sk(scope)), condition)?;
+            }
+            return Ok(());
+        }
+        let mut item = encode(stats)?;
+        item.extend(key(node_pk(node), stats_sk(scope)));
+        item.insert("ver".into(), n(previous_version.unwrap_or(0) + 1));
+        w.push_put(&self.table, item, condition)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn put_entry(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        kind: SourceKind,
+        source_id: &str,
+        entry: &TimelineEntry,
+        counted: bool,
+    ) -> Result<(), StoreError> {
+        let mut item = key(node_pk(node), entry_sk(scope, kind, source_id));
+        let tk = time_key(scope, entry.at, kind, source_id);
+        if matches!(kind, SourceKind::Orders | SourceKind::Reservations) {
+            item.insert("lk".into(), s(kind_key(scope, kind, &tk)));
+        }
+        if counted {
+            item.insert("lc".into(), s(tk.clone()));
+        }
+        item.insert("lt".into(), s(tk));
+        item.insert("e".into(), s(to_json(entry)?));
+        w.push_put(&self.table, item, None)
+    }
+
+    fn delete_entry(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        kind: SourceKind,
+        source_id: &str,
+    ) -> Result<(), StoreError> {
+        w.push_delete(
+            &self.table,
+            key(node_pk(node), entry_sk(scope, kind, source_id)),
+            None,
+        )
+    }
+
+    fn put_token(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        token: &Token,
+    ) -> Result<(), StoreError> {
+        let mut item = key(node_pk(node), token_sk(scope, token));
+        item.insert("gp".into(), s(token_partition(scope, token)));
+        item.insert("gs".into(), s(node.key()));
+        w.push_put(&self.table, item, None)
+    }
+
+    fn delete_token(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        token: &Token,
+    ) -> Result<(), StoreError> {
+        w.push_delete(
+            &self.table,
+            key(node_pk(node), token_sk(scope, token)),
+            None,
+        )
+    }
+
+    fn put_node(
+        &self,
+        w: &mut WriteSet,
+        id: &Identifier,
+        links: &NodeLinks,
+        previous_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut item = key(node_pk(id), NODE_SK);
+        item.insert(
+            "adj".into(),
+            AttributeValue::L(links.adjacent.iter().map(|a| s(a.key())).collect()),
+        );
+        item.insert(
+            "cluster".into(),
+            AttributeValue::L(links.cluster.iter().map(|a| s(a.key())).collect()),
+        );
+        item.insert("ver".into(), n(previous_version.unwrap_or(0) + 1));
+        w.push_put(&self.table, item, Some(version_condition(previous_version)))
+    }
+
+    /// Guards a node this change read but does not write: its cluster was computed from it.
+    fn check_node(
+        &self,
+        w: &mut WriteSet,
+        id: &Identifier,
+        version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (expr, values) = version_condition(version);
+        let mut check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(node_pk(id), NODE_SK)))
+            .condition_expression(expr);
+        if !values.is_empty() {
+            check = check.set_expression_attribute_values(Some(values));
+        }
+        let check = check
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        w.items
+            .push(TransactWriteItem::builder().condition_check(check).build());
+        Ok(())
+    }
+
+    /// Makes the change fail (as a conflict, so it is re-read) if an erasure suppressed the
+    /// identifier after this change read that it was not.
+    fn check_not_suppressed(&self, w: &mut WriteSet, id: &Identifier) -> Result<(), StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(suppression_pk(id), SUPPRESSION_SK)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        w.items
+            .push(TransactWriteItem::builder().condition_check(check).build());
+        Ok(())
+    }
+
+    /// Writes the set atomically. A failed condition (a concurrent writer) is `Conflict`.
+    pub async fn commit(&self, w: WriteSet) -> Result<(), StoreError> {
+        if w.items.is_empty() {
+            return Ok(());
+        }
+        if w.items.len() > 100 {
+            return Err(StoreError::Failed(format!(
+                "a change needs {} writes, more than a transaction holds (100)",
+                w.items.len()
+            )));
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(w.items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error() {
+                    let conflict = tc.cancellation_reasons().iter().any(|r| {
+                        matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))
+                    });
+                    if conflict {
+                        return Err(StoreError::Conflict);
+                    }
+                    let codes: Vec<_> = tc.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+                    return Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")));
+                }
+                Err(classify(err))
+            }
+        }
+    }
+
+    pub async fn put_model(&self, scope: &Scope, model: &StoreModel) -> Result<(), StoreError> {
+        let mut item = key(model_pk(scope), MODEL_SK);
+        item.insert("m".into(), s(to_json(model)?));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Marks identifiers as erased: from now on the projector drops their records.
+    pub async fn put_suppressions(&self, ids: &[Identifier], at: Millis) -> Result<(), StoreError> {
+        let items = ids
+            .iter()
+            .map(|id| {
+                let mut item = key(suppression_pk(id), SUPPRESSION_SK);
+                item.insert("at".into(), n(at.0));
+                Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
+                    .put_request(
+                        aws_sdk_dynamodb::types::PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .map_err(|e| StoreError::Failed(e.to_string()))?,
+                    )
+                    .build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(items).await
+    }
+}

@@ -1,0 +1,10 @@
+//! What every Customer360 Lambda needs besides its own wing, read once at cold start.
+//!
+//! - [`config`]: configuration from the environment, and the DynamoDB client built from it.
+//! - [`telemetry`]: JSON logs with phone numbers redacted, and CloudWatch EMF metrics.
+//! - [`cache`]: answers cached in Redis (cache-aside), read by the API wing and invalidated by
+//!   the ingest wing.
+
+pub mod cache;
+pub mod config;
+pub mod telemetry;
