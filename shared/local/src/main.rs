@@ -1,4 +1,9 @@
 //! `c360-dev`: the local environment. `scripts/dev` runs `c360-dev up`.
+//!
+//! About 480 lines because it is the whole command line: the `clap` definitions and one short
+//! function per command (`setup`, `seed`, `calibrate`, `rebuild`, `replay-dead-letters`,
+//! `serve`, `up`), each wiring library code (`lib.rs`, `server.rs`, the wings, the devkit)
+//! and read top to bottom next to its flags.
 
 use anyhow::Context;
 use c360_api::http::App;

@@ -1,4 +1,6 @@
-//! The answer cache (cache-aside, Redis/Valkey), `docs/adr/0006-cache.md`.
+//! The answer cache (cache-aside, Redis/Valkey), `docs/adr/0006-cache.md`. About 480 lines,
+//! kept whole: the protocol (lookup, conditional store, invalidation, epoch, breaker) reads best
+//! in one piece; the keys and fields are `slot.rs`.
 //!
 //! Answers are cached as served: after scoping and masking, so an entry is only ever served to
 //! the same endpoint, scope, role, masking and parameters it was computed for (all in its
@@ -14,9 +16,7 @@
 //! opens a breaker that skips Redis for a while (reads then go to DynamoDB alone, with no added
 //! wait). Anything unreadable under a key is a miss.
 //!
-//! Where an answer is kept (keys and fields) is `slot.rs`; this file is the protocol (lookup,
-//! conditional store, invalidation, epoch, breaker), which reads best in one piece: its
-//! ~480 lines are half Redis scripts, their replies and the failure handling around them.
+//! Half of the file is the Redis scripts, their replies and the failure handling around them.
 
 use c360_domain::projection::Scope;
 use c360_domain::Identifier;
