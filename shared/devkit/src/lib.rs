@@ -3,5 +3,6 @@
 pub mod demo;
 pub mod memory;
 pub mod poller;
-#[cfg(test)]
-mod testing;
+// Public for the integration tests under tests/ only, hence hidden.
+#[doc(hidden)]
+pub mod testing;

@@ -14,6 +14,16 @@
 //!
 //! Not modelled: capacity, throttling, item size limits, eventual consistency (every read is
 //! strongly consistent), streams.
+//!
+//! Files: `expr.rs` (placeholders and condition expressions), `transact.rs`
+//! (TransactWriteItems), `query.rs` (Query), this file the tables, the other operations and
+//! the HTTP side.
+
+mod expr;
+mod query;
+#[cfg(test)]
+mod tests;
+mod transact;
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -24,6 +34,10 @@ use aws_smithy_types::body::SdkBody;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+
+use expr::check;
+use query::query;
+use transact::transact;
 
 type Item = Map<String, Value>;
 
@@ -108,59 +122,6 @@ fn s_field<'a>(v: &'a Value, name: &str) -> Result<&'a str, Fail> {
     v.get(name)
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(format!("missing {name}")))
-}
-
-/// Resolves `#name` and `:value` placeholders.
-struct Expr<'a> {
-    names: Option<&'a Value>,
-    values: Option<&'a Value>,
-}
-
-impl Expr<'_> {
-    fn name(&self, token: &str) -> String {
-        match token.strip_prefix('#') {
-            Some(_) => self
-                .names
-                .and_then(|n| n.get(token))
-                .and_then(Value::as_str)
-                .unwrap_or(token)
-                .to_string(),
-            None => token.to_string(),
-        }
-    }
-    fn value(&self, token: &str) -> Result<Value, Fail> {
-        self.values
-            .and_then(|v| v.get(token))
-            .cloned()
-            .ok_or_else(|| invalid(format!("no value for {token}")))
-    }
-
-    /// `attribute_not_exists(a)`, `attribute_exists(a)` or `a = :v`.
-    fn holds(&self, condition: &str, item: Option<&Item>) -> Result<bool, Fail> {
-        let c = condition.trim();
-        if let Some(inner) = c
-            .strip_prefix("attribute_not_exists(")
-            .and_then(|r| r.strip_suffix(')'))
-        {
-            let a = self.name(inner.trim());
-            return Ok(item.is_none_or(|i| !i.contains_key(&a)));
-        }
-        if let Some(inner) = c
-            .strip_prefix("attribute_exists(")
-            .and_then(|r| r.strip_suffix(')'))
-        {
-            let a = self.name(inner.trim());
-            return Ok(item.is_some_and(|i| i.contains_key(&a)));
-        }
-        if let Some((a, v)) = c.split_once(" = ") {
-            let a = self.name(a.trim());
-            let v = self.value(v.trim())?;
-            return Ok(item.and_then(|i| i.get(&a)) == Some(&v));
-        }
-        Err(invalid(format!(
-            "the in-memory DynamoDB does not support the condition `{c}`"
-        )))
-    }
 }
 
 impl MemoryDynamo {
@@ -321,220 +282,6 @@ fn create_table(tables: &mut HashMap<String, Table>, body: &Value) -> Result<Val
     Ok(json!({"TableDescription": {"TableName": name, "TableStatus": "ACTIVE"}}))
 }
 
-fn check(request: &Value, current: Option<&Item>) -> Result<(), Fail> {
-    let Some(condition) = request.get("ConditionExpression").and_then(Value::as_str) else {
-        return Ok(());
-    };
-    let expr = Expr {
-        names: request.get("ExpressionAttributeNames"),
-        values: request.get("ExpressionAttributeValues"),
-    };
-    if expr.holds(condition, current)? {
-        Ok(())
-    } else {
-        Err(fail(
-            "ConditionalCheckFailedException",
-            "The conditional request failed",
-        ))
-    }
-}
-
-fn transact(tables: &mut HashMap<String, Table>, body: &Value) -> Result<Value, Fail> {
-    enum Op {
-        Put(String, (String, String), Item),
-        Delete(String, (String, String)),
-        Check,
-    }
-    let mut ops = Vec::new();
-    let mut reasons = Vec::new();
-    let mut failed = false;
-    for entry in body["TransactItems"].as_array().into_iter().flatten() {
-        let (kind, req) = ["Put", "Delete", "ConditionCheck", "Update"]
-            .into_iter()
-            .find_map(|k| entry.get(k).map(|r| (k, r)))
-            .ok_or_else(|| invalid("empty transaction item"))?;
-        let name = s_field(req, "TableName")?.to_string();
-        let t = table(tables, &name)?;
-        let sch = schema(t)?.clone();
-        let (key, op) = match kind {
-            "Put" => {
-                let item = obj(&req["Item"], "Item")?;
-                let key = key_of(&sch, &item)?;
-                (key.clone(), Op::Put(name, key, item))
-            }
-            "Delete" => {
-                let key = key_of(&sch, &obj(&req["Key"], "Key")?)?;
-                (key.clone(), Op::Delete(name, key))
-            }
-            "ConditionCheck" => (key_of(&sch, &obj(&req["Key"], "Key")?)?, Op::Check),
-            _ => return Err(invalid("the in-memory DynamoDB does not support Update")),
-        };
-        match check(req, t.items.get(&key)) {
-            Ok(()) => reasons.push(json!({"Code": "None"})),
-            Err(f) if f.kind == "ConditionalCheckFailedException" => {
-                failed = true;
-                reasons.push(json!({"Code": "ConditionalCheckFailed", "Message": f.message}));
-            }
-            Err(f) => return Err(f),
-        }
-        ops.push(op);
-    }
-    if failed {
-        return Err(Fail {
-            kind: "TransactionCanceledException",
-            message:
-                "Transaction cancelled, please refer cancellation reasons for specific reasons"
-                    .into(),
-            extra: Some(("CancellationReasons".into(), Value::Array(reasons))),
-        });
-    }
-    for op in ops {
-        match op {
-            Op::Put(name, key, item) => {
-                table(tables, &name)?.items.insert(key, item);
-            }
-            Op::Delete(name, key) => {
-                table(tables, &name)?.items.remove(&key);
-            }
-            Op::Check => {}
-        }
-    }
-    Ok(json!({}))
-}
-
-enum SortCondition {
-    Any,
-    BeginsWith(String),
-    Between(String, String),
-    Equals(String),
-}
-
-fn query(tables: &mut HashMap<String, Table>, body: &Value) -> Result<Value, Fail> {
-    if body.get("FilterExpression").is_some() {
-        return Err(invalid(
-            "the in-memory DynamoDB does not support Query filters",
-        ));
-    }
-    let t = table(tables, s_field(body, "TableName")?)?;
-    let table_schema = schema(t)?.clone();
-    let index_schema = match body.get("IndexName").and_then(Value::as_str) {
-        None => table_schema.clone(),
-        Some(i) => t
-            .indexes
-            .get(i)
-            .cloned()
-            .ok_or_else(|| invalid(format!("no index {i}")))?,
-    };
-    let expr = Expr {
-        names: body.get("ExpressionAttributeNames"),
-        values: body.get("ExpressionAttributeValues"),
-    };
-    let condition = s_field(body, "KeyConditionExpression")?;
-    let (hash_part, sort_part) = match condition.split_once(" AND ") {
-        Some((h, rest)) if !h.contains("BETWEEN") => (h, Some(rest)),
-        _ => (condition, None),
-    };
-    let (hash_attr, hash_value) = hash_part
-        .split_once(" = ")
-        .ok_or_else(|| invalid(format!("unsupported key condition `{condition}`")))?;
-    let hash_attr = expr.name(hash_attr.trim());
-    let hash_value = expr
-        .value(hash_value.trim())
-        .map(|v| text(&v).unwrap_or_default())?;
-    if hash_attr != index_schema.hash {
-        return Err(invalid(format!("{hash_attr} is not the hash key")));
-    }
-    let sort = match sort_part.map(str::trim) {
-        None => SortCondition::Any,
-        Some(p) => {
-            if let Some(inner) = p
-                .strip_prefix("begins_with(")
-                .and_then(|r| r.strip_suffix(')'))
-            {
-                let (_, v) = inner
-                    .split_once(',')
-                    .ok_or_else(|| invalid("begins_with needs two arguments"))?;
-                SortCondition::BeginsWith(text(&expr.value(v.trim())?).unwrap_or_default())
-            } else if let Some((_, range)) = p.split_once(" BETWEEN ") {
-                let (lo, hi) = range
-                    .split_once(" AND ")
-                    .ok_or_else(|| invalid("BETWEEN needs AND"))?;
-                SortCondition::Between(
-                    text(&expr.value(lo.trim())?).unwrap_or_default(),
-                    text(&expr.value(hi.trim())?).unwrap_or_default(),
-                )
-            } else if let Some((_, v)) = p.split_once(" = ") {
-                SortCondition::Equals(text(&expr.value(v.trim())?).unwrap_or_default())
-            } else {
-                return Err(invalid(format!("unsupported key condition `{condition}`")));
-            }
-        }
-    };
-    let sort_attr = index_schema.range.clone();
-    // Items in the index (sparse: only those with its keys), in index order.
-    // The table and its LSIs share the partition key: read just that partition.
-    let candidates: Box<dyn Iterator<Item = (&(String, String), &Item)>> =
-        if index_schema.hash == table_schema.hash {
-            Box::new(
-                t.items
-                    .range((hash_value.clone(), String::new())..)
-                    .take_while(|(k, _)| k.0 == hash_value),
-            )
-        } else {
-            Box::new(t.items.iter())
-        };
-    let mut matched: Vec<(String, (String, String), &Item)> = candidates
-        .filter_map(|(k, item)| {
-            let h = item.get(&index_schema.hash).and_then(text)?;
-            if h != hash_value {
-                return None;
-            }
-            let r = match &sort_attr {
-                None => String::new(),
-                Some(a) => item.get(a).and_then(text)?,
-            };
-            let keep = match &sort {
-                SortCondition::Any => true,
-                SortCondition::BeginsWith(p) => r.starts_with(p.as_str()),
-                SortCondition::Between(lo, hi) => lo <= &r && &r <= hi,
-                SortCondition::Equals(v) => &r == v,
-            };
-            keep.then(|| (r, k.clone(), item))
-        })
-        .collect();
-    matched.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    if body.get("ScanIndexForward") == Some(&Value::Bool(false)) {
-        matched.reverse();
-    }
-    if let Some(start) = body.get("ExclusiveStartKey").and_then(Value::as_object) {
-        let start_key = key_of(&table_schema, start)?;
-        if let Some(pos) = matched.iter().position(|m| m.1 == start_key) {
-            matched.drain(..=pos);
-        }
-    }
-    let limit = body
-        .get("Limit")
-        .and_then(Value::as_u64)
-        .map(|l| l as usize);
-    let more = limit.is_some_and(|l| matched.len() > l);
-    if let Some(l) = limit {
-        matched.truncate(l);
-    }
-    let mut out = json!({
-        "Items": matched.iter().map(|m| Value::Object(m.2.clone())).collect::<Vec<_>>(),
-        "Count": matched.len(),
-        "ScannedCount": matched.len(),
-    });
-    if more {
-        if let Some(last) = matched.last() {
-            let mut k = key_item(&table_schema, last.2);
-            k.extend(key_item(&index_schema, last.2));
-            out["LastEvaluatedKey"] = Value::Object(k);
-        }
-    }
-    Ok(out)
-}
-
 impl HttpConnector for MemoryDynamo {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         // The server side of the JSON protocol: `X-Amz-Target: DynamoDB_20120810.Query`.
@@ -583,111 +330,5 @@ impl HttpClient for MemoryDynamo {
         _components: &RuntimeComponents,
     ) -> SharedHttpConnector {
         SharedHttpConnector::new(self.clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_sdk_dynamodb::types::AttributeValue as Av;
-
-    fn client(memory: &MemoryDynamo) -> aws_sdk_dynamodb::Client {
-        let conf = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "memory", "memory", None, None, "memory",
-            ))
-            .http_client(memory.clone())
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(conf)
-    }
-
-    #[tokio::test]
-    async fn conditions_transactions_and_queries_behave_like_dynamodb() {
-        let memory = MemoryDynamo::new();
-        let c = client(&memory);
-        use aws_sdk_dynamodb::types::*;
-        let key = |n: &str| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(if n == "pk" {
-                    KeyType::Hash
-                } else {
-                    KeyType::Range
-                })
-                .build()
-                .expect("key")
-        };
-        c.create_table()
-            .table_name("t")
-            .key_schema(key("pk"))
-            .key_schema(key("sk"))
-            .send()
-            .await
-            .expect("create");
-        let put = |sk: &str, cond: Option<&str>| {
-            let mut p = Put::builder()
-                .table_name("t")
-                .item("pk", Av::S("a".into()))
-                .item("sk", Av::S(sk.into()))
-                .item("ver", Av::N("1".into()));
-            if let Some(c) = cond {
-                p = p.condition_expression(c);
-            }
-            TransactWriteItem::builder()
-                .put(p.build().expect("put"))
-                .build()
-        };
-        c.transact_write_items()
-            .transact_items(put("x1", Some("attribute_not_exists(pk)")))
-            .transact_items(put("x2", None))
-            .send()
-            .await
-            .expect("first write");
-        // The same condition again fails the whole transaction, with a reason per item.
-        let err = c
-            .transact_write_items()
-            .transact_items(put("x3", None))
-            .transact_items(put("x1", Some("attribute_not_exists(pk)")))
-            .send()
-            .await
-            .expect_err("conflict");
-        let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error() else {
-            panic!("{err:?}")
-        };
-        let codes: Vec<_> = tc
-            .cancellation_reasons()
-            .iter()
-            .filter_map(|r| r.code())
-            .collect();
-        assert_eq!(codes, ["None", "ConditionalCheckFailed"]);
-        let got = c
-            .query()
-            .table_name("t")
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(":pk", Av::S("a".into()))
-            .expression_attribute_values(":p", Av::S("x".into()))
-            .scan_index_forward(false)
-            .limit(1)
-            .send()
-            .await
-            .expect("query");
-        assert_eq!(got.items().len(), 1);
-        assert_eq!(got.items()[0]["sk"], Av::S("x2".into()));
-        assert!(
-            got.last_evaluated_key().is_some(),
-            "x3 was never written; x1 remains"
-        );
-        let err = c
-            .get_item()
-            .table_name("missing")
-            .key("pk", Av::S("a".into()))
-            .send()
-            .await
-            .expect_err("no table");
-        assert!(err
-            .as_service_error()
-            .is_some_and(|e| e.is_resource_not_found_exception()));
     }
 }

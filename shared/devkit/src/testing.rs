@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-pub(crate) struct MotoServer {
+pub struct MotoServer {
     child: std::process::Child,
     endpoint: String,
 }
@@ -23,7 +23,7 @@ fn skip(why: String) -> anyhow::Result<Option<MotoServer>> {
 
 impl MotoServer {
     /// `None` (after printing why) when moto_server is not installed, outside the test command.
-    pub(crate) fn start() -> anyhow::Result<Option<Self>> {
+    pub fn start() -> anyhow::Result<Option<Self>> {
         use std::net::{TcpListener, TcpStream};
         use std::process::{Command, Stdio};
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -59,7 +59,7 @@ impl MotoServer {
         }
     }
 
-    pub(crate) fn clients(&self) -> (aws_sdk_dynamodb::Client, aws_sdk_dynamodbstreams::Client) {
+    pub fn clients(&self) -> (aws_sdk_dynamodb::Client, aws_sdk_dynamodbstreams::Client) {
         let region = aws_sdk_dynamodb::config::Region::new("us-east-1");
         let credentials =
             aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static");

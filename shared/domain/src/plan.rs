@@ -1,12 +1,14 @@
-//! What one source change writes: the ingest rule the projection's correctness rests on, as
-//! a pure function. [`plan`] takes what has been read so far ([`Snapshot`]) and answers
-//! either "read these too" ([`Plan::Read`]) or the typed writes of one conditional
-//! transaction ([`Plan::Write`]). The projector (`shared/ingest/src/projector.rs`) loops
-//! load → plan → … → commit; the store only translates [`Write`]s into `TransactWriteItems`.
-//! What the writes were computed from is guarded by the versions read: stats and nodes are
-//! written conditioned on them, and the nodes whose entries and tokens change are checked
-//! (`Write::CheckNode`), so a concurrent change makes the transaction fail and the whole plan
-//! is made again from fresh reads (exactly-once: `docs/adr/0001-table-design.md`).
+//! What one source change writes: the ingest rule the projection's correctness rests on, as a
+//! pure function (over 400 lines: the rule reads best in one piece, in the order its reads
+//! happen, and a third of the file is the types of its input and output). [`plan`] takes what
+//! has been read so far ([`Snapshot`]) and answers either "read these too" ([`Plan::Read`]) or
+//! the typed writes of one conditional transaction ([`Plan::Write`]). The projector
+//! (`shared/ingest/src/projector.rs`) loops load → plan → … → commit; the store only
+//! translates [`Write`]s into `TransactWriteItems`. What the writes were computed from is
+//! guarded by the versions read: stats and nodes are written conditioned on them, and the nodes
+//! whose entries and tokens change are checked (`Write::CheckNode`), so a concurrent change
+//! makes the transaction fail and the whole plan is made again from fresh reads (exactly-once:
+//! `docs/adr/0001-table-design.md`).
 //!
 //! The reads, in the order a plan asks for them (each round is one batch or one set of
 //! parallel Queries): the record's anchor with the new state's home node and stats and the
@@ -15,9 +17,6 @@
 //! [`MAX_CLUSTER_NODES`]); then, in one round, the extremes (first/last counted order, last
 //! event) a removed contribution took with it and, for nodes whose cluster a re-link changes,
 //! all their stats (their tokens in every scope hold the cluster's identifiers).
-//!
-//! (Over 400 lines: the rule reads best in one piece, in the order its reads happen, and a
-//! third of the file is the types of its input and output.)
 
 use crate::identity::{relink, relink_start, singleton, NodeLinks};
 use crate::projection::{

@@ -47,8 +47,7 @@ fn missing_malformed_expired_and_forged_tokens_are_rejected() {
         auth.authenticate(&bearer("not-a-jwt")),
         Err(AuthError::Unauthenticated(_))
     ));
-    let expired =
-        sign_hs256(SECRET, "u1", Role::Staff, Some("S1"), now() - 3600).expect("sign");
+    let expired = sign_hs256(SECRET, "u1", Role::Staff, Some("S1"), now() - 3600).expect("sign");
     assert_eq!(
         auth.authenticate(&bearer(&expired)),
         Err(AuthError::Unauthenticated("The token has expired."))
@@ -135,14 +134,12 @@ fn tokens_not_valid_yet_are_rejected_in_every_mode() {
     // API Gateway verifies times too; the function does not accept what it would refuse.
     let gateway = Authenticator::api_gateway();
     let mut event: serde_json::Value =
-        serde_json::from_str(include_str!("../../../../events/apigw/profile.json"))
-            .expect("event");
+        serde_json::from_str(include_str!("../../../../events/apigw/profile.json")).expect("event");
     let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
     claims["nbf"] = json!((now() + 3600).to_string());
     let req: Request = lambda_http::request::from_str(&event.to_string()).expect("event");
     assert_eq!(ok(gateway.authenticate(&req)), not_yet);
-    event["requestContext"]["authorizer"]["jwt"]["claims"]["nbf"] =
-        json!((now() - 60).to_string());
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["nbf"] = json!((now() - 60).to_string());
     event["requestContext"]["authorizer"]["jwt"]["claims"]["iat"] =
         json!((now() + 3600).to_string());
     let req: Request = lambda_http::request::from_str(&event.to_string()).expect("event");

@@ -24,8 +24,6 @@ mod activities;
 mod customer_tests;
 mod gen;
 mod load;
-#[cfg(test)]
-mod load_tests;
 mod members;
 mod menu;
 mod names;

@@ -1,6 +1,6 @@
 //! Tests of the demo data: determinism, volume, stores, the shapes of every table, money,
 //! times and ids, and the helpers the other test files share (the customers are tested in
-//! `customer_tests.rs`, loading into the emulator in `load_tests.rs`).
+//! `customer_tests.rs`, loading into the emulator in `tests/moto/demo_load.rs`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
@@ -15,7 +15,7 @@ pub(super) fn now() -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339("2026-02-20T17:00:00+08:00").unwrap()
 }
 
-pub(super) fn config() -> DemoConfig {
+fn config() -> DemoConfig {
     DemoConfig::new(42, now())
 }
 
@@ -94,7 +94,7 @@ pub(super) const TIME_KEYS: [&str; 7] = [
     "timestamp",
 ];
 
-pub(super) const ID_KEYS: [&str; 5] = [
+const ID_KEYS: [&str; 5] = [
     "order_id",
     "reservation_id",
     "transaction_id",

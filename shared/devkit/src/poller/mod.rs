@@ -26,8 +26,6 @@
 mod batches;
 mod dead_letters;
 mod mapping;
-#[cfg(test)]
-mod moto_tests;
 mod records;
 mod retries;
 mod shards;

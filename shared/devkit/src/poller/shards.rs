@@ -267,4 +267,14 @@ impl Poller {
             debug!(%table, shard_id = %key.1, checkpoint = ?state.checkpoint, "shard closed and fully processed");
         }
     }
+
+    /// Replaces every shard's kept iterator, as if the server had expired them (AWS does after
+    /// 15 minutes): the emulator test of the recovery from the checkpoint (`tests/moto/`)
+    /// cannot wait that long, and no public call reaches an iterator.
+    #[doc(hidden)]
+    pub fn replace_shard_iterators(&mut self, iterator: &str) {
+        for state in self.shards.values_mut() {
+            state.resume = Resume::Iterator(iterator.to_string());
+        }
+    }
 }

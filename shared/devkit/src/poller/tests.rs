@@ -27,7 +27,7 @@ fn failed(ids: &[&str]) -> Result<DynamoDbEventResponse, String> {
     Ok(batch_item_failures(ids.iter().copied()))
 }
 
-pub(super) fn temp_dir(name: &str) -> PathBuf {
+fn temp_dir(name: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())

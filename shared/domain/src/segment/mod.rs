@@ -1,4 +1,6 @@
-//! The segment filter language: which customers of a scope belong to a segment.
+//! The segment filter language: which customers of a scope belong to a segment (this file,
+//! the filter tree and its evaluation, is over 400 lines: every operator's meaning for every
+//! kind of figure, which reads best in one place).
 //!
 //! A [`Filter`] is a tree of comparisons over one customer's figures in one scope
 //! ([`SegmentFigures`]), combined with `and`, `or` and `not`. It comes in two spellings:
@@ -55,8 +57,7 @@
 //! operator, parameter or value) and what is allowed: meant for a 400 `INVALID_PARAMETER`.
 //!
 //! Files: `fields.rs` (fields, operators, errors), `parse.rs` (the two spellings),
-//! `figures.rs` (a customer's figures, birthdays), this file the tree and its evaluation,
-//! which read best together (over 400 lines: every operator's meaning for every kind of figure).
+//! `figures.rs` (a customer's figures, birthdays), this file the tree and its evaluation.
 
 use crate::money::Fen;
 use crate::value::Tier;

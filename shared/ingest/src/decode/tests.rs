@@ -1,8 +1,7 @@
 use super::*;
 
 fn image(json: serde_json::Value) -> HashMap<String, Av> {
-    let item: serde_dynamo::Item =
-        serde_json::from_value(json).expect("fixture is DynamoDB JSON");
+    let item: serde_dynamo::Item = serde_json::from_value(json).expect("fixture is DynamoDB JSON");
     item.into_inner()
 }
 

@@ -1,12 +1,27 @@
-//! [`load`](super::load) against the DynamoDB emulator: each test starts its own
-//! `moto_server` through `crate::testing::MotoServer` (skipped without moto, except under
-//! the test command or CI).
+//! The demo data's [`load`] into the emulator's tables.
 
 use std::collections::HashMap;
 
-use super::tests::{config, ID_KEYS};
-use super::{generate, load, DemoConfig, SOURCES};
-use crate::testing::MotoServer;
+use c360_devkit::demo::{generate, load, DemoConfig, SOURCES};
+use c360_devkit::testing::MotoServer;
+use chrono::DateTime;
+
+/// The data set of the demo's unit tests (`src/demo/tests.rs`).
+fn config() -> DemoConfig {
+    DemoConfig::new(
+        42,
+        DateTime::parse_from_rfc3339("2026-02-20T17:00:00+08:00").unwrap(),
+    )
+}
+
+/// The key attribute of each source table, in the order of [`SOURCES`].
+const ID_KEYS: [&str; 5] = [
+    "order_id",
+    "reservation_id",
+    "transaction_id",
+    "member_id",
+    "log_id",
+];
 
 async fn load_into_moto(config: &DemoConfig) -> anyhow::Result<()> {
     use aws_sdk_dynamodb::types::{
@@ -82,7 +97,8 @@ async fn load_writes_every_item_to_moto() -> anyhow::Result<()> {
     load_into_moto(&config).await
 }
 
-/// The default volume, timed: `cargo test -p c360-devkit --lib demo -- --ignored --nocapture`.
+/// The default volume, timed:
+/// `cargo test -p c360-devkit --test moto load_default_volume -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore]
 async fn load_default_volume_to_moto() -> anyhow::Result<()> {

@@ -1,24 +1,27 @@
-//! Tests against the DynamoDB emulator: each starts its own `moto_server` through
-//! `crate::testing::MotoServer` (skipped without moto, except under the test command or CI).
+//! The stream poller against the emulator's DynamoDB Streams.
 
 use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use std::sync::Mutex;
-use std::{cmp::Ordering, collections::HashSet, fs, sync::Arc, time::Duration};
+use std::{cmp::Ordering, collections::HashSet, fs, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{anyhow, Context};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::error::DisplayErrorContext;
 
-use super::dead_letters::read_dead_letters;
-use super::mapping::Poller;
-use super::retries::cmp_sequence_numbers;
-use super::shards::Resume;
-use super::tests::temp_dir;
-use super::{
-    batch_handler, batch_item_failures, BatchHandler, PollerConfig, StartingPosition, StreamSource,
+use c360_devkit::poller::{
+    batch_handler, batch_item_failures, cmp_sequence_numbers, read_dead_letters, BatchHandler,
+    Poller, PollerConfig, StartingPosition, StreamSource,
 };
-use crate::testing::MotoServer;
+use c360_devkit::testing::MotoServer;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    std::env::temp_dir().join(format!("c360-poller-{name}-{}-{nanos}", std::process::id()))
+}
 
 async fn create_stream_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
     use aws_sdk_dynamodb::types::{
@@ -257,9 +260,7 @@ async fn moto_delivers_every_record_in_order() -> anyhow::Result<()> {
 
     // A kept iterator the server no longer knows (expired on AWS; moto restarted) is
     // replaced by a fresh one from the checkpoint: no error, no redelivery, no gap.
-    for state in poller.shards.values_mut() {
-        state.resume = Resume::Iterator(format!("{stream_arn}|1|unknown"));
-    }
+    poller.replace_shard_iterators(&format!("{stream_arn}|1|unknown"));
     put_order(&ddb, "orders", "o7", 70).await?;
     let stats = poller.drain().await?;
     assert_eq!((stats.invocations, stats.records_delivered), (1, 1));

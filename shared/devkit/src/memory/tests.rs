@@ -1,0 +1,104 @@
+//! The in-memory DynamoDB through the real SDK client.
+
+use super::*;
+use aws_sdk_dynamodb::types::AttributeValue as Av;
+
+fn client(memory: &MemoryDynamo) -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "memory", "memory", None, None, "memory",
+        ))
+        .http_client(memory.clone())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+#[tokio::test]
+async fn conditions_transactions_and_queries_behave_like_dynamodb() {
+    let memory = MemoryDynamo::new();
+    let c = client(&memory);
+    use aws_sdk_dynamodb::types::*;
+    let key = |n: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(if n == "pk" {
+                KeyType::Hash
+            } else {
+                KeyType::Range
+            })
+            .build()
+            .expect("key")
+    };
+    c.create_table()
+        .table_name("t")
+        .key_schema(key("pk"))
+        .key_schema(key("sk"))
+        .send()
+        .await
+        .expect("create");
+    let put = |sk: &str, cond: Option<&str>| {
+        let mut p = Put::builder()
+            .table_name("t")
+            .item("pk", Av::S("a".into()))
+            .item("sk", Av::S(sk.into()))
+            .item("ver", Av::N("1".into()));
+        if let Some(c) = cond {
+            p = p.condition_expression(c);
+        }
+        TransactWriteItem::builder()
+            .put(p.build().expect("put"))
+            .build()
+    };
+    c.transact_write_items()
+        .transact_items(put("x1", Some("attribute_not_exists(pk)")))
+        .transact_items(put("x2", None))
+        .send()
+        .await
+        .expect("first write");
+    // The same condition again fails the whole transaction, with a reason per item.
+    let err = c
+        .transact_write_items()
+        .transact_items(put("x3", None))
+        .transact_items(put("x1", Some("attribute_not_exists(pk)")))
+        .send()
+        .await
+        .expect_err("conflict");
+    let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error() else {
+        panic!("{err:?}")
+    };
+    let codes: Vec<_> = tc
+        .cancellation_reasons()
+        .iter()
+        .filter_map(|r| r.code())
+        .collect();
+    assert_eq!(codes, ["None", "ConditionalCheckFailed"]);
+    let got = c
+        .query()
+        .table_name("t")
+        .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+        .expression_attribute_values(":pk", Av::S("a".into()))
+        .expression_attribute_values(":p", Av::S("x".into()))
+        .scan_index_forward(false)
+        .limit(1)
+        .send()
+        .await
+        .expect("query");
+    assert_eq!(got.items().len(), 1);
+    assert_eq!(got.items()[0]["sk"], Av::S("x2".into()));
+    assert!(
+        got.last_evaluated_key().is_some(),
+        "x3 was never written; x1 remains"
+    );
+    let err = c
+        .get_item()
+        .table_name("missing")
+        .key("pk", Av::S("a".into()))
+        .send()
+        .await
+        .expect_err("no table");
+    assert!(err
+        .as_service_error()
+        .is_some_and(|e| e.is_resource_not_found_exception()));
+}
