@@ -1,7 +1,7 @@
 //! The API's answers, assembled from a customer's statistics and timeline entries in the
 //! shapes of the seed (`spec/customer360-seed.md`). Every answer's JSON is written here:
 //! one customer's ([`CustomerView`]: profile, value, timeline) in this file, the lists
-//! (search hits, the audit trail, an erasure's receipt) in [`lists`]. The HTTP envelope
+//! (search hits, the audit trail, an erasure's receipt) in `lists.rs`. The HTTP envelope
 //! around them (`success`, `data`, `error`) is the API wing's.
 
 mod lists;

@@ -1,6 +1,6 @@
 //! The customer360 table on DynamoDB. Its key layout is `keys.rs` (and
-//! `docs/adr/0001-table-design.md`); [`writes`] turns a plan into one transaction, [`reads`]
-//! loads what a change or an answer needs, [`maintenance`] scans and deletes.
+//! `docs/adr/0001-table-design.md`); `writes.rs` turns a plan into one transaction, `reads.rs`
+//! loads what a change or an answer needs, `maintenance.rs` scans and deletes.
 
 mod codec;
 mod maintenance;
