@@ -3,8 +3,11 @@
 //! - [`ids`]: identifiers and their normalization; [`money`]: integer fen; [`time`]: times.
 //! - [`source`]: the five source records.
 //! - [`projection`]: what a record contributes and how statistics change.
+//! - [`plan`]: what one source change writes (the ingest rule, load → plan → commit).
 //! - [`identity`]: the identity graph and its clusters.
-//! - [`value`]: value metrics, RFM, tiers, tags.
+//! - [`value`]: a customer's value: spend, RFM score, tier, tags.
+//! - [`prediction`]: churn probability and 12-month CLV from the fitted models.
+//! - [`search`]: the tokens a customer is found by.
 //! - [`view`]: the API's answers, assembled from statistics and timeline entries.
 //! - [`access`]: roles, scope rules and masking.
 //! - [`segment`]: the segment filter language and the figures it reads.
@@ -23,11 +26,9 @@ pub mod time;
 pub mod value;
 pub mod view;
 
-pub use ids::{Email, IdError, Identifier, IdentifierType, MemberId, Phone, StoreId};
+// The types nearly every caller names, at the root; the rest by their module's path.
+pub use ids::{Identifier, IdentifierType, Phone, StoreId};
 pub use money::Fen;
-pub use projection::{
-    AppliedRecord, Change, Contribution, Decision, RecordState, Scope, ScopeStats, SeqNo,
-    TimelineEntry,
-};
+pub use projection::{Scope, SeqNo};
 pub use source::{SourceKind, SourceRecord};
 pub use time::{Millis, Zone};

@@ -74,7 +74,7 @@ pub struct Snapshot {
 /// What to read next. `first` is the first read: the anchor, `nodes`, `stats` and the
 /// suppressions of `identifiers`, in one batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reads {
+pub struct NextReads {
     pub first: bool,
     pub identifiers: Vec<Identifier>,
     pub nodes: Vec<Identifier>,
@@ -197,7 +197,7 @@ pub struct Planned {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
-    Read(Reads),
+    Read(NextReads),
     Write(Planned),
 }
 
@@ -235,12 +235,12 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
         .collect();
     let guess_nodes: Vec<Identifier> = after_guess.iter().map(|a| a.home.clone()).collect();
     if !snap.first_read {
-        return Ok(Plan::Read(Reads {
+        return Ok(Plan::Read(NextReads {
             first: true,
             identifiers,
             nodes: guess_nodes,
             stats: guess_stats,
-            ..Reads::default()
+            ..NextReads::default()
         }));
     }
     let previous = snap.anchor.as_ref();
@@ -315,14 +315,14 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
         want_nodes.extend(relink_start(m, &old_links, &new_links));
     }
     let known = |id: &Identifier| snap.nodes.contains_key(id) || snap.absent_nodes.contains(id);
-    let more = Reads {
+    let more = NextReads {
         stats: deltas
             .keys()
             .filter(|k| !snap.stats_read.contains(*k))
             .cloned()
             .collect(),
         nodes: want_nodes.iter().filter(|n| !known(n)).cloned().collect(),
-        ..Reads::default()
+        ..NextReads::default()
     };
     if !more.stats.is_empty() || !more.nodes.is_empty() {
         return Ok(Plan::Read(more));
@@ -344,9 +344,9 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
             if snap.nodes.len() + frontier.len() > MAX_CLUSTER_NODES {
                 return Err(PlanError::ClusterTooLarge);
             }
-            return Ok(Plan::Read(Reads {
+            return Ok(Plan::Read(NextReads {
                 nodes: frontier,
-                ..Reads::default()
+                ..NextReads::default()
             }));
         }
         let links: BTreeMap<Identifier, NodeLinks> = snap
@@ -373,7 +373,7 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
     };
 
     let mut writes = Vec::new();
-    let mut need = Reads::default();
+    let mut need = NextReads::default();
 
     // Statistics and search tokens of every (node, scope) the move touches; an extreme the
     // old contribution held is found again among the node's other records.

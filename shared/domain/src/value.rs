@@ -1,4 +1,5 @@
-//! Value metrics, RFM score, tier and tags, exactly as `spec/api.md` defines them.
+//! A customer's value (`customer_value` in the answers): spend, RFM score, tier and tags,
+//! exactly as `spec/api.md` defines them.
 //! Every threshold is configuration ([`Thresholds`]) with the documented default, and can be
 //! overridden per store ([`ValueConfig`]).
 
@@ -105,7 +106,7 @@ impl Tier {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValueMetrics {
+pub struct CustomerValue {
     pub total_spent: Fen,
     pub total_orders: i64,
     /// Yuan, 2 decimals.
@@ -137,7 +138,7 @@ pub fn rfm_score(
     (score * 10.0).round() / 10.0
 }
 
-pub fn value_metrics(stats: &ScopeStats, now: Millis, t: &Thresholds) -> ValueMetrics {
+pub fn customer_value(stats: &ScopeStats, now: Millis, t: &Thresholds) -> CustomerValue {
     let total_orders = stats.counted_orders;
     let total_spent = Fen(stats.spend_fen);
     let avg_order_value = total_spent
@@ -170,7 +171,7 @@ pub fn value_metrics(stats: &ScopeStats, now: Millis, t: &Thresholds) -> ValueMe
     } else {
         Tier::Low
     };
-    ValueMetrics {
+    CustomerValue {
         total_spent,
         total_orders,
         avg_order_value,
@@ -194,7 +195,7 @@ pub fn activity_tag(days_since_last_activity: i64, t: &Thresholds) -> &'static s
 }
 
 /// Tags in a fixed order: membership, tier, habits, activity.
-pub fn tags(stats: &ScopeStats, value: &ValueMetrics, now: Millis, t: &Thresholds) -> Vec<String> {
+pub fn tags(stats: &ScopeStats, value: &CustomerValue, now: Millis, t: &Thresholds) -> Vec<String> {
     let mut tags = Vec::new();
     if let Some(member) = &stats.member {
         tags.push("会员".to_string());
@@ -242,7 +243,7 @@ mod tests {
     fn the_seed_customer_is_high_value_and_frequent() {
         let t = Thresholds::default();
         let s = stats(24, 5280, 180, 2);
-        let v = value_metrics(&s, NOW, &t);
+        let v = customer_value(&s, NOW, &t);
         assert_eq!(v.total_spent, Fen(528000));
         assert_eq!(v.avg_order_value, 220.0);
         assert_eq!(v.customer_lifetime_days, 180);
@@ -260,13 +261,13 @@ mod tests {
                 spend_fen,
                 ..stats(2, 0, 10, 1)
             };
-            assert_eq!(value_metrics(&s, NOW, &t).avg_order_value, want);
+            assert_eq!(customer_value(&s, NOW, &t).avg_order_value, want);
         }
     }
 
     #[test]
     fn frequency_uses_at_least_a_month() {
-        let v = value_metrics(&stats(3, 90, 5, 1), NOW, &Thresholds::default());
+        let v = customer_value(&stats(3, 90, 5, 1), NOW, &Thresholds::default());
         assert_eq!(v.order_frequency_per_month, 3.0);
         assert_eq!(v.customer_lifetime_days, 5);
     }
@@ -278,7 +279,7 @@ mod tests {
             last_event_at: Some(NOW),
             ..ScopeStats::default()
         };
-        let v = value_metrics(&s, NOW, &Thresholds::default());
+        let v = customer_value(&s, NOW, &Thresholds::default());
         assert_eq!(
             (
                 v.total_orders,
@@ -305,7 +306,7 @@ mod tests {
             last_event_at: Some(Millis(NOW.0 - 31 * DAY_MS + 3_600_000)),
             ..ScopeStats::default()
         };
-        let v = value_metrics(&s, NOW, &t);
+        let v = customer_value(&s, NOW, &t);
         assert_eq!(
             tags(&s, &v, NOW, &t).last().map(String::as_str),
             Some("活跃用户")
@@ -328,7 +329,7 @@ mod tests {
             reservation_records: 5,
             ..stats(2, 600, 100, 1)
         };
-        let v = value_metrics(&s, NOW, &t);
+        let v = customer_value(&s, NOW, &t);
         assert_eq!(v.avg_order_value, 300.0);
         let tags = tags(&s, &v, NOW, &t);
         assert!(tags.contains(&"高客单价".to_string()), "{tags:?}");
@@ -337,7 +338,7 @@ mod tests {
             fulfilled_reservations: 4,
             ..stats(2, 598, 100, 1)
         };
-        let v = value_metrics(&s, NOW, &t);
+        let v = customer_value(&s, NOW, &t);
         let tags = super::tags(&s, &v, NOW, &t);
         assert!(
             !tags.contains(&"高客单价".to_string()) && !tags.contains(&"预订常客".to_string()),
@@ -349,27 +350,27 @@ mod tests {
     fn tiers_follow_the_score_and_quiet_valuable_customers_are_churn_risk() {
         let t = Thresholds::default();
         assert_eq!(
-            value_metrics(&stats(60, 30000, 300, 1), NOW, &t).tier,
+            customer_value(&stats(60, 30000, 300, 1), NOW, &t).tier,
             Tier::Vip
         );
         assert_eq!(
-            value_metrics(&stats(24, 5280, 180, 2), NOW, &t).tier,
+            customer_value(&stats(24, 5280, 180, 2), NOW, &t).tier,
             Tier::High
         );
         assert_eq!(
-            value_metrics(&stats(8, 1500, 120, 5), NOW, &t).tier,
+            customer_value(&stats(8, 1500, 120, 5), NOW, &t).tier,
             Tier::Mid
         );
         assert_eq!(
-            value_metrics(&stats(1, 50, 200, 200), NOW, &t).tier,
+            customer_value(&stats(1, 50, 200, 200), NOW, &t).tier,
             Tier::Low
         );
         assert_eq!(
-            value_metrics(&stats(24, 5280, 300, 91), NOW, &t).tier,
+            customer_value(&stats(24, 5280, 300, 91), NOW, &t).tier,
             Tier::ChurnRisk
         );
         assert_ne!(
-            value_metrics(&stats(24, 5280, 300, 90), NOW, &t).tier,
+            customer_value(&stats(24, 5280, 300, 90), NOW, &t).tier,
             Tier::ChurnRisk
         );
     }

@@ -124,6 +124,11 @@ pub fn model_pk(scope: &Scope) -> String {
     format!("{MODEL}{}", scope.key())
 }
 
+/// Whether a partition key is a scope's fitted prediction model.
+pub fn is_model_pk(pk: &str) -> bool {
+    pk.starts_with(MODEL)
+}
+
 pub fn suppression_pk(id: &Identifier) -> String {
     format!("{SUPPRESSION}{}", id.key())
 }

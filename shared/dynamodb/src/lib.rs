@@ -1,4 +1,5 @@
-//! Customer360's DynamoDB wing: everything that knows the table's layout.
+//! Customer360's DynamoDB crate, shared by the API and ingest wings: everything that knows
+//! the table's layout.
 //!
 //! - [`keys`]: every key, index name, cursor and checkpoint, formatted and parsed in one place.
 //! - [`schema`]: the tables' definitions, compared with `infra/template.yaml` by

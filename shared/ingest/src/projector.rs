@@ -6,7 +6,7 @@
 //! number already applied and writes nothing.
 
 pub use c360_domain::plan::Outcome;
-use c360_domain::plan::{plan, Input, Plan, Reads, Snapshot, Touched, Versioned};
+use c360_domain::plan::{plan, Input, NextReads, Plan, Snapshot, Touched, Versioned};
 use c360_domain::projection::{Change, Scope};
 use c360_domain::{Identifier, SeqNo, SourceKind, SourceRecord, Zone};
 use c360_dynamodb::keys::entry_sk;
@@ -157,7 +157,7 @@ impl Projector {
     async fn read(
         &self,
         input: &Input<'_>,
-        reads: &Reads,
+        reads: &NextReads,
         snap: &mut Snapshot,
     ) -> Result<(), StoreError> {
         if reads.first || !reads.nodes.is_empty() || !reads.stats.is_empty() {

@@ -54,7 +54,7 @@ pub struct RebuildReport {
     pub unchanged: u64,
     /// Items belonging to no customer (no identifiers): only their anchor is written.
     pub without_customer: u64,
-    /// Items of erased customers: not projected (`docs/adr/0005`).
+    /// Items of erased customers: not projected (`docs/adr/0005-access-audit-erasure.md`).
     pub erased: u64,
     /// Items that cannot be decoded: logged and counted, like the stream's poison records.
     pub undecodable: u64,

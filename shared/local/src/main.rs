@@ -2,8 +2,10 @@
 //!
 //! About 480 lines because it is the whole command line: the `clap` definitions and one short
 //! function per command (`setup`, `seed`, `calibrate`, `rebuild`, `replay-dead-letters`,
-//! `serve`, `up`), each wiring library code (`lib.rs`, `server.rs`, the wings, the devkit)
+//! `serve`, `up`, `tokens`, `schema`, `compare-tables`), each wiring library code (`lib.rs`, `server.rs`, the wings, the devkit)
 //! and read top to bottom next to its flags.
+
+mod compare;
 
 use anyhow::Context;
 use c360_api::http::App;
@@ -78,6 +80,9 @@ enum Command {
     /// Print every table's keys and indexes as CloudFormation properties (JSON, by the suffix
     /// of the table's name): what `scripts/check-infra` compares with infra/template.yaml.
     Schema,
+    /// Compare two customer360 tables item for item, leaving out what a rebuild does not
+    /// reproduce (write versions, checkpoints, models, tombstones); exit status 1 if they differ.
+    CompareTables { a: String, b: String },
     /// Setup, then serve, then seed once the poller runs: everything `scripts/dev` needs.
     Up {
         #[command(flatten)]
@@ -456,6 +461,13 @@ async fn main() -> anyhow::Result<()> {
             table,
             dead_letter_dir,
         } => replay(&sdk, &config, table.as_deref(), &dead_letter_dir).await,
+        Command::CompareTables { a, b } => {
+            let client = aws_sdk_dynamodb::Client::new(&sdk);
+            if !compare::compare(&client, &a, &b).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Schema => {
             let tables: serde_json::Map<String, serde_json::Value> = schema::all_tables()
                 .into_iter()

@@ -1,6 +1,6 @@
 //! The HTTP surface shared by the read functions and the local dev server: the endpoints,
 //! the app (reads, access, cache), and the pipeline of one request (authenticate, check the
-//! parameters, plan, audit, answer).
+//! parameters, the intent, audit, answer).
 
 mod access;
 mod errors;
@@ -12,7 +12,7 @@ mod tests;
 pub use access::{Access, LocalDefaults};
 use errors::*;
 pub use errors::{error_response, ApiError};
-use request::{answer, cache_slot, note_subject, prepare, Plan};
+use request::{answer, cache_slot, note_subject, prepare, Intent};
 
 use crate::audit::AuditRecord;
 use crate::reads::Reads;
@@ -177,15 +177,15 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
             audit.status = e.status();
             audited(app, &audit).await.and(Err(e))
         }
-        Ok((caller, plan)) => {
+        Ok((caller, intent)) => {
             let masking = app.access.masking.for_role(caller.role);
             audit.status = 200;
-            let slot = cache_slot(&plan, caller.role, masking);
-            let (written, answer) = if matches!(plan, Plan::Erase(_)) {
+            let slot = cache_slot(&intent, caller.role, masking);
+            let (written, answer) = if matches!(intent, Intent::Erase(_)) {
                 // A destructive request is audited before it runs.
                 match audited(app, &audit).await {
                     Ok(()) => {
-                        let (answer, used) = answer(app, plan, now, masking, slot).await;
+                        let (answer, used) = answer(app, intent, now, masking, slot).await;
                         cache_use = used;
                         (Ok(()), answer)
                     }
@@ -194,8 +194,10 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
             } else {
                 // The audit write runs alongside the read (or the cache lookup): no added
                 // round trip, and a hit is audited like any answer.
-                let (written, (answer, used)) =
-                    tokio::join!(audited(app, &audit), answer(app, plan, now, masking, slot));
+                let (written, (answer, used)) = tokio::join!(
+                    audited(app, &audit),
+                    answer(app, intent, now, masking, slot)
+                );
                 cache_use = used;
                 (written, answer)
             };

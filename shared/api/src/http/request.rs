@@ -1,4 +1,4 @@
-//! One request, from checked parameters to its answer: the plan (which read, for whom, in
+//! One request, from checked parameters to its answer: the intent (which read, for whom, in
 //! which scope), the cache slot it may be served from, the audit subject, and the execution.
 
 use super::errors::*;
@@ -10,20 +10,22 @@ use crate::erase;
 use crate::reads::{Answer, ReadError};
 use c360_domain::access::{mask_answer, Caller, Masking, Role};
 use c360_domain::projection::Scope;
-use c360_domain::view::{audit_answer, erase_answer, Access};
+use c360_domain::view::{audit_answer, erase_answer, AuditEntry};
 use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
 use c360_runtime::cache::{CacheUse, Slot};
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
-/// Where the answer to `plan` is cached for a caller of `role` with `masking`: the four reads
+/// Where the answer to `intent` is cached for a caller of `role` with `masking`: the four reads
 /// are, the audit listing and erasure are not.
-pub(super) fn cache_slot(plan: &Plan, role: Role, masking: Masking) -> Option<Slot> {
+pub(super) fn cache_slot(intent: &Intent, role: Role, masking: Masking) -> Option<Slot> {
     let role = role.as_str();
-    match plan {
-        Plan::Profile(id, scope) => Some(Slot::customer("profile", id, scope, role, masking, &[])),
-        Plan::Value(id, scope) => Some(Slot::customer("value", id, scope, role, masking, &[])),
-        Plan::Timeline {
+    match intent {
+        Intent::Profile(id, scope) => {
+            Some(Slot::customer("profile", id, scope, role, masking, &[]))
+        }
+        Intent::Value(id, scope) => Some(Slot::customer("value", id, scope, role, masking, &[])),
+        Intent::Timeline {
             id,
             scope,
             limit,
@@ -36,7 +38,7 @@ pub(super) fn cache_slot(plan: &Plan, role: Role, masking: Masking) -> Option<Sl
             masking,
             &[&limit.to_string(), cursor.as_deref().unwrap_or("")],
         )),
-        Plan::Search {
+        Intent::Search {
             query,
             scope,
             limit,
@@ -46,15 +48,15 @@ pub(super) fn cache_slot(plan: &Plan, role: Role, masking: Masking) -> Option<Sl
             masking,
             &[&limit.to_string(), query.trim()],
         )),
-        Plan::Audit { .. } | Plan::Erase(_) => None,
+        Intent::Audit { .. } | Intent::Erase(_) => None,
     }
 }
 
-/// The answer to `plan` as the caller may see it (masked), from the cache when it holds a
+/// The answer to `intent` as the caller may see it (masked), from the cache when it holds a
 /// current one (cache-aside: a miss reads DynamoDB and stores what it served).
 pub(super) async fn answer(
     app: &App,
-    plan: Plan,
+    intent: Intent,
     now: Millis,
     masking: Masking,
     slot: Option<Slot>,
@@ -65,18 +67,21 @@ pub(super) async fn answer(
         data
     };
     let Some(slot) = slot.filter(|_| app.cache.enabled()) else {
-        return (execute(app, plan, now).await.map(masked), CacheUse::Off);
+        return (execute(app, intent, now).await.map(masked), CacheUse::Off);
     };
     match app.cache.get(&slot).await {
         Ok(Ok(data)) => (Ok(data), CacheUse::Hit),
         Ok(Err(seen)) => {
-            let result = execute(app, plan, now).await.map(masked);
+            let result = execute(app, intent, now).await.map(masked);
             if let Ok(data) = &result {
                 app.cache.put(&slot, &seen, data).await;
             }
             (result, CacheUse::Miss)
         }
-        Err(()) => (execute(app, plan, now).await.map(masked), CacheUse::Bypass),
+        Err(()) => (
+            execute(app, intent, now).await.map(masked),
+            CacheUse::Bypass,
+        ),
     }
 }
 
@@ -89,7 +94,7 @@ pub(super) fn id_kind(id: &Identifier) -> &'static str {
 }
 
 /// What a request asks for, once it is authenticated, valid and allowed.
-pub(super) enum Plan {
+pub(super) enum Intent {
     Profile(Identifier, Scope),
     Value(Identifier, Scope),
     Timeline {
@@ -164,7 +169,7 @@ pub(super) fn prepare(
     endpoint: Endpoint,
     req: &Request,
     audit: &mut AuditRecord,
-) -> Result<(Caller, Plan), ApiError> {
+) -> Result<(Caller, Intent), ApiError> {
     let caller = app.access.auth.authenticate(req).map_err(|e| match e {
         AuthError::Unauthenticated(why) => ApiError::Unauthenticated(why.to_string()),
         AuthError::Forbidden(why) => ApiError::Forbidden(why),
@@ -177,16 +182,16 @@ pub(super) fn prepare(
         _ => {}
     }
     let p = Params::from_request(req, endpoint)?;
-    let plan = match endpoint {
+    let intent = match endpoint {
         Endpoint::Profile | Endpoint::Value | Endpoint::Timeline => {
             let id = p.identifier()?;
             let limit = p.limit(50)?;
             let scope = caller.scope(p.store()?).map_err(denied)?;
             audit.scope = Some(scope_label(&scope));
             match endpoint {
-                Endpoint::Profile => Plan::Profile(id, scope),
-                Endpoint::Value => Plan::Value(id, scope),
-                _ => Plan::Timeline {
+                Endpoint::Profile => Intent::Profile(id, scope),
+                Endpoint::Value => Intent::Value(id, scope),
+                _ => Intent::Timeline {
                     id,
                     scope,
                     limit,
@@ -204,7 +209,7 @@ pub(super) fn prepare(
             let limit = p.limit(20)?;
             let scope = caller.scope(p.store()?).map_err(denied)?;
             audit.scope = Some(scope_label(&scope));
-            Plan::Search {
+            Intent::Search {
                 query: query.to_string(),
                 scope,
                 limit,
@@ -219,28 +224,28 @@ pub(super) fn prepare(
                 Scope::AllStores => None,
                 Scope::Store(s) => Some(s),
             };
-            Plan::Audit { id, store, limit }
+            Intent::Audit { id, store, limit }
         }
         Endpoint::Erase => {
             audit.scope = Some(scope_label(&Scope::AllStores));
-            Plan::Erase(p.identifier()?)
+            Intent::Erase(p.identifier()?)
         }
     };
-    Ok((caller, plan))
+    Ok((caller, intent))
 }
 
-pub(super) async fn execute(app: &App, plan: Plan, now: Millis) -> Result<Answer, ApiError> {
+pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<Answer, ApiError> {
     let reads = &app.reads;
-    match plan {
-        Plan::Profile(id, scope) => reads
+    match intent {
+        Intent::Profile(id, scope) => reads
             .profile(&id, &scope, now)
             .await
             .map_err(|e| read_error(e, id_kind(&id))),
-        Plan::Value(id, scope) => reads
+        Intent::Value(id, scope) => reads
             .value(&id, &scope, now)
             .await
             .map_err(|e| read_error(e, id_kind(&id))),
-        Plan::Timeline {
+        Intent::Timeline {
             id,
             scope,
             limit,
@@ -249,7 +254,7 @@ pub(super) async fn execute(app: &App, plan: Plan, now: Millis) -> Result<Answer
             .timeline(&id, &scope, limit, cursor.as_deref(), now)
             .await
             .map_err(|e| read_error(e, id_kind(&id))),
-        Plan::Search {
+        Intent::Search {
             query,
             scope,
             limit,
@@ -258,7 +263,7 @@ pub(super) async fn execute(app: &App, plan: Plan, now: Millis) -> Result<Answer
             .await
             .map(Answer::anonymous)
             .map_err(|e| read_error(e, "query")),
-        Plan::Audit { id, store, limit } => {
+        Intent::Audit { id, store, limit } => {
             // Everyone who looked at any of the customer's identifiers; an erased or unknown
             // customer still has the lookups made by the identifier asked about.
             let cluster = match reads.resolve(&id).await {
@@ -279,9 +284,9 @@ pub(super) async fn execute(app: &App, plan: Plan, now: Millis) -> Result<Answer
                 .list(&subjects, store.as_ref(), limit)
                 .await
                 .map_err(store_error)?;
-            let accesses: Vec<Access> = records
+            let accesses: Vec<AuditEntry> = records
                 .iter()
-                .map(|r| Access {
+                .map(|r| AuditEntry {
                     at: r.at,
                     sub: r.sub.as_deref(),
                     role: r.role.as_deref(),
@@ -297,7 +302,7 @@ pub(super) async fn execute(app: &App, plan: Plan, now: Millis) -> Result<Answer
                 &reads.config().zone,
             )))
         }
-        Plan::Erase(id) => {
+        Intent::Erase(id) => {
             let erased = erase::erase(reads.store(), &id, now)
                 .await
                 .map_err(|e| read_error(e, id_kind(&id)))?;

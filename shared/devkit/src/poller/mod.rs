@@ -20,8 +20,8 @@
 //!   whole batch, for a partial failure the lowest failed record, after which delivery continues
 //!   with the records behind it.
 //!
-//! The retry/checkpoint rules are the pure function [`decide_batch`]; the conversion from the
-//! Streams SDK record to the Lambda record is [`to_lambda_record`].
+//! The retry/checkpoint rules are the pure function `retries::decide_batch`; the conversion
+//! from the Streams SDK record to the Lambda record is `records::to_lambda_record`.
 
 mod batches;
 mod dead_letters;
@@ -41,8 +41,7 @@ use futures::FutureExt;
 
 pub use dead_letters::{read_dead_letters, replay_dead_letters, DeadLetter, ReplayStats};
 pub use mapping::Poller;
-pub use records::to_lambda_record;
-pub use retries::{cmp_sequence_numbers, decide_batch, BatchDecision, RetryState};
+pub use retries::cmp_sequence_numbers;
 pub use shards::ShardCheckpoint;
 
 /// The handler the poller invokes, like Lambda invokes the function: `Ok(response)` (whose

@@ -104,7 +104,7 @@ impl World {
         self
     }
 
-    fn answer(&self, reads: &Reads, snap: &mut Snapshot) {
+    fn answer(&self, reads: &NextReads, snap: &mut Snapshot) {
         if reads.first {
             snap.first_read = true;
             snap.anchor = self.anchor.clone();
@@ -143,7 +143,7 @@ impl World {
 }
 
 /// Plans `change` against `world`: the rounds of reads it asked for, and what it writes.
-fn run(world: &World, kind: SourceKind, n: u64, change: &Change) -> (Vec<Reads>, Planned) {
+fn run(world: &World, kind: SourceKind, n: u64, change: &Change) -> (Vec<NextReads>, Planned) {
     let source_id = match change {
         Change::Upsert(r) => r.source_id().to_string(),
         _ => "o1".to_string(),

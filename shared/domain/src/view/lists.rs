@@ -6,7 +6,7 @@ use crate::ids::Identifier;
 use crate::projection::{MemberInfo, ScopeStats};
 use crate::search::TokenKind;
 use crate::time::{Millis, Zone};
-use crate::value::{value_metrics, Thresholds};
+use crate::value::{customer_value, Thresholds};
 use serde_json::{json, Value};
 
 /// One customer found by a search, in a scope (`spec/api.md`, Search).
@@ -42,7 +42,7 @@ impl SearchHit<'_> {
         let name = member
             .and_then(|m| m.name.clone())
             .or_else(|| self.stats.display_name().map(str::to_string));
-        let value = value_metrics(self.stats, now, thresholds);
+        let value = customer_value(self.stats, now, thresholds);
         json!({
             "customer_identifier": primary.map(|p| p.value()),
             "identifier_type": primary.map(|p| p.kind().as_str()),
@@ -70,9 +70,9 @@ pub fn search_answer(query: &str, hits: Vec<Value>, zone: &Zone, now: Millis) ->
     })
 }
 
-/// One audited access to a customer, as the audit trail shows it.
+/// One audited access to a customer, a row of the audit trail.
 #[derive(Debug, Clone)]
-pub struct Access<'a> {
+pub struct AuditEntry<'a> {
     pub at: Millis,
     pub sub: Option<&'a str>,
     pub role: Option<&'a str>,
@@ -85,7 +85,7 @@ pub struct Access<'a> {
 }
 
 /// `GET /audit`: who looked at a customer, newest first.
-pub fn audit_answer(id: &Identifier, accesses: &[Access], zone: &Zone) -> Value {
+pub fn audit_answer(id: &Identifier, accesses: &[AuditEntry], zone: &Zone) -> Value {
     let accesses: Vec<Value> = accesses
         .iter()
         .map(|a| {

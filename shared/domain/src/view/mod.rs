@@ -1,19 +1,21 @@
 //! The API's answers, assembled from a customer's statistics and timeline entries in the
 //! shapes of the seed (`spec/customer360-seed.md`). Every answer's JSON is written here:
-//! one customer's ([`CustomerView`]: profile, value, timeline) in this file, the lists
-//! (search hits, the audit trail, an erasure's receipt) in `lists.rs`. The HTTP envelope
-//! around them (`success`, `data`, `error`) is the API wing's.
+//! one customer's ([`CustomerView`]: profile, value, timeline) in this file, a timeline
+//! entry's rendering in `entry.rs`, the lists (search hits, the audit trail, an erasure's
+//! receipt) in `lists.rs`. The HTTP envelope around them (`success`, `data`, `error`) is
+//! the API wing's.
 
+mod entry;
 mod lists;
 
-pub use lists::{audit_answer, erase_answer, search_answer, Access, SearchHit};
+pub use lists::{audit_answer, erase_answer, search_answer, AuditEntry, SearchHit};
 
 use crate::ids::Identifier;
 use crate::money::Fen;
 use crate::prediction::{predict, StoreModel};
 use crate::projection::{MemberInfo, ScopeStats, TimelineEntry};
 use crate::time::{Millis, Zone};
-use crate::value::{tags, value_metrics, Thresholds, ValueMetrics};
+use crate::value::{customer_value, tags, CustomerValue, Thresholds};
 use serde_json::{json, Map, Value};
 
 /// Everything a read knows about one customer in one scope.
@@ -41,8 +43,8 @@ impl CustomerView<'_> {
         }
     }
 
-    pub fn value(&self) -> ValueMetrics {
-        value_metrics(self.stats, self.now, self.thresholds)
+    pub fn value(&self) -> CustomerValue {
+        customer_value(self.stats, self.now, self.thresholds)
     }
 
     pub fn tags(&self) -> Vec<String> {
