@@ -7,6 +7,8 @@ use c360_domain::SourceKind;
 use c360_e2e::faults::Phase;
 use c360_e2e::items::{self, Order};
 use c360_e2e::{stream_event, TestEnv};
+use c360_ingest::handler::{Ingest, CONCURRENT_ITEMS};
+use c360_ingest::projector::Projector;
 use serde_json::{json, Value};
 
 fn order(id: &str, phone: Option<&str>, member: Option<&str>, total: &str, at: &str) -> Value {
@@ -471,6 +473,81 @@ async fn a_profile_read_costs_the_same_requests_for_10_and_2000_records() {
         .await;
     assert_eq!(big["statistics"]["total_orders"], json!(2000));
     assert_eq!(big["customer_value"]["total_spent"], json!(24680.0));
+}
+
+/// One batch of 125 order records applied by an ingest handler taking `items_at_once`
+/// source items at a time, in a fresh environment: 100 customers' first orders, 20 of them
+/// refunded later in the batch (the same items again, in order), and 5 orders of one more
+/// customer. Returns the table, the sequential round trips and the requests it took.
+async fn one_batch_of_many_customers(items_at_once: usize) -> (Vec<Value>, u64, u64) {
+    let env = TestEnv::new().await;
+    let first = |i: usize| {
+        order(
+            &format!("o{i}"),
+            Some(&format!("139{i:08}")),
+            None,
+            "10.00",
+            "2026-02-01T12:00:00+08:00",
+        )
+    };
+    let mut images: Vec<(&str, Value)> = (0..100).map(|i| ("INSERT", first(i))).collect();
+    for i in 0..20 {
+        let mut refunded = first(i);
+        refunded["status"] = json!({"S": "refunded"});
+        images.push(("MODIFY", refunded));
+    }
+    for day in 1..=5 {
+        images.push((
+            "INSERT",
+            order(
+                &format!("x{day}"),
+                Some("13700000000"),
+                None,
+                "20.00",
+                &format!("2026-02-0{day}T12:00:00+08:00"),
+            ),
+        ));
+    }
+    let seqs: Vec<String> = (1..=images.len()).map(|n| n.to_string()).collect();
+    let records: Vec<(&str, Option<Value>, Option<Value>, &str)> = images
+        .iter()
+        .zip(&seqs)
+        .map(|((name, image), seq)| (*name, Some(image.clone()), None, seq.as_str()))
+        .collect();
+    let ingest = Ingest::new(
+        SourceKind::Orders,
+        Projector::new(env.store.clone(), env.config.zone),
+        env.config.zone,
+    )
+    .with_concurrency(items_at_once);
+    env.counter.reset();
+    let (response, report) = ingest
+        .handle(stream_event(SourceKind::Orders, &records))
+        .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(report.applied, 125);
+    (
+        dump_without_sequence_numbers(&env).await,
+        env.counter.rounds(),
+        env.counter.total(),
+    )
+}
+
+#[tokio::test]
+async fn a_batch_of_many_customers_is_applied_concurrently_and_ends_as_if_applied_in_order() {
+    let (in_order, rounds_in_order, requests_in_order) = one_batch_of_many_customers(1).await;
+    let (at_once, rounds_at_once, requests_at_once) =
+        one_batch_of_many_customers(CONCURRENT_ITEMS).await;
+    assert!(
+        rounds_in_order >= 125,
+        "one by one, every record waits for the one before: {rounds_in_order} rounds"
+    );
+    assert!(
+        rounds_at_once < 100,
+        "{rounds_at_once} sequential round trips for 125 records ({requests_at_once} requests; \
+         one by one: {rounds_in_order} rounds, {requests_in_order} requests)"
+    );
+    assert_eq!(at_once, in_order, "the table is item for item the same");
 }
 
 /// The table, item for item, with each anchor's stream sequence number left out: two

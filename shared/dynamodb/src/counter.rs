@@ -1,17 +1,31 @@
 //! Counts DynamoDB requests by operation, as they go on the wire (retries included), so tests
-//! and benchmarks can assert how many requests a read or an ingest costs.
+//! and benchmarks can assert how many requests a read or an ingest costs, and how many of them
+//! had to wait for one another ([`RequestCounter::rounds`]).
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Default)]
 pub struct RequestCounter {
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    /// The highest round a response has arrived for (see [`RequestCounter::rounds`]).
+    answered_round: Arc<AtomicU64>,
+}
+
+/// The round of one request attempt, kept in its config bag between sending and answer.
+#[derive(Debug, Clone)]
+struct Round(u64);
+
+impl Storable for Round {
+    type Storer = StoreReplace<Self>;
 }
 
 impl RequestCounter {
@@ -21,10 +35,19 @@ impl RequestCounter {
     pub fn total(&self) -> u64 {
         self.snapshot().values().sum()
     }
+    /// Sequential round trips: the longest chain of requests in which each was sent after the
+    /// answer to the one before had arrived. A request sent when answers up to round `r` have
+    /// arrived is in round `r + 1`, so requests sent together share a round, and code that
+    /// awaits each request before sending the next has as many rounds as requests. An upper
+    /// bound on the real dependency chain (a request may follow an answer it did not need).
+    pub fn rounds(&self) -> u64 {
+        self.answered_round.load(Ordering::SeqCst)
+    }
     pub fn reset(&self) {
         if let Ok(mut c) = self.counts.lock() {
             c.clear();
         }
+        self.answered_round.store(0, Ordering::SeqCst);
     }
 }
 
@@ -46,11 +69,25 @@ impl Intercept for RequestCounter {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _: &RuntimeComponents,
-        _: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let op = operation_name(context.request().headers()).to_string();
         if let Ok(mut c) = self.counts.lock() {
             *c.entry(op).or_insert(0) += 1;
+        }
+        let round = self.answered_round.load(Ordering::SeqCst) + 1;
+        cfg.interceptor_state().store_put(Round(round));
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _: &BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(Round(round)) = cfg.load::<Round>() {
+            self.answered_round.fetch_max(*round, Ordering::SeqCst);
         }
         Ok(())
     }
