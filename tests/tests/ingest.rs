@@ -538,6 +538,11 @@ async fn a_batch_of_many_customers_is_applied_concurrently_and_ends_as_if_applie
     let (in_order, rounds_in_order, requests_in_order) = one_batch_of_many_customers(1).await;
     let (at_once, rounds_at_once, requests_at_once) =
         one_batch_of_many_customers(CONCURRENT_ITEMS).await;
+    // The figures of docs/PERFORMANCE.md (`--nocapture`).
+    println!(
+        "125 records: one by one {rounds_in_order} rounds, {requests_in_order} requests; \
+         {CONCURRENT_ITEMS} items at once {rounds_at_once} rounds, {requests_at_once} requests"
+    );
     assert!(
         rounds_in_order >= 125,
         "one by one, every record waits for the one before: {rounds_in_order} rounds"
