@@ -160,14 +160,25 @@ pub fn identifier_tokens(id: &Identifier) -> Vec<Token> {
 /// The tokens under which a node is found in a scope, given its stats there and the
 /// identifiers of its customer (`cluster`, the node itself included or not).
 pub fn tokens(node: &Identifier, cluster: &[Identifier], stats: &ScopeStats) -> BTreeSet<Token> {
+    tokens_for(node, cluster, stats.is_empty(), stats.names.keys())
+}
+
+/// [`tokens`] from what they depend on: whether the node has no records in the scope
+/// (`empty`: no tokens) and the names on its records there.
+pub fn tokens_for<'a>(
+    node: &Identifier,
+    cluster: &[Identifier],
+    empty: bool,
+    names: impl IntoIterator<Item = &'a String>,
+) -> BTreeSet<Token> {
     let mut out = BTreeSet::new();
-    if stats.is_empty() {
+    if empty {
         return out;
     }
     for id in std::iter::once(node).chain(cluster) {
         out.extend(identifier_tokens(id));
     }
-    for name in stats.names.keys() {
+    for name in names {
         let chars: Vec<char> = fold(name).chars().collect();
         for end in 1..=chars.len().min(MAX_NAME_PREFIX) {
             out.insert(Token::new(
