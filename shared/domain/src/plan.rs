@@ -224,17 +224,17 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
         Change::Upsert(record) => record.identities().all(),
         Change::Remove | Change::Expire => Vec::new(),
     };
-    let after_guess = match input.change {
-        Change::Upsert(record) => RecordState::of(record, zone),
-        Change::Remove | Change::Expire => None,
-    };
-    // Common case: the record stays where it was, so reading the anchor alongside the new
-    // state's stats and home node is all the reading needed.
-    let guess_stats: Vec<(Identifier, Scope)> = stat_deltas(None, after_guess.as_ref())
-        .into_keys()
-        .collect();
-    let guess_nodes: Vec<Identifier> = after_guess.iter().map(|a| a.home.clone()).collect();
     if !snap.first_read {
+        // Common case: the record stays where it was, so reading the anchor alongside the new
+        // state's stats and home node is all the reading needed.
+        let after_guess = match input.change {
+            Change::Upsert(record) => RecordState::of(record, zone),
+            Change::Remove | Change::Expire => None,
+        };
+        let guess_stats: Vec<(Identifier, Scope)> = stat_deltas(None, after_guess.as_ref())
+            .into_keys()
+            .collect();
+        let guess_nodes: Vec<Identifier> = after_guess.iter().map(|a| a.home.clone()).collect();
         return Ok(Plan::Read(NextReads {
             first: true,
             identifiers,
@@ -270,8 +270,9 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
         }
         Decision::Advance => {
             let state = previous.and_then(|p| p.state.clone());
-            let no_customer =
-                state.is_none() && after_guess.is_none() && matches!(change, Change::Upsert(_));
+            // Advancing an upsert means its state equals the one applied: none at all is a
+            // record that belongs to no customer.
+            let no_customer = state.is_none() && matches!(change, Change::Upsert(_));
             let outcome = if snap.suppressed {
                 Outcome::Suppressed
             } else if no_customer {
