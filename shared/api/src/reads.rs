@@ -48,13 +48,13 @@ pub struct Reads {
 }
 
 /// A customer as one scope sees it.
-struct Seen {
+struct ScopeView {
     stats: ScopeStats,
     member: Option<MemberInfo>,
     model: Option<StoreModel>,
 }
 
-impl Seen {
+impl ScopeView {
     fn answer(&self, data: Value) -> Answer {
         let names = self
             .member
@@ -137,7 +137,7 @@ impl Reads {
         })
     }
 
-    async fn seen(&self, cluster: &[Identifier], scope: &Scope) -> Result<Seen, ReadError> {
+    async fn seen(&self, cluster: &[Identifier], scope: &Scope) -> Result<ScopeView, ReadError> {
         // The scope's fitted model comes in the same BatchGetItem: no extra round trip.
         let mut loaded = self
             .store
@@ -153,7 +153,7 @@ impl Reads {
         if stats.is_empty() {
             return Err(ReadError::NotFound);
         }
-        Ok(Seen {
+        Ok(ScopeView {
             stats,
             member,
             model: loaded.models.remove(scope),
@@ -163,7 +163,7 @@ impl Reads {
     fn view<'a>(
         &'a self,
         id: &'a Identifier,
-        seen: &'a Seen,
+        seen: &'a ScopeView,
         scope: &Scope,
         now: Millis,
     ) -> CustomerView<'a> {

@@ -105,19 +105,30 @@ impl Tier {
     }
 }
 
+/// A customer's value in one scope, as `customer_value` in the answers (`spec/api.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomerValue {
+    /// Counted orders' totals (`paid`, `completed`), in fen.
     pub total_spent: Fen,
+    /// Counted orders.
     pub total_orders: i64,
-    /// Yuan, 2 decimals.
+    /// Yuan, 2 decimals, rounded half up; 0 without orders.
     pub avg_order_value: f64,
+    /// Whole days from the first counted order to now; 0 without one.
     pub customer_lifetime_days: i64,
+    /// Counted orders per 30 days of lifetime (counted as at least 30 days), 2 decimals.
     pub order_frequency_per_month: f64,
+    /// Days since the last counted order; `None` without one.
     pub recency_days: Option<i64>,
+    /// 0 to 100, one decimal ([`rfm_score`]).
     pub rfm_score: f64,
     pub tier: Tier,
 }
 
+/// The RFM score, 0 to 100 at one decimal: a weighted sum of three saturating curves,
+/// recency `1 / (1 + days / half_life)` (0 without an order), frequency `f / (f + half)`
+/// (orders a month) and spend `m / (m + half)` (yuan), weights and half-points from
+/// [`Thresholds`] (`spec/api.md`: 30 days, 2 a month, 2,000 yuan; 0.35/0.35/0.30).
 pub fn rfm_score(
     recency_days: Option<i64>,
     frequency_per_month: f64,
@@ -138,6 +149,7 @@ pub fn rfm_score(
     (score * 10.0).round() / 10.0
 }
 
+/// The customer's value in a scope from its summed statistics at `now` (ms since the epoch).
 pub fn customer_value(stats: &ScopeStats, now: Millis, t: &Thresholds) -> CustomerValue {
     let total_orders = stats.counted_orders;
     let total_spent = Fen(stats.spend_fen);

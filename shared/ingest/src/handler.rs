@@ -5,7 +5,8 @@
 //! for the same items); the other groups are applied concurrently, up to [`CONCURRENT_ITEMS`]
 //! at once. Records of one customer under different identifiers may still race: the
 //! projector's conditional transaction makes the loser re-read and re-plan, so the result is
-//! the sequential one (`tests/tests/ingest.rs`). A record that
+//! the sequential one (`tests/tests/ingest.rs`, a batch mixing a linked customer's
+//! identifiers; `tests/tests/concurrency.rs`, across batches). A record that
 //! cannot be decoded or applied is reported alone (its sequence number); the others are
 //! applied. Lambda then retries from the lowest reported record, redelivering those after it:
 //! applying a record twice changes nothing.
@@ -74,12 +75,17 @@ impl Ingest {
         }
     }
 
-    /// At most `items` source items applied at once (1: the whole batch in order).
+    /// At most `items` groups of records applied at once. With 1 the groups go one after
+    /// another (each in stream order, the groups in the order of their first record), so
+    /// every record waits for the one before: the sequential baseline of the tests.
     pub fn with_concurrency(mut self, items: usize) -> Self {
         self.concurrency = items.max(1);
         self
     }
 
+    /// Applies a batch: every record is decoded first, then the groups of records that must
+    /// stay in order (see `groups`) run up to the concurrency at once. The response lists the
+    /// records that failed, by sequence number, in stream order; the report counts outcomes.
     pub async fn handle(&self, event: Event) -> (DynamoDbEventResponse, BatchReport) {
         let mut response = DynamoDbEventResponse::default();
         let mut report = BatchReport::default();

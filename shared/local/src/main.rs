@@ -1,6 +1,6 @@
 //! `c360-dev`: the local environment. `scripts/dev` runs `c360-dev up`.
 //!
-//! About 480 lines because it is the whole command line: the `clap` definitions and one short
+//! About 500 lines because it is the whole command line: the `clap` definitions and one short
 //! function per command (`setup`, `seed`, `calibrate`, `rebuild`, `replay-dead-letters`,
 //! `serve`, `up`, `tokens`, `schema`, `compare-tables`), each wiring library code (`lib.rs`, `server.rs`, the wings, the devkit)
 //! and read top to bottom next to its flags.

@@ -27,6 +27,9 @@ fn activity_label(a: &str) -> &str {
 }
 
 impl TimelineEntry {
+    /// The entry of a record's current state: `event_type`, the time it is placed at, a
+    /// title and description in Chinese for people (amounts in yuan), the status, and `data`
+    /// with the record's fields as the answers show them.
     pub fn of(record: &SourceRecord, zone: &Zone) -> TimelineEntry {
         use serde_json::json;
         let store = record.store().map(|s| s.as_str().to_string());
