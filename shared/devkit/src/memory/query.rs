@@ -10,6 +10,8 @@ enum SortCondition {
     BeginsWith(String),
     Between(String, String),
     Equals(String),
+    /// `>`, `>=`, `<`, `<=` on the sort key.
+    Compare(&'static str, String),
 }
 
 pub(super) fn query(tables: &mut HashMap<String, Table>, body: &Value) -> Result<Value, Fail> {
@@ -68,6 +70,11 @@ pub(super) fn query(tables: &mut HashMap<String, Table>, body: &Value) -> Result
                 )
             } else if let Some((_, v)) = p.split_once(" = ") {
                 SortCondition::Equals(text(&expr.value(v.trim())?).unwrap_or_default())
+            } else if let Some((op, v)) = [" >= ", " <= ", " > ", " < "]
+                .iter()
+                .find_map(|op| p.split_once(op).map(|(_, v)| (op.trim(), v)))
+            {
+                SortCondition::Compare(op, text(&expr.value(v.trim())?).unwrap_or_default())
             } else {
                 return Err(invalid(format!("unsupported key condition `{condition}`")));
             }
@@ -101,6 +108,12 @@ pub(super) fn query(tables: &mut HashMap<String, Table>, body: &Value) -> Result
                 SortCondition::BeginsWith(p) => r.starts_with(p.as_str()),
                 SortCondition::Between(lo, hi) => lo <= &r && &r <= hi,
                 SortCondition::Equals(v) => &r == v,
+                SortCondition::Compare(op, v) => match *op {
+                    ">=" => &r >= v,
+                    "<=" => &r <= v,
+                    ">" => &r > v,
+                    _ => &r < v,
+                },
             };
             keep.then(|| (r, k.clone(), item))
         })
@@ -110,10 +123,24 @@ pub(super) fn query(tables: &mut HashMap<String, Table>, body: &Value) -> Result
         matched.reverse();
     }
     if let Some(start) = body.get("ExclusiveStartKey").and_then(Value::as_object) {
+        // Like DynamoDB: on after the start key's place in the index, even if its item
+        // is gone meanwhile.
         let start_key = key_of(&table_schema, start)?;
-        if let Some(pos) = matched.iter().position(|m| m.1 == start_key) {
-            matched.drain(..=pos);
-        }
+        let start_sort = sort_attr
+            .as_ref()
+            .and_then(|a| start.get(a))
+            .and_then(text)
+            .unwrap_or_default();
+        let pivot = (start_sort, start_key);
+        let forward = body.get("ScanIndexForward") != Some(&Value::Bool(false));
+        matched.retain(|m| {
+            let here = (m.0.clone(), m.1.clone());
+            if forward {
+                here > pivot
+            } else {
+                here < pivot
+            }
+        });
     }
     let limit = body
         .get("Limit")

@@ -102,3 +102,77 @@ async fn conditions_transactions_and_queries_behave_like_dynamodb() {
         .as_service_error()
         .is_some_and(|e| e.is_resource_not_found_exception()));
 }
+
+#[tokio::test]
+async fn a_transaction_adds_to_a_counter_and_sets_attributes_like_dynamodb() {
+    let memory = MemoryDynamo::new();
+    let c = client(&memory);
+    use aws_sdk_dynamodb::types::*;
+    let key = |n: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .expect("key")
+    };
+    c.create_table()
+        .table_name("t")
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("create");
+    let add = |d: i64| {
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name("t")
+                    .key("pk", Av::S("c".into()))
+                    .key("sk", Av::S("#COUNT".into()))
+                    .update_expression("ADD n :d SET #l = :l")
+                    .expression_attribute_names("#l", "label")
+                    .expression_attribute_values(":d", Av::N(d.to_string()))
+                    .expression_attribute_values(":l", Av::S(format!("by {d}")))
+                    .build()
+                    .expect("update"),
+            )
+            .build()
+    };
+    for d in [1, 1, -1, 5] {
+        c.transact_write_items()
+            .transact_items(add(d))
+            .send()
+            .await
+            .expect("transaction");
+    }
+    let item = c
+        .get_item()
+        .table_name("t")
+        .key("pk", Av::S("c".into()))
+        .key("sk", Av::S("#COUNT".into()))
+        .send()
+        .await
+        .expect("get")
+        .item
+        .expect("the counter exists");
+    assert_eq!(item.get("n"), Some(&Av::N("6".into())));
+    assert_eq!(item.get("label"), Some(&Av::S("by 5".into())));
+    // An unsupported expression is refused, not ignored.
+    let bad = TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name("t")
+                .key("pk", Av::S("c".into()))
+                .key("sk", Av::S("#COUNT".into()))
+                .update_expression("REMOVE n")
+                .build()
+                .expect("update"),
+        )
+        .build();
+    assert!(c
+        .transact_write_items()
+        .transact_items(bad)
+        .send()
+        .await
+        .is_err());
+}

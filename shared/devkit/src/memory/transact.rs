@@ -8,6 +8,7 @@ use std::collections::HashMap;
 pub(super) fn transact(tables: &mut HashMap<String, Table>, body: &Value) -> Result<Value, Fail> {
     enum Op {
         Put(String, (String, String), Item),
+        Update(String, (String, String), Item, Vec<Action>),
         Delete(String, (String, String)),
         Check,
     }
@@ -33,7 +34,12 @@ pub(super) fn transact(tables: &mut HashMap<String, Table>, body: &Value) -> Res
                 (key.clone(), Op::Delete(name, key))
             }
             "ConditionCheck" => (key_of(&sch, &obj(&req["Key"], "Key")?)?, Op::Check),
-            _ => return Err(invalid("the in-memory DynamoDB does not support Update")),
+            _ => {
+                let key_attrs = obj(&req["Key"], "Key")?;
+                let key = key_of(&sch, &key_attrs)?;
+                let actions = update_actions(req)?;
+                (key.clone(), Op::Update(name, key, key_attrs, actions))
+            }
         };
         match check(req, t.items.get(&key)) {
             Ok(()) => reasons.push(json!({"Code": "None"})),
@@ -62,8 +68,110 @@ pub(super) fn transact(tables: &mut HashMap<String, Table>, body: &Value) -> Res
             Op::Delete(name, key) => {
                 table(tables, &name)?.items.remove(&key);
             }
+            Op::Update(name, key, key_attrs, actions) => {
+                let items = &mut table(tables, &name)?.items;
+                let mut item = items.get(&key).cloned().unwrap_or(key_attrs);
+                for action in actions {
+                    action.apply(&mut item)?;
+                }
+                items.insert(key, item);
+            }
             Op::Check => {}
         }
     }
     Ok(json!({}))
+}
+
+/// One clause of the update expressions the service sends: `ADD attr :number` and
+/// `SET attr = :value` (each possibly several, comma-separated). Anything else is refused.
+enum Action {
+    Add(String, f64),
+    Set(String, Value),
+}
+
+impl Action {
+    fn apply(self, item: &mut Item) -> Result<(), Fail> {
+        match self {
+            Action::Set(attr, v) => {
+                item.insert(attr, v);
+            }
+            Action::Add(attr, delta) => {
+                let old = match item.get(&attr) {
+                    None => 0.0,
+                    Some(v) => v
+                        .get("N")
+                        .and_then(Value::as_str)
+                        .and_then(|n| n.parse::<f64>().ok())
+                        .ok_or_else(|| invalid(format!("ADD to non-number attribute {attr}")))?,
+                };
+                let sum = old + delta;
+                let text = if sum.fract() == 0.0 {
+                    format!("{}", sum as i64)
+                } else {
+                    sum.to_string()
+                };
+                item.insert(attr, json!({ "N": text }));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn update_actions(req: &Value) -> Result<Vec<Action>, Fail> {
+    let expr = s_field(req, "UpdateExpression")?;
+    let values = &req["ExpressionAttributeValues"];
+    let names = &req["ExpressionAttributeNames"];
+    let name = |n: &str| -> String {
+        names
+            .get(n)
+            .and_then(Value::as_str)
+            .map_or_else(|| n.to_string(), str::to_string)
+    };
+    let value = |v: &str| -> Result<Value, Fail> {
+        values
+            .get(v)
+            .cloned()
+            .ok_or_else(|| invalid(format!("{v} is not in ExpressionAttributeValues")))
+    };
+    let mut out = Vec::new();
+    let mut rest = expr.trim();
+    while !rest.is_empty() {
+        let (verb, after) = rest
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| invalid(format!("unsupported update expression `{expr}`")))?;
+        let end = after
+            .find(" ADD ")
+            .or_else(|| after.find(" SET "))
+            .unwrap_or(after.len());
+        let (clauses, next) = after.split_at(end);
+        for clause in clauses.split(',') {
+            let clause = clause.trim();
+            match verb {
+                "ADD" => {
+                    let (attr, v) = clause
+                        .split_once(char::is_whitespace)
+                        .ok_or_else(|| invalid(format!("unsupported ADD clause `{clause}`")))?;
+                    let n = value(v.trim())?
+                        .get("N")
+                        .and_then(Value::as_str)
+                        .and_then(|n| n.parse::<f64>().ok())
+                        .ok_or_else(|| invalid("ADD takes a number"))?;
+                    out.push(Action::Add(name(attr.trim()), n));
+                }
+                "SET" => {
+                    let (attr, v) = clause
+                        .split_once('=')
+                        .ok_or_else(|| invalid(format!("unsupported SET clause `{clause}`")))?;
+                    out.push(Action::Set(name(attr.trim()), value(v.trim())?));
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "the in-memory DynamoDB supports ADD and SET updates only, not `{expr}`"
+                    )))
+                }
+            }
+        }
+        rest = next.trim();
+    }
+    Ok(out)
 }
