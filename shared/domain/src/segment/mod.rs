@@ -68,12 +68,14 @@ use std::collections::BTreeSet;
 
 mod fields;
 mod figures;
+mod membership;
 mod parse;
 #[cfg(test)]
 mod tests;
 
 pub use fields::*;
 pub use figures::*;
+pub use membership::*;
 pub use parse::*;
 
 /// A value compared against, already of its field's type.

@@ -22,41 +22,56 @@ pub struct SearchHit<'a> {
 }
 
 impl SearchHit<'_> {
-    /// The hit's JSON: identifier, name, phone, member id and level, orders, spend (yuan),
-    /// tier, last activity, `matched_by`.
+    /// The hit's JSON: [`customer_hit`] and `matched_by`.
     pub fn json(&self, thresholds: &Thresholds, zone: &Zone, now: Millis) -> Value {
-        let cluster = self.cluster;
-        let primary = cluster
-            .iter()
-            .find(|i| matches!(i, Identifier::Phone(_)))
-            .or_else(|| cluster.first());
-        let phone = cluster.iter().find_map(|i| match i {
-            Identifier::Phone(p) => Some(p.as_str().to_string()),
-            _ => None,
-        });
-        let member_id = cluster.iter().find_map(|i| match i {
-            Identifier::Member(m) => Some(m.as_str().to_string()),
-            _ => None,
-        });
-        let member = self.member;
-        let name = member
-            .and_then(|m| m.name.clone())
-            .or_else(|| self.stats.display_name().map(str::to_string));
-        let value = customer_value(self.stats, now, thresholds);
-        json!({
-            "customer_identifier": primary.map(|p| p.value()),
-            "identifier_type": primary.map(|p| p.kind().as_str()),
-            "name": name,
-            "phone": phone,
-            "member_id": member_id,
-            "member_level": member.and_then(|m| m.level.clone()),
-            "total_orders": value.total_orders,
-            "total_spent": value.total_spent.yuan(),
-            "customer_tier": value.tier.label(),
-            "last_activity_at": self.stats.last_event_at.map(|t| zone.format(t)),
-            "matched_by": self.matched_by.matched_by(),
-        })
+        let mut hit = customer_hit(self.cluster, self.stats, self.member, thresholds, zone, now);
+        if let Some(obj) = hit.as_object_mut() {
+            obj.insert("matched_by".into(), json!(self.matched_by.matched_by()));
+        }
+        hit
     }
+}
+
+/// One customer in a list (a search hit, a segment member): identifier, name, phone, member
+/// id and level, counted orders, spend (yuan), tier, last activity (in `zone`). `cluster` is
+/// the customer's identifiers (the phone, else the first, is the one shown), `stats` the
+/// scope's figures summed over them.
+pub fn customer_hit(
+    cluster: &[Identifier],
+    stats: &ScopeStats,
+    member: Option<&MemberInfo>,
+    thresholds: &Thresholds,
+    zone: &Zone,
+    now: Millis,
+) -> Value {
+    let primary = cluster
+        .iter()
+        .find(|i| matches!(i, Identifier::Phone(_)))
+        .or_else(|| cluster.first());
+    let phone = cluster.iter().find_map(|i| match i {
+        Identifier::Phone(p) => Some(p.as_str().to_string()),
+        _ => None,
+    });
+    let member_id = cluster.iter().find_map(|i| match i {
+        Identifier::Member(m) => Some(m.as_str().to_string()),
+        _ => None,
+    });
+    let name = member
+        .and_then(|m| m.name.clone())
+        .or_else(|| stats.display_name().map(str::to_string));
+    let value = customer_value(stats, now, thresholds);
+    json!({
+        "customer_identifier": primary.map(|p| p.value()),
+        "identifier_type": primary.map(|p| p.kind().as_str()),
+        "name": name,
+        "phone": phone,
+        "member_id": member_id,
+        "member_level": member.and_then(|m| m.level.clone()),
+        "total_orders": value.total_orders,
+        "total_spent": value.total_spent.yuan(),
+        "customer_tier": value.tier.label(),
+        "last_activity_at": stats.last_event_at.map(|t| zone.format(t)),
+    })
 }
 
 /// `GET /search`: the hits (already as JSON, best first) for what was typed.

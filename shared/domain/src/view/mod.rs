@@ -8,7 +8,7 @@
 mod entry;
 mod lists;
 
-pub use lists::{audit_answer, erase_answer, search_answer, AuditEntry, SearchHit};
+pub use lists::{audit_answer, customer_hit, erase_answer, search_answer, AuditEntry, SearchHit};
 
 use crate::ids::Identifier;
 use crate::money::Fen;
