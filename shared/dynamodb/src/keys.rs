@@ -14,6 +14,11 @@
 //! | prediction model | `MODEL#{scope}` | `MODEL` |
 //! | suppression (erased) | `SUP#{id}` | `SUP` |
 //! | rebuild checkpoint | `REBUILD` | `{table}#{segment}/{segments}` |
+//! | segment row (a customer's figures in a scope) | `N#{id}` | `SEG#{scope}` (index `gsi_roster`: `rp` = `{scope}`, `rs` = `{id}`, on the cluster's canonical node only) |
+//! | saved segment | `SEGDEF` | `{segment id}` |
+//! | segment member | `SEGM#{segment id}#{scope}` | `{id}` (the cluster's canonical node) |
+//! | segment member count | `SEGM#{segment id}#{scope}` | `#COUNT` |
+//! | rescoring checkpoint | `RESCORE` | `{run}#{segment}/{segments}` |
 //! | audit record | `C#{subject hash}` or `R#{request id}` | `{ms:015}#{request id}` |
 
 use c360_domain::projection::Scope;
@@ -30,6 +35,8 @@ pub const INDEX_COUNTED: &str = "lsi_counted";
 pub const INDEX_SEARCH: &str = "gsi_search";
 /// The audit table's caller index (`by`, `sk`).
 pub const INDEX_CALLER: &str = "gsi_caller";
+/// Every customer of a scope (`rp`, `rs`): the canonical segment rows, whole.
+pub const INDEX_ROSTER: &str = "gsi_roster";
 
 const NODE: &str = "N#";
 pub const NODE_SK: &str = "#NODE";
@@ -44,6 +51,14 @@ const SUPPRESSION: &str = "SUP#";
 pub const SUPPRESSION_SK: &str = "SUP";
 /// The partition of the rebuild's checkpoints.
 pub const CHECKPOINT_PK: &str = "REBUILD";
+const SEGMENT_ROW: &str = "SEG#";
+pub const SEGMENT_DEF_PK: &str = "SEGDEF";
+const SEGMENT_MEMBER: &str = "SEGM#";
+/// The count item's sort key in a segment's member partition; it sorts before every
+/// identifier key (`email#`, `member#`, `phone#`).
+pub const SEGMENT_COUNT_SK: &str = "#COUNT";
+/// The partition of the rescoring's checkpoints.
+pub const RESCORE_PK: &str = "RESCORE";
 const AUDIT_SUBJECT: &str = "C#";
 const AUDIT_REQUEST: &str = "R#";
 
@@ -193,6 +208,51 @@ pub fn checkpoint_sk(table: &str, segment: i32, segments: i32) -> String {
     format!("{table}#{segment}/{segments}")
 }
 
+/// A customer's segment row in a scope, under one of its nodes.
+pub fn segment_row_sk(scope: &Scope) -> String {
+    format!("{SEGMENT_ROW}{}", scope.key())
+}
+
+/// What every segment row's sort key begins with.
+pub fn segment_row_prefix() -> &'static str {
+    SEGMENT_ROW
+}
+
+/// The scope of a segment row's sort key; `None` for any other key.
+pub fn parse_segment_row_sk(sk: &str) -> Option<Scope> {
+    Scope::from_key(sk.strip_prefix(SEGMENT_ROW)?)
+}
+
+/// The roster index's partition (`rp`) of a scope.
+pub fn roster_partition(scope: &Scope) -> String {
+    scope.key()
+}
+
+/// The partition holding a saved segment's members in a scope, and their count.
+pub fn segment_member_pk(segment: &str, scope: &Scope) -> String {
+    format!("{SEGMENT_MEMBER}{segment}#{}", scope.key())
+}
+
+/// Whether a partition key holds segment members (of any segment and scope).
+pub fn is_segment_member_pk(pk: &str) -> bool {
+    pk.starts_with(SEGMENT_MEMBER)
+}
+
+/// A rescoring checkpoint's sort key: one per run and scan segment.
+pub fn rescore_checkpoint_sk(run: &str, segment: i32, segments: i32) -> String {
+    format!("{run}#{segment}/{segments}")
+}
+
+/// A member-list cursor: the last member's identifier key, base64url (opaque).
+pub fn encode_member_cursor(id: &Identifier) -> String {
+    encode_cursor(&id.key())
+}
+
+/// The identifier in a member-list cursor; `None` when it is not one of ours.
+pub fn decode_member_cursor(cursor: &str) -> Option<Identifier> {
+    Identifier::from_key(&decode_cursor(cursor)?).ok()
+}
+
 /// An audit record's partition: the keyed hash of the customer asked about, or the request
 /// id when there was none (a 400 or 401).
 pub fn audit_pk(subject: Option<&str>, request_id: &str) -> String {
@@ -240,6 +300,10 @@ mod tests {
         let id = Identifier::Phone(Phone::parse("13800138000").unwrap());
         assert_eq!(parse_node_pk(&node_pk(&id)), Some(id.clone()));
         assert_eq!(parse_node_pk(&suppression_pk(&id)), None);
+        assert_eq!(
+            decode_member_cursor(&encode_member_cursor(&id)),
+            Some(id.clone())
+        );
         assert!(is_suppression_pk(&suppression_pk(&id)) && !is_suppression_pk(&node_pk(&id)));
         for scope in [Scope::AllStores, store("store_001")] {
             assert_eq!(parse_stats_sk(&stats_sk(&scope)), Some(scope.clone()));
@@ -256,6 +320,13 @@ mod tests {
                 assert!(is_anchor_of(&anchor_pk(kind, source_id), kind));
                 assert!(is_anchor_pk(&anchor_pk(kind, source_id)));
             }
+            assert_eq!(
+                parse_segment_row_sk(&segment_row_sk(&scope)),
+                Some(scope.clone())
+            );
+            assert_eq!(parse_segment_row_sk(&stats_sk(&scope)), None);
+            assert!(is_segment_member_pk(&segment_member_pk("seg_1", &scope)));
+            assert!(SEGMENT_COUNT_SK < "email#" && SEGMENT_COUNT_SK < "member#");
             let tk = time_key(&scope, Millis(42), SourceKind::Orders, "o-1");
             let lk = kind_key(&scope, SourceKind::Orders, &tk);
             assert!(

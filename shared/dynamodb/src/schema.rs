@@ -45,7 +45,7 @@ pub struct TableSpec {
 
 /// The customer360 table (`docs/adr/0001-table-design.md`).
 pub fn service_table() -> TableSpec {
-    use crate::keys::{INDEX_COUNTED, INDEX_KIND, INDEX_SEARCH, INDEX_TIME};
+    use crate::keys::{INDEX_COUNTED, INDEX_KIND, INDEX_ROSTER, INDEX_SEARCH, INDEX_TIME};
     let local = |name, range, carries| IndexSpec {
         name,
         hash: "pk",
@@ -60,12 +60,20 @@ pub fn service_table() -> TableSpec {
             local(INDEX_KIND, "lk", Carries::All),
             local(INDEX_COUNTED, "lc", Carries::KeysOnly),
         ],
-        global: vec![IndexSpec {
-            name: INDEX_SEARCH,
-            hash: "gp",
-            range: "gs",
-            carries: Carries::KeysOnly,
-        }],
+        global: vec![
+            IndexSpec {
+                name: INDEX_SEARCH,
+                hash: "gp",
+                range: "gs",
+                carries: Carries::KeysOnly,
+            },
+            IndexSpec {
+                name: INDEX_ROSTER,
+                hash: "rp",
+                range: "rs",
+                carries: Carries::All,
+            },
+        ],
         stream: false,
         ttl: None,
     }
@@ -323,11 +331,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_service_table_declares_each_key_attribute_once_and_its_four_indexes() {
+    fn the_service_table_declares_each_key_attribute_once_and_its_five_indexes() {
         let t = service_table();
         assert_eq!(
             t.key_attributes(),
-            ["gp", "gs", "lc", "lk", "lt", "pk", "sk"]
+            ["gp", "gs", "lc", "lk", "lt", "pk", "rp", "rs", "sk"]
         );
         let cf = t.cloudformation();
         let names: Vec<&str> = cf["LocalSecondaryIndexes"]
@@ -342,7 +350,10 @@ mod tests {
             )
             .filter_map(|i| i["IndexName"].as_str())
             .collect();
-        assert_eq!(names, ["lsi_counted", "lsi_kind", "lsi_time", "gsi_search"]);
+        assert_eq!(
+            names,
+            ["lsi_counted", "lsi_kind", "lsi_time", "gsi_search", "gsi_roster"]
+        );
         assert_eq!(
             cf["LocalSecondaryIndexes"][0]["Projection"]["ProjectionType"],
             "KEYS_ONLY"

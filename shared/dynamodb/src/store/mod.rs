@@ -1,12 +1,15 @@
 //! The customer360 table on DynamoDB. Its key layout is `keys.rs` (and
 //! `docs/adr/0001-table-design.md`); `writes.rs` turns a plan into one transaction, `reads.rs`
-//! loads what a change or an answer needs, `maintenance.rs` scans and deletes.
+//! loads what a change or an answer needs, `maintenance.rs` scans and deletes, `segments.rs`
+//! keeps segment definitions, rows, members and counts.
 
 mod codec;
 mod maintenance;
 mod reads;
+mod segments;
 mod writes;
 
+pub use segments::{NewRow, RescoreCheckpoint, RowWrite, StoredRow};
 pub use writes::WriteSet;
 
 use aws_sdk_dynamodb::error::SdkError;

@@ -1,0 +1,633 @@
+//! Segment storage (`docs/adr/0009-segments.md`): saved segment definitions, each customer's
+//! segment rows (one per scope, under a node of its cluster), the member items and counts of
+//! every saved segment and scope, the roster index, and the rescoring's scan and checkpoints.
+
+use crate::keys::*;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+use c360_domain::projection::Scope;
+use c360_domain::segment::{Filter, SegmentDef, SegmentRow};
+use c360_domain::{Identifier, Millis};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::codec::*;
+use super::{classify, Item, Store, StoreError, StoredStats};
+
+/// A customer's segment row as stored under one node, with what its write is conditioned on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRow {
+    pub node: Identifier,
+    pub scope: Scope,
+    pub row: SegmentRow,
+    /// The saved segments the customer was found in when the row was written.
+    pub segments: BTreeSet<String>,
+    /// The versions of the stats and nodes the row was computed from (see
+    /// `c360_runtime::segments`): a row is rewritten when they move, even if its figures
+    /// did not, so that a slower evaluation of older figures cannot overwrite it.
+    pub fingerprint: String,
+    pub version: i64,
+}
+
+/// One row's change and the membership changes it carries, written together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowWrite {
+    pub node: Identifier,
+    pub scope: Scope,
+    /// The row's version as read; `None` when there was none.
+    pub expected: Option<i64>,
+    /// The new row; `None` deletes it.
+    pub new: Option<NewRow>,
+    /// Segments whose member item `(segment, scope, node)` is written, count +1.
+    pub enter: Vec<String>,
+    /// Segments whose member item `(segment, scope, node)` is deleted, count -1.
+    pub leave: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRow {
+    pub row: SegmentRow,
+    pub segments: BTreeSet<String>,
+    pub fingerprint: String,
+    /// Whether the node is its cluster's canonical one: only those rows are in the roster.
+    pub canonical: bool,
+}
+
+/// Where a rescoring run stands in one scan segment.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RescoreCheckpoint {
+    /// The scan's last evaluated key (`pk`, `sk`); `None` at the start.
+    pub after: Option<(String, String)>,
+    pub done: bool,
+    /// Customers evaluated and rows written so far in this segment.
+    pub evaluated: i64,
+    pub written: i64,
+    /// When this segment's walk began (ms): a run's start is its segments' earliest.
+    pub started_at: Option<Millis>,
+}
+
+fn cancelled_as_conflict<R>(
+    err: aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> StoreError
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error() {
+        if tc.cancellation_reasons().iter().any(|r| {
+            matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))
+        }) {
+            return StoreError::Conflict;
+        }
+    }
+    classify(err)
+}
+
+fn built(b: impl std::fmt::Display) -> StoreError {
+    StoreError::Failed(b.to_string())
+}
+
+fn parse_row(node: Identifier, scope: Scope, item: &Item) -> Result<StoredRow, StoreError> {
+    let row: SegmentRow = from_json(get_s(item, "row").unwrap_or("{}"), "segment row")?;
+    let segments = item
+        .get("segs")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+        .unwrap_or_default();
+    Ok(StoredRow {
+        node,
+        scope,
+        row,
+        segments,
+        fingerprint: get_s(item, "fp").unwrap_or_default().to_string(),
+        version: get_n(item, "ver").unwrap_or(0),
+    })
+}
+
+fn parse_def(item: &Item) -> Result<SegmentDef, StoreError> {
+    let id = get_s(item, "sk").unwrap_or_default().to_string();
+    let filter_text = get_s(item, "filter").unwrap_or("{}");
+    let filter = Filter::parse_json(filter_text)
+        .map_err(|e| StoreError::Failed(format!("saved segment {id} has a bad filter: {e}")))?;
+    Ok(SegmentDef {
+        name: get_s(item, "name").unwrap_or_default().to_string(),
+        description: get_s(item, "description").map(str::to_string),
+        filter,
+        version: get_n(item, "ver").unwrap_or(0),
+        created_at: Millis(get_n(item, "created_at").unwrap_or(0)),
+        updated_at: Millis(get_n(item, "updated_at").unwrap_or(0)),
+        created_by: get_s(item, "created_by").map(str::to_string),
+        built_at: get_n(item, "built_at").map(Millis),
+        id,
+    })
+}
+
+impl Store {
+    /// A node's segment rows in every scope (one strongly consistent Query).
+    pub async fn segment_rows(&self, node: &Identifier) -> Result<Vec<StoredRow>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :seg)")
+            .expression_attribute_values(":pk", s(node_pk(node)))
+            .expression_attribute_values(":seg", s(segment_row_prefix()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        items
+            .iter()
+            .filter_map(|item| {
+                let scope = get_s(item, "sk").and_then(parse_segment_row_sk)?;
+                Some(parse_row(node.clone(), scope, item))
+            })
+            .collect()
+    }
+
+    /// A node's statistics in every scope, with their versions (one strongly consistent Query).
+    pub async fn node_stats_versioned(
+        &self,
+        node: &Identifier,
+    ) -> Result<BTreeMap<Scope, StoredStats>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :stats)")
+            .expression_attribute_values(":pk", s(node_pk(node)))
+            .expression_attribute_values(":stats", s(stats_sk_prefix()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        items
+            .into_iter()
+            .map(|item| {
+                let scope = get_s(&item, "sk")
+                    .and_then(parse_stats_sk)
+                    .ok_or_else(|| StoreError::Failed("a stats item without a scope".into()))?;
+                let version = get_n(&item, "ver").unwrap_or(0);
+                Ok((
+                    scope,
+                    StoredStats {
+                        stats: decode(item, "stats")?,
+                        version,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Writes the changes of one customer's rows in one scope, and their memberships and
+    /// counts, in one transaction conditioned on each row's version as read and on the
+    /// cluster's nodes (`(node, version)`, `None`: absent). A failed condition is `Conflict`.
+    pub async fn commit_segment_rows(
+        &self,
+        rows: &[RowWrite],
+        nodes: &[(Identifier, Option<i64>)],
+    ) -> Result<(), StoreError> {
+        let mut items: Vec<TransactWriteItem> = Vec::new();
+        for (id, version) in nodes {
+            let (expr, values) = match version {
+                None => ("attribute_not_exists(pk)", HashMap::new()),
+                Some(v) => ("ver = :ver", HashMap::from([(":ver".to_string(), n(*v))])),
+            };
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(node_pk(id), NODE_SK)))
+                .condition_expression(expr)
+                .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                .build()
+                .map_err(built)?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        for w in rows {
+            let (cond, values) = match w.expected {
+                None => ("attribute_not_exists(pk)", HashMap::new()),
+                Some(v) => ("ver = :ver", HashMap::from([(":ver".to_string(), n(v))])),
+            };
+            let values = (!values.is_empty()).then_some(values);
+            let row_key = key(node_pk(&w.node), segment_row_sk(&w.scope));
+            match &w.new {
+                Some(new) => {
+                    let mut item = row_key;
+                    item.insert("row".into(), s(to_json(&new.row)?));
+                    item.insert(
+                        "segs".into(),
+                        AttributeValue::L(new.segments.iter().map(|x| s(x.clone())).collect()),
+                    );
+                    item.insert("fp".into(), s(new.fingerprint.clone()));
+                    item.insert("ver".into(), n(w.expected.unwrap_or(0) + 1));
+                    if new.canonical {
+                        item.insert("rp".into(), s(roster_partition(&w.scope)));
+                        item.insert("rs".into(), s(w.node.key()));
+                    }
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .condition_expression(cond)
+                        .set_expression_attribute_values(values)
+                        .build()
+                        .map_err(built)?;
+                    items.push(TransactWriteItem::builder().put(put).build());
+                }
+                None => {
+                    let del = Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(row_key))
+                        .condition_expression(cond)
+                        .set_expression_attribute_values(values)
+                        .build()
+                        .map_err(built)?;
+                    items.push(TransactWriteItem::builder().delete(del).build());
+                }
+            }
+            for (segs, delta) in [(&w.enter, 1), (&w.leave, -1)] {
+                for seg in segs {
+                    let pk = segment_member_pk(seg, &w.scope);
+                    let member = key(pk.clone(), w.node.key());
+                    if delta > 0 {
+                        let put = Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(member))
+                            .build()
+                            .map_err(built)?;
+                        items.push(TransactWriteItem::builder().put(put).build());
+                    } else {
+                        let del = Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(member))
+                            .build()
+                            .map_err(built)?;
+                        items.push(TransactWriteItem::builder().delete(del).build());
+                    }
+                    let count = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(pk, SEGMENT_COUNT_SK)))
+                        .update_expression("ADD n :d")
+                        .expression_attribute_values(":d", n(delta))
+                        .build()
+                        .map_err(built)?;
+                    items.push(TransactWriteItem::builder().update(count).build());
+                }
+            }
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        if items.len() > 100 {
+            return Err(StoreError::Failed(format!(
+                "a segment change needs {} writes, more than a transaction holds (100)",
+                items.len()
+            )));
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(cancelled_as_conflict)
+    }
+
+    /// Every saved segment, by id (one Query, strongly consistent: a segment just saved is
+    /// listed).
+    pub async fn segment_defs(&self) -> Result<Vec<SegmentDef>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(SEGMENT_DEF_PK))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        items.iter().map(parse_def).collect()
+    }
+
+    /// One saved segment (GetItem, strongly consistent); `None` when there is none.
+    pub async fn segment_def(&self, id: &str) -> Result<Option<SegmentDef>, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(SEGMENT_DEF_PK.to_string(), id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        resp.item().map(parse_def).transpose()
+    }
+
+    /// Saves a segment: created when `expected` is `None` (fails if the id exists), else
+    /// replaced if its stored version is `expected` (`Conflict` otherwise).
+    pub async fn put_segment_def(
+        &self,
+        def: &SegmentDef,
+        expected: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut item = key(SEGMENT_DEF_PK.to_string(), def.id.clone());
+        item.insert("name".into(), s(def.name.clone()));
+        if let Some(d) = &def.description {
+            item.insert("description".into(), s(d.clone()));
+        }
+        item.insert("filter".into(), s(def.filter.to_json().to_string()));
+        item.insert("ver".into(), n(def.version));
+        item.insert("created_at".into(), n(def.created_at.0));
+        item.insert("updated_at".into(), n(def.updated_at.0));
+        if let Some(b) = &def.created_by {
+            item.insert("created_by".into(), s(b.clone()));
+        }
+        if let Some(b) = def.built_at {
+            item.insert("built_at".into(), n(b.0));
+        }
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("ver = :ver")
+                .expression_attribute_values(":ver", n(v)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// Deletes a saved segment; `false` when there was none. Its member items and counts
+    /// are removed by the next rescoring (each row leaves the segments it no longer knows).
+    pub async fn delete_segment_def(&self, id: &str) -> Result<bool, StoreError> {
+        let resp = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(SEGMENT_DEF_PK.to_string(), id)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(resp.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    /// One page of a saved segment's members in a scope, by canonical identifier key, after
+    /// `after` (one Query); the next page's start when there may be more.
+    pub async fn segment_member_page(
+        &self,
+        segment: &str,
+        scope: &Scope,
+        limit: usize,
+        after: Option<&Identifier>,
+    ) -> Result<(Vec<Identifier>, Option<Identifier>), StoreError> {
+        let pk = segment_member_pk(segment, scope);
+        let start = after.map(|a| key(pk.clone(), a.key()));
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk > :count")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":count", s(SEGMENT_COUNT_SK))
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let ids: Vec<Identifier> = resp
+            .items()
+            .iter()
+            .filter_map(|i| get_s(i, "sk"))
+            .filter_map(|k| Identifier::from_key(k).ok())
+            .collect();
+        let more = resp
+            .last_evaluated_key()
+            .filter(|k| !k.is_empty())
+            .and(ids.last().cloned());
+        Ok((ids, more))
+    }
+
+    /// The rows of `(node, scope)` pairs (one BatchGetItem per 100, eventually consistent).
+    pub async fn segment_rows_at(
+        &self,
+        keys: &[(Identifier, Scope)],
+    ) -> Result<BTreeMap<Identifier, StoredRow>, StoreError> {
+        let wanted: Vec<Item> = keys
+            .iter()
+            .map(|(id, scope)| key(node_pk(id), segment_row_sk(scope)))
+            .collect();
+        let mut out = BTreeMap::new();
+        for item in self.batch_get(wanted, false).await? {
+            let (Some(node), Some(scope)) = (
+                get_s(&item, "pk").and_then(parse_node_pk),
+                get_s(&item, "sk").and_then(parse_segment_row_sk),
+            ) else {
+                continue;
+            };
+            out.insert(node.clone(), parse_row(node, scope, &item)?);
+        }
+        Ok(out)
+    }
+
+    /// A saved segment's member count in a scope (one GetItem); 0 when it has none.
+    pub async fn segment_count(&self, segment: &str, scope: &Scope) -> Result<i64, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                segment_member_pk(segment, scope),
+                SEGMENT_COUNT_SK,
+            )))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(resp.item().and_then(|i| get_n(i, "n")).unwrap_or(0))
+    }
+
+    /// Which of `ids` (canonical identifiers) are members of a saved segment in a scope (one
+    /// BatchGetItem per 100).
+    pub async fn segment_members_among(
+        &self,
+        segment: &str,
+        scope: &Scope,
+        ids: &[Identifier],
+    ) -> Result<BTreeSet<Identifier>, StoreError> {
+        let pk = segment_member_pk(segment, scope);
+        let wanted: Vec<Item> = ids.iter().map(|id| key(pk.clone(), id.key())).collect();
+        Ok(self
+            .batch_get(wanted, false)
+            .await?
+            .iter()
+            .filter_map(|i| get_s(i, "sk"))
+            .filter_map(|k| Identifier::from_key(k).ok())
+            .collect())
+    }
+
+    /// One page of a scope's roster (the customers with a record in it, by canonical
+    /// identifier key, whole rows) after `after`, at most `limit` rows (one index Query).
+    pub async fn roster_page(
+        &self,
+        scope: &Scope,
+        limit: usize,
+        after: Option<&Identifier>,
+    ) -> Result<(Vec<StoredRow>, Option<Identifier>), StoreError> {
+        let start = after.map(|a| {
+            let mut k = key(node_pk(a), segment_row_sk(scope));
+            k.insert("rp".into(), s(roster_partition(scope)));
+            k.insert("rs".into(), s(a.key()));
+            k
+        });
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_ROSTER)
+            .key_condition_expression("rp = :rp")
+            .expression_attribute_values(":rp", s(roster_partition(scope)))
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut rows = Vec::new();
+        for item in resp.items() {
+            let Some(node) = get_s(item, "pk").and_then(parse_node_pk) else {
+                continue;
+            };
+            rows.push(parse_row(node, scope.clone(), item)?);
+        }
+        let more = resp
+            .last_evaluated_key()
+            .filter(|k| !k.is_empty())
+            .and(rows.last().map(|r| r.node.clone()));
+        Ok((rows, more))
+    }
+
+    /// One page of a parallel scan over the node items (the rescoring's walk over every
+    /// customer): the nodes found and where the next page starts.
+    pub async fn scan_nodes_page(
+        &self,
+        segment: i32,
+        segments: i32,
+        after: Option<(String, String)>,
+    ) -> Result<(Vec<(Identifier, Vec<Identifier>)>, Option<(String, String)>), StoreError> {
+        let resp = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .segment(segment)
+            .total_segments(segments)
+            .set_exclusive_start_key(after.map(|(pk, sk)| key(pk, sk)))
+            .limit(500)
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut nodes = Vec::new();
+        // No filter expression: a Scan reads (and bills) every item either way; node items
+        // are picked here.
+        for item in resp
+            .items()
+            .iter()
+            .filter(|i| get_s(i, "sk") == Some(NODE_SK))
+        {
+            let Some(id) = get_s(item, "pk").and_then(parse_node_pk) else {
+                continue;
+            };
+            nodes.push((id, parse_node(item)?.links.cluster));
+        }
+        let next = resp
+            .last_evaluated_key()
+            .and_then(|k| Some((get_s(k, "pk")?.to_string(), get_s(k, "sk")?.to_string())));
+        Ok((nodes, next))
+    }
+
+    /// A rescoring run's checkpoint for one scan segment (default: not started).
+    pub async fn rescore_checkpoint(
+        &self,
+        run: &str,
+        segment: i32,
+        segments: i32,
+    ) -> Result<RescoreCheckpoint, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                RESCORE_PK.to_string(),
+                rescore_checkpoint_sk(run, segment, segments),
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(match resp.item() {
+            None => RescoreCheckpoint::default(),
+            Some(i) => RescoreCheckpoint {
+                after: get_s(i, "after_pk")
+                    .zip(get_s(i, "after_sk"))
+                    .map(|(p, k)| (p.to_string(), k.to_string())),
+                done: i
+                    .get("done")
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
+                evaluated: get_n(i, "evaluated").unwrap_or(0),
+                written: get_n(i, "written").unwrap_or(0),
+                started_at: get_n(i, "started_at").map(Millis),
+            },
+        })
+    }
+
+    pub async fn put_rescore_checkpoint(
+        &self,
+        run: &str,
+        segment: i32,
+        segments: i32,
+        checkpoint: &RescoreCheckpoint,
+    ) -> Result<(), StoreError> {
+        let mut item = key(
+            RESCORE_PK.to_string(),
+            rescore_checkpoint_sk(run, segment, segments),
+        );
+        if let Some((pk, sk)) = &checkpoint.after {
+            item.insert("after_pk".into(), s(pk.clone()));
+            item.insert("after_sk".into(), s(sk.clone()));
+        }
+        item.insert("done".into(), AttributeValue::Bool(checkpoint.done));
+        item.insert("evaluated".into(), n(checkpoint.evaluated));
+        item.insert("written".into(), n(checkpoint.written));
+        if let Some(t) = checkpoint.started_at {
+            item.insert("started_at".into(), n(t.0));
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
