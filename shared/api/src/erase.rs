@@ -3,13 +3,15 @@
 //! Order matters, because the streams keep flowing: first every identifier of the customer
 //! is suppressed (the projector then drops their records, and a change that read "not
 //! suppressed" before fails its transaction and re-reads), then everything under the
-//! customer's nodes and the anchors of their records is deleted. Running it again finds
-//! nothing left and changes nothing. The source systems keep their own copies.
+//! customer's nodes and the anchors of their records is deleted, except the segment rows and
+//! node items; then the segment rows go with the memberships they hold (a reconcile racing
+//! with the erasure finds no statistics and writes none back); the node items last. Running
+//! it again finds nothing left and changes nothing. The source systems keep their own copies.
 
 use crate::reads::ReadError;
 use c360_domain::{Identifier, Millis};
-use c360_dynamodb::keys::{anchor_of_entry_sk, NODE_SK};
-use c360_dynamodb::store::Store;
+use c360_dynamodb::keys::{anchor_of_entry_sk, parse_segment_row_sk, NODE_SK};
+use c360_runtime::segments::Segments;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +22,8 @@ pub struct Erased {
     pub items_deleted: usize,
 }
 
-pub async fn erase(store: &Store, id: &Identifier, now: Millis) -> Result<Erased, ReadError> {
+pub async fn erase(segments: &Segments, id: &Identifier, now: Millis) -> Result<Erased, ReadError> {
+    let store = segments.store();
     let node = store.get_node(id).await?.ok_or(ReadError::NotFound)?;
     let mut cluster: BTreeSet<Identifier> = node.links.cluster.into_iter().collect();
     cluster.extend(node.links.adjacent);
@@ -41,10 +44,14 @@ pub async fn erase(store: &Store, id: &Identifier, now: Millis) -> Result<Erased
     // The node items go last: a run that fails part-way can be repeated, because the node
     // that leads to the rest is still there.
     let (nodes, rest): (Vec<_>, Vec<_>) = keys.into_iter().partition(|(_, sk)| sk == NODE_SK);
-    let keys: Vec<(String, String)> = rest.into_iter().chain(nodes).collect();
-    store.delete_keys(&keys).await?;
+    let (rows, rest): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|(_, sk)| parse_segment_row_sk(sk).is_some());
+    store.delete_keys(&rest).await?;
+    segments.forget(&identifiers).await?;
+    store.delete_keys(&nodes).await?;
     Ok(Erased {
         identifiers,
-        items_deleted: keys.len(),
+        items_deleted: rest.len() + rows.len() + nodes.len(),
     })
 }

@@ -254,7 +254,11 @@ pub async fn run(kind: SourceKind) -> Result<(), lambda_runtime::Error> {
     let ingest = Ingest::new(
         kind,
         Projector::new(clients.store.clone(), config.zone)
-            .with_cache(c360_runtime::cache::Cache::from_env().map_err(ConfigError::new)?),
+            .with_cache(c360_runtime::cache::Cache::from_env().map_err(ConfigError::new)?)
+            .with_segments(c360_runtime::segments::Segments::new(
+                clients.store.clone(),
+                config.clone(),
+            )),
         config.zone,
     );
     let ingest = &ingest;

@@ -5,9 +5,11 @@
 //! - [`handler`]: the stream Lambda (partial batch responses).
 //! - [`rebuild`]: the projection rebuilt from the source tables.
 //! - [`calibrate`]: the prediction models fitted per scope from the stored statistics.
+//! - [`rescore`]: the daily segment rescoring (time-driven memberships, new segments).
 
 pub mod calibrate;
 pub mod decode;
 pub mod handler;
 pub mod projector;
 pub mod rebuild;
+pub mod rescore;

@@ -12,6 +12,7 @@ use c360_domain::{Identifier, SeqNo, SourceKind, SourceRecord, Zone};
 use c360_dynamodb::keys::entry_sk;
 use c360_dynamodb::store::{Store, StoreError};
 use c360_runtime::cache::Cache;
+use c360_runtime::segments::Segments;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -22,6 +23,9 @@ pub struct Projector {
     /// Cached answers the changes make stale are dropped here, before the change is
     /// acknowledged (ADR 0006).
     cache: Cache,
+    /// Saved segments re-evaluated for the customers each change touched, before the change
+    /// is acknowledged (ADR 0009); none when `None`.
+    segments: Option<Segments>,
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -40,7 +44,18 @@ impl Projector {
             zone,
             max_attempts: 12,
             cache: Cache::disabled(),
+            segments: None,
         }
+    }
+
+    /// The same projector, keeping the saved segments' memberships current.
+    pub fn with_segments(mut self, segments: Segments) -> Self {
+        self.segments = Some(segments);
+        self
+    }
+
+    pub fn segments(&self) -> Option<&Segments> {
+        self.segments.as_ref()
     }
 
     /// The same projector, invalidating `cache` for every change it applies.
@@ -111,6 +126,13 @@ impl Projector {
                         // Boxed like the attempt: inline, the ingest binaries' future
                         // overflows rustc's query depth.
                         Box::pin(self.cache.invalidate(&ids, &scopes)).await;
+                        // A redelivery re-evaluates too: the delivery before it may have
+                        // committed and stopped before its memberships were written. A
+                        // failure fails the record, which is retried (nothing is lost).
+                        if let Some(segments) = &self.segments {
+                            let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
+                            Box::pin(segments.reconcile(&ids, now)).await?;
+                        }
                     }
                     return Ok(outcome);
                 }

@@ -305,7 +305,12 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let clients = c360_runtime::config::Clients::from_env(&config, None).await;
     let cache =
         c360_runtime::cache::Cache::from_env().map_err(c360_runtime::config::ConfigError::new)?;
-    let projector = Projector::new(clients.store.clone(), config.zone).with_cache(cache);
+    let projector = Projector::new(clients.store.clone(), config.zone)
+        .with_cache(cache)
+        .with_segments(c360_runtime::segments::Segments::new(
+            clients.store.clone(),
+            config.clone(),
+        ));
     let sources = source_tables_from_env();
     let (projector, sources, zone) = (&projector, &sources, &config.zone);
     lambda_runtime::run(lambda_runtime::service_fn(

@@ -4,7 +4,10 @@
 //! - [`telemetry`]: JSON logs with phone numbers redacted, and CloudWatch EMF metrics.
 //! - [`cache`]: answers cached in Redis (cache-aside), read by the API wing and invalidated by
 //!   the ingest wing.
+//! - [`segments`]: saved segments' memberships kept current after each change, by the daily
+//!   rescoring, and on erasure.
 
 pub mod cache;
 pub mod config;
+pub mod segments;
 pub mod telemetry;
