@@ -62,6 +62,8 @@ pub struct AuditRecord {
     /// `all` or the store id the answer was scoped to; `None` before a scope was decided.
     pub scope: Option<String>,
     pub status: u16,
+    /// What else identifies the access (a segment export: `segment=seg_… rows=N`).
+    pub detail: Option<String>,
 }
 
 impl AuditRecord {
@@ -132,6 +134,7 @@ impl AuditLog {
                     ("identifier_type", &record.identifier_type),
                     ("subject", &record.subject),
                     ("scope", &record.scope),
+                    ("detail", &record.detail),
                 ] {
                     if let Some(v) = value {
                         item.insert(name.into(), s(v));
@@ -232,6 +235,7 @@ fn parse(item: &HashMap<String, AttributeValue>) -> AuditRecord {
         identifier_type: text("identifier_type"),
         subject: text("subject"),
         scope: text("scope"),
+        detail: text("detail"),
         status: num("status")
             .and_then(|n| u16::try_from(n).ok())
             .unwrap_or(0),

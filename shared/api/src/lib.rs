@@ -11,3 +11,4 @@ pub mod auth;
 pub mod erase;
 pub mod http;
 pub mod reads;
+pub mod segments;

@@ -15,6 +15,7 @@ use c360_ingest::handler::Ingest;
 use c360_ingest::projector::Projector;
 use c360_runtime::cache::Cache;
 use c360_runtime::config::{dynamodb_client, Config};
+use c360_runtime::segments::Segments;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,7 +116,9 @@ pub fn stream_sources(
         .map(|kind| {
             let ingest = Ingest::new(
                 kind,
-                Projector::new(store.clone(), config.zone).with_cache(cache.clone()),
+                Projector::new(store.clone(), config.zone)
+                    .with_cache(cache.clone())
+                    .with_segments(Segments::new(store.clone(), config.clone())),
                 config.zone,
             );
             let settled = settled.clone();
@@ -138,4 +141,41 @@ pub fn stream_sources(
             StreamSource::new(source_table(kind), handler)
         })
         .collect()
+}
+
+/// The seed's two example segments (`spec/customer360-seed.md`, marketing): high-value active
+/// customers (`rfm_score >= 70` and `活跃用户`) and everyone tagged `流失风险`. Fixed ids so the
+/// README's curl commands work on every machine.
+pub fn demo_segments(now: c360_domain::Millis) -> Vec<c360_domain::segment::SegmentDef> {
+    use c360_domain::segment::{Filter, SegmentDef};
+    let def = |id: &str, name: &str, description: &str, filter: &str| {
+        Filter::parse_json(filter).map(|filter| SegmentDef {
+            id: id.to_string(),
+            name: name.to_string(),
+            description: Some(description.to_string()),
+            filter,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            created_by: Some("c360-dev".to_string()),
+            built_at: None,
+        })
+    };
+    [
+        def(
+            "seg_demo_high_value_active",
+            "高价值活跃客户",
+            "RFM 评分 ≥ 70 且 活跃用户: 发送专属优惠",
+            r#"{"and":[{"field":"rfm_score","op":"gte","value":70},{"field":"tags","op":"contains_all","value":["活跃用户"]}]}"#,
+        ),
+        def(
+            "seg_demo_churn_risk",
+            "流失风险客户",
+            "标签 流失风险: 启动挽回",
+            r#"{"field":"tags","op":"contains_all","value":["流失风险"]}"#,
+        ),
+    ]
+    .into_iter()
+    .filter_map(Result::ok)
+    .collect()
 }

@@ -1,8 +1,8 @@
 //! `c360-dev`: the local environment. `scripts/dev` runs `c360-dev up`.
 //!
 //! About 500 lines because it is the whole command line: the `clap` definitions and one short
-//! function per command (`setup`, `seed`, `calibrate`, `rebuild`, `replay-dead-letters`,
-//! `serve`, `up`, `tokens`, `schema`, `compare-tables`), each wiring library code (`lib.rs`, `server.rs`, the wings, the devkit)
+//! function per command (`setup`, `seed`, `calibrate`, `rescore`, `demo-segments`, `rebuild`,
+//! `replay-dead-letters`, `serve`, `up`, `tokens`, `schema`, `compare-tables`), each wiring library code (`lib.rs`, `server.rs`, the wings, the devkit)
 //! and read top to bottom next to its flags.
 
 mod compare;
@@ -50,6 +50,21 @@ enum Command {
     },
     /// Fit the churn and lifetime-value models per store from the projection (weekly in AWS).
     Calibrate,
+    /// Re-evaluate every customer's saved-segment memberships (daily in AWS): resumable by
+    /// `--run`; `--at` moves the clock (RFC 3339) to see what time alone changes.
+    Rescore {
+        /// The run id (default: today in the deployment's zone); a finished run does nothing.
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long, default_value_t = 4)]
+        segments: i32,
+        /// Evaluate at this time instead of now, e.g. 2027-02-22T09:00:00+08:00.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Save the seed's two example segments (高价值活跃: rfm_score >= 70 and 活跃用户;
+    /// 流失风险: tag 流失风险) unless saved segments exist.
+    DemoSegments,
     /// Print bearer tokens for the three roles, signed with the local secret (C360_JWT_SECRET).
     Tokens {
         /// The store of the store_admin and staff tokens.
@@ -188,6 +203,44 @@ async fn seed(sdk: &aws_config::SdkConfig, customers: usize, seed: u64) -> anyho
     Ok(written)
 }
 
+async fn rescore(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    run: Option<String>,
+    segments: i32,
+    now: c360_domain::Millis,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let engine = c360_runtime::segments::Segments::new(store(sdk, config), config.clone());
+    let run = run.unwrap_or_else(|| c360_ingest::rescore::run_of_day(now, &config.zone));
+    let report = engine.rescore(&run, segments, now).await?;
+    println!(
+        "Rescoring {}: {} customers evaluated, {} rows written, {} entered, {} left, {} segments materialized, in {:.1}s",
+        report.run,
+        report.changed.evaluated,
+        report.changed.rows_written,
+        report.changed.entered,
+        report.changed.left,
+        report.materialized.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn demo_segments(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<()> {
+    let store = store(sdk, config);
+    if !store.segment_defs().await?.is_empty() {
+        println!("Saved segments exist; leaving them as they are.");
+        return Ok(());
+    }
+    let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
+    for def in c360_local::demo_segments(now) {
+        store.put_segment_def(&def, None).await?;
+        println!("  segment {} {}", def.id, def.name);
+    }
+    Ok(())
+}
+
 async fn calibrate(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
@@ -221,7 +274,11 @@ async fn rebuild(
     use c360_ingest::rebuild::{rebuild, RebuildOptions};
     let started = std::time::Instant::now();
     let projector = c360_ingest::projector::Projector::new(store(sdk, config), config.zone)
-        .with_cache(Cache::from_env().map_err(anyhow::Error::msg)?);
+        .with_cache(Cache::from_env().map_err(anyhow::Error::msg)?)
+        .with_segments(c360_runtime::segments::Segments::new(
+            store(sdk, config),
+            config.clone(),
+        ));
     let sources: Vec<_> = SourceKind::ALL
         .into_iter()
         .map(|k| (k, source_table(k)))
@@ -399,6 +456,16 @@ async fn serve(
                     if let Err(e) = calibrate(&sdk, &config).await {
                         eprintln!("Calibration failed: {e:#}");
                     }
+                    println!("Saving the seed's two segments and rescoring everyone:");
+                    if let Err(e) = demo_segments(&sdk, &config).await {
+                        eprintln!("Demo segments failed: {e:#}");
+                    }
+                    let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
+                    // Its own run id: the day's run is for the clock's rescoring.
+                    let run = format!("demo-{}", now.0);
+                    if let Err(e) = rescore(&sdk, &config, Some(run), 4, now).await {
+                        eprintln!("Rescoring failed: {e:#}");
+                    }
                     println!("Ready for the demo.");
                     break;
                 }
@@ -450,6 +517,18 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(&sdk, &config, &args, None).await,
         Command::Calibrate => calibrate(&sdk, &config).await,
+        Command::Rescore { run, segments, at } => {
+            let now = match at {
+                None => c360_domain::Millis(chrono::Utc::now().timestamp_millis()),
+                Some(t) => c360_domain::Millis(
+                    chrono::DateTime::parse_from_rfc3339(&t)
+                        .with_context(|| format!("--at `{t}` is not an RFC 3339 time"))?
+                        .timestamp_millis(),
+                ),
+            };
+            rescore(&sdk, &config, run, segments, now).await
+        }
+        Command::DemoSegments => demo_segments(&sdk, &config).await,
         Command::Tokens { store } => {
             for (who, token) in dev_tokens(&store)? {
                 println!("{who:<28} {token}");

@@ -26,18 +26,22 @@ async fn route(
     uri: Uri,
     headers: axum::http::HeaderMap,
     RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
 ) -> Response {
-    let Some(endpoint) = Endpoint::from_path(uri.path()) else {
+    let segments = uri.path().starts_with(c360_api::segments::PATH);
+    let endpoint = Endpoint::from_path(uri.path());
+    if endpoint.is_none() && !segments {
         let paths: Vec<String> = Endpoint::ALL.iter().map(|e| e.path()).collect();
         let mut resp = to_axum(error_response(&ApiError::InvalidParameter(format!(
-            "No such path `{}`; try one of {}.",
+            "No such path `{}`; try one of {}, {}.",
             uri.path(),
-            paths.join(", ")
+            paths.join(", "),
+            c360_api::segments::PATH
         ))));
         *resp.status_mut() = axum::http::StatusCode::NOT_FOUND;
         return resp;
-    };
-    if method.as_str() != endpoint.method() {
+    }
+    if let Some(endpoint) = endpoint.filter(|e| method.as_str() != e.method()) {
         let mut resp = to_axum(error_response(&ApiError::InvalidParameter(format!(
             "{} takes {} only.",
             endpoint.path(),
@@ -59,12 +63,23 @@ async fn route(
     for (k, v) in pairs {
         params.entry(k).or_default().push(v);
     }
-    let mut req = lambda_http::Request::new(Body::Empty);
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(body.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    let mut req = lambda_http::Request::new(body);
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;
     let req = req.with_query_string_parameters(params);
-    to_axum(handle(&app, endpoint, req).await)
+    match endpoint {
+        Some(endpoint) => to_axum(handle(&app, endpoint, req).await),
+        None => to_axum(c360_api::segments::handle(&app, req).await),
+    }
 }
 
 pub fn router(app: App) -> axum::Router {

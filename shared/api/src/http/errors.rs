@@ -17,6 +17,14 @@ pub enum ApiError {
     Forbidden(String),
     #[error("No customer was found for this {0} in the requested scope.")]
     NotFound(&'static str),
+    #[error("No saved segment `{0}`; GET /api/v1/customer360/segments lists them.")]
+    SegmentNotFound(String),
+    #[error("{0}")]
+    NoRoute(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("A service this answer depends on is unavailable; try again shortly.")]
     Unavailable,
     #[error("Something went wrong on our side; it has been logged.")]
@@ -29,7 +37,9 @@ impl ApiError {
             ApiError::InvalidParameter(_) => 400,
             ApiError::Unauthenticated(_) => 401,
             ApiError::Forbidden(_) => 403,
-            ApiError::NotFound(_) => 404,
+            ApiError::NotFound(_) | ApiError::SegmentNotFound(_) | ApiError::NoRoute(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::Conflict(_) => 409,
             ApiError::Unavailable => 503,
             ApiError::Internal => 500,
         }
@@ -40,13 +50,17 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "CUSTOMER_NOT_FOUND",
+            ApiError::SegmentNotFound(_) => "SEGMENT_NOT_FOUND",
+            ApiError::NoRoute(_) => "NOT_FOUND",
+            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::Conflict(_) => "CONFLICT",
             ApiError::Unavailable => "UNAVAILABLE",
             ApiError::Internal => "INTERNAL",
         }
     }
 }
 
-pub(super) fn json_response(status: u16, body: &Value) -> Response<Body> {
+pub(crate) fn json_response(status: u16, body: &Value) -> Response<Body> {
     let text = serde_json::to_string(body).unwrap_or_else(|_| {
         r#"{"success":false,"error":{"code":"INTERNAL","message":"unserializable answer"}}"#.into()
     });
@@ -78,7 +92,7 @@ pub(super) fn read_error(err: ReadError, kind: &'static str) -> ApiError {
     }
 }
 
-pub(super) fn store_error(err: StoreError) -> ApiError {
+pub(crate) fn store_error(err: StoreError) -> ApiError {
     match err {
         StoreError::Unavailable(e) => {
             tracing::error!(error = %e, "dependency unavailable");
@@ -91,6 +105,6 @@ pub(super) fn store_error(err: StoreError) -> ApiError {
     }
 }
 
-pub(super) fn denied(d: Denied) -> ApiError {
+pub(crate) fn denied(d: Denied) -> ApiError {
     ApiError::Forbidden(d.to_string())
 }

@@ -10,7 +10,7 @@ mod request;
 mod tests;
 
 pub use access::{Access, LocalDefaults};
-use errors::*;
+pub(crate) use errors::{denied, json_response, store_error};
 pub use errors::{error_response, ApiError};
 use request::{answer, cache_slot, note_subject, prepare, Intent};
 
@@ -19,6 +19,7 @@ use crate::reads::Reads;
 use c360_domain::Millis;
 use c360_runtime::cache::{Cache, CacheUse};
 use c360_runtime::config::{Clients, Config, ConfigError};
+use c360_runtime::segments::Segments;
 use c360_runtime::telemetry;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
@@ -104,11 +105,14 @@ pub struct App {
     pub access: Arc<Access>,
     /// Answers served from Redis when they are current ([`Cache::disabled`] by default).
     pub cache: Cache,
+    /// Saved segments, their members and counts (also what an erasure clears).
+    pub segments: Segments,
 }
 
 impl App {
     pub fn new(reads: Reads, access: Access) -> Self {
         App {
+            segments: Segments::new(reads.store().clone(), reads.config().clone()),
             reads,
             access: Arc::new(access),
             cache: Cache::disabled(),
@@ -124,7 +128,7 @@ impl App {
 
 static LOCAL_REQUESTS: AtomicU64 = AtomicU64::new(0);
 
-fn request_id(req: &Request, now: Millis) -> String {
+pub(crate) fn request_id(req: &Request, now: Millis) -> String {
     let id = match req.request_context_ref() {
         Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
             ctx.request_id.clone().unwrap_or_default()
@@ -147,7 +151,7 @@ fn request_id(req: &Request, now: Millis) -> String {
 }
 
 /// Writes the audit record; when it cannot be written the answer is 503 and carries no data.
-async fn audited(app: &App, audit: &AuditRecord) -> Result<(), ApiError> {
+pub(crate) async fn audited(app: &App, audit: &AuditRecord) -> Result<(), ApiError> {
     app.access.audit.write(audit).await.map_err(|e| {
         tracing::error!(error = %e, request_id = %audit.request_id, "audit record not written; answering 503");
         ApiError::Unavailable
@@ -169,6 +173,7 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
         subject: None,
         scope: None,
         status: 0,
+        detail: None,
     };
     note_subject(&app.access.hasher, endpoint, &req, &mut audit);
     let mut cache_use = CacheUse::Off;

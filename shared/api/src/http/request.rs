@@ -303,7 +303,7 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
             )))
         }
         Intent::Erase(id) => {
-            let erased = erase::erase(reads.store(), &id, now)
+            let erased = erase::erase(&app.segments, &id, now)
                 .await
                 .map_err(|e| read_error(e, id_kind(&id)))?;
             // Nothing cached about the customer survives: their answers by any identifier,

@@ -1,0 +1,738 @@
+//! What each segments route does once the caller is known and allowed.
+
+use super::{inline_filter, json_body, query_pairs, Reply, Route, Target, PATH};
+use crate::audit::AuditRecord;
+use crate::http::{denied, store_error, ApiError, App};
+use c360_domain::access::{mask_answer, Caller};
+use c360_domain::prediction::StoreModel;
+use c360_domain::projection::Scope;
+use c360_domain::segment::{canonical, Filter, SegmentDef, MAX_SAVED_SEGMENTS};
+use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
+use c360_dynamodb::keys::{decode_member_cursor, encode_member_cursor};
+use c360_dynamodb::store::{StoreError, StoredRow};
+use lambda_http::Request;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Members per page: default and most.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 200;
+/// Customers one check may ask about.
+const MAX_CHECK: usize = 100;
+/// Roster rows one live page reads at most (a few index Query pages): a page of a sparse
+/// filter may come back short, with a cursor to go on from.
+const LIVE_PAGE_ROWS: usize = 2_000;
+/// Roster rows per index Query.
+const ROSTER_QUERY_ROWS: usize = 500;
+/// The query parameters that are not filter fields.
+const RESERVED: [&str; 5] = [
+    "store_id",
+    "limit",
+    "cursor",
+    "customer_identifier",
+    "identifier_type",
+];
+
+fn store_err(e: StoreError) -> ApiError {
+    store_error(e)
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut found = pairs.iter().filter(|(k, _)| k == name);
+    let first = found.next().map(|(_, v)| v.as_str());
+    if found.next().is_some() {
+        return Err(ApiError::InvalidParameter(format!(
+            "Parameter `{name}` is given more than once; give it once."
+        )));
+    }
+    Ok(first)
+}
+
+/// For a saved segment's routes every parameter must be one the route takes.
+fn only_known(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), ApiError> {
+    match pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        Some((k, _)) => Err(ApiError::InvalidParameter(format!(
+            "Unknown parameter `{k}`; this route accepts: {}.",
+            allowed.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn text_field<'a>(body: &'a Value, name: &str, params: &'a [(String, String)]) -> Option<String> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+}
+
+fn scope_of(
+    caller: &Caller,
+    pairs: &[(String, String)],
+    body: &Value,
+    audit: &mut AuditRecord,
+) -> Result<Scope, ApiError> {
+    let raw = match body.get("store_id") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Null) | None => param(pairs, "store_id")?.map(str::to_string),
+        Some(_) => {
+            return Err(ApiError::InvalidParameter(
+                "`store_id` must be a string.".into(),
+            ))
+        }
+    };
+    let store = raw
+        .map(|s| {
+            StoreId::parse(&s).map_err(|_| {
+                ApiError::InvalidParameter(
+                    "Parameter `store_id` must be 1-64 letters, digits, `-` or `_`.".into(),
+                )
+            })
+        })
+        .transpose()?;
+    let scope = caller.scope(store).map_err(denied)?;
+    audit.scope = Some(match &scope {
+        Scope::AllStores => "all".to_string(),
+        Scope::Store(s) => s.as_str().to_string(),
+    });
+    Ok(scope)
+}
+
+fn limit_of(pairs: &[(String, String)], body: &Value) -> Result<usize, ApiError> {
+    let raw = match body.get("limit") {
+        Some(v) if !v.is_null() => Some(v.to_string()),
+        _ => param(pairs, "limit")?.map(str::to_string),
+    };
+    match raw {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::InvalidParameter(format!(
+                "Parameter `limit` must be a whole number from 1 to {MAX_LIMIT}; got `{v}`."
+            ))),
+        },
+    }
+}
+
+fn cursor_of(pairs: &[(String, String)], body: &Value) -> Result<Option<Identifier>, ApiError> {
+    let raw = match body.get("cursor").and_then(Value::as_str) {
+        Some(c) => Some(c.to_string()),
+        None => param(pairs, "cursor")?.map(str::to_string),
+    };
+    raw.map(|c| {
+        decode_member_cursor(&c).ok_or_else(|| {
+            ApiError::InvalidParameter(
+                "Parameter `cursor` is not a cursor from this list; use `next_cursor` from the previous page.".into(),
+            )
+        })
+    })
+    .transpose()
+}
+
+fn scope_json(scope: &Scope) -> Value {
+    match scope {
+        Scope::AllStores => Value::Null,
+        Scope::Store(s) => json!(s.as_str()),
+    }
+}
+
+/// What a membership question runs against: a saved segment's member items, or a filter
+/// evaluated live over the scope's roster (an inline filter, or a saved segment whose
+/// member items are not complete yet).
+struct Source {
+    segment: Option<SegmentDef>,
+    filter: Filter,
+    materialized: bool,
+}
+
+impl Source {
+    fn label(&self) -> &'static str {
+        if self.materialized {
+            "members"
+        } else {
+            "live"
+        }
+    }
+    fn head(&self, scope: &Scope, now: Millis, app: &App) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        m.insert(
+            "segment_id".into(),
+            json!(self.segment.as_ref().map(|s| s.id.clone())),
+        );
+        m.insert("store_id".into(), scope_json(scope));
+        m.insert("filter".into(), self.filter.to_json());
+        m.insert("evaluated_from".into(), json!(self.label()));
+        m.insert(
+            "computed_at".into(),
+            json!(app.reads.config().zone.format(now)),
+        );
+        m
+    }
+}
+
+async fn source(
+    app: &App,
+    target: &Target,
+    pairs: &[(String, String)],
+    body: &Value,
+) -> Result<Source, ApiError> {
+    match target {
+        Target::Inline => Ok(Source {
+            segment: None,
+            filter: inline_filter(pairs, body, &RESERVED)?,
+            materialized: false,
+        }),
+        Target::Saved(id) => {
+            only_known(pairs, &RESERVED)?;
+            let def = app
+                .segments
+                .store()
+                .segment_def(id)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| ApiError::SegmentNotFound(id.clone()))?;
+            Ok(Source {
+                filter: def.filter.clone(),
+                materialized: def.built_at.is_some(),
+                segment: Some(def),
+            })
+        }
+    }
+}
+
+/// The scope's fitted model, when the filter needs predictions (one GetItem-sized read).
+async fn model_for(
+    app: &App,
+    filter: &Filter,
+    scope: &Scope,
+) -> Result<Option<StoreModel>, ApiError> {
+    if !filter.needs_predictions() {
+        return Ok(None);
+    }
+    Ok(app
+        .segments
+        .store()
+        .load_with_models(None, &[], &[], std::slice::from_ref(scope), false)
+        .await
+        .map_err(store_err)?
+        .models
+        .remove(scope))
+}
+
+/// Walks the roster from `after`, keeping the rows that match, until `want` matched or
+/// `budget` rows were read (`None`: no bound). Returns the matches and where to go on.
+async fn live_walk(
+    app: &App,
+    source: &Source,
+    scope: &Scope,
+    now: Millis,
+    mut after: Option<Identifier>,
+    want: Option<usize>,
+    budget: Option<usize>,
+) -> Result<(Vec<StoredRow>, Option<Identifier>), ApiError> {
+    let model = model_for(app, &source.filter, scope).await?;
+    let e = app.segments.evaluation(scope, model.as_ref(), now);
+    let with_predictions = source.filter.needs_predictions();
+    let mut out = Vec::new();
+    let mut read = 0usize;
+    loop {
+        let page_size = match (want, budget) {
+            (Some(_), Some(b)) => ROSTER_QUERY_ROWS.min(b.saturating_sub(read)).max(1),
+            _ => ROSTER_QUERY_ROWS,
+        };
+        let (rows, more) = app
+            .segments
+            .store()
+            .roster_page(scope, page_size, after.as_ref())
+            .await
+            .map_err(store_err)?;
+        let in_page = rows.len();
+        for (i, row) in rows.into_iter().enumerate() {
+            read += 1;
+            let last = row.node.clone();
+            if source
+                .filter
+                .matches(&row.row.figures(scope, &e, with_predictions))
+            {
+                out.push(row);
+            }
+            if want.is_some_and(|w| out.len() >= w) || budget.is_some_and(|b| read >= b) {
+                // Go on after this row, unless it was the roster's last.
+                let at_end = i + 1 == in_page && more.is_none();
+                return Ok((out, (!at_end).then_some(last)));
+            }
+        }
+        match more {
+            Some(m) => after = Some(m),
+            None => return Ok((out, None)),
+        }
+    }
+}
+
+pub(super) async fn run(
+    app: &App,
+    caller: &Caller,
+    route: Route,
+    req: &Request,
+    now: Millis,
+    audit: &mut AuditRecord,
+) -> Result<Reply, ApiError> {
+    let pairs = query_pairs(req);
+    let body = json_body(req)?;
+    let zone = app.reads.config().zone;
+    let store = app.segments.store();
+    let masking = app.access.masking.for_role(caller.role);
+    let masked = |mut v: Value| {
+        mask_answer(&mut v, masking, &[]);
+        v
+    };
+    match route {
+        Route::List => {
+            only_known(&pairs, &[])?;
+            let defs = store.segment_defs().await.map_err(store_err)?;
+            let list: Vec<Value> = defs.iter().map(|d| d.json(&zone)).collect();
+            Ok(Reply::Json(
+                200,
+                json!({"segments": list, "total": list.len(), "computed_at": zone.format(now)}),
+            ))
+        }
+        Route::Create => {
+            only_known(&pairs, &[])?;
+            let (name, description, filter) = definition_fields(&body, None)?;
+            let defs = store.segment_defs().await.map_err(store_err)?;
+            if defs.len() >= MAX_SAVED_SEGMENTS {
+                return Err(ApiError::Conflict(format!(
+                    "There are already {MAX_SAVED_SEGMENTS} saved segments, the most this service keeps current; delete one first."
+                )));
+            }
+            let def = SegmentDef {
+                id: new_segment_id(),
+                name,
+                description,
+                filter,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                created_by: Some(caller.sub.clone()),
+                built_at: None,
+            };
+            store
+                .put_segment_def(&def, None)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict => {
+                        ApiError::Conflict("A segment with this id exists; try again.".into())
+                    }
+                    e => store_err(e),
+                })?;
+            app.segments.refresh_defs();
+            audit.detail = Some(format!("segment={}", def.id));
+            Ok(Reply::Json(201, def.json(&zone)))
+        }
+        Route::Get(id) => {
+            only_known(&pairs, &[])?;
+            let def = store
+                .segment_def(&id)
+                .await
+                .map_err(store_err)?
+                .ok_or(ApiError::SegmentNotFound(id))?;
+            Ok(Reply::Json(200, def.json(&zone)))
+        }
+        Route::Update(id) => {
+            only_known(&pairs, &[])?;
+            let old = store
+                .segment_def(&id)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| ApiError::SegmentNotFound(id.clone()))?;
+            if let Some(v) = body.get("version") {
+                if v.as_i64() != Some(old.version) {
+                    return Err(ApiError::Conflict(format!(
+                        "Segment {id} is at version {}, not {v}: read it again and apply your change to that.",
+                        old.version
+                    )));
+                }
+            }
+            let (name, description, filter) = definition_fields(&body, Some(&old))?;
+            let def = SegmentDef {
+                name,
+                description,
+                filter,
+                version: old.version + 1,
+                updated_at: now,
+                built_at: None,
+                ..old.clone()
+            };
+            store
+                .put_segment_def(&def, Some(old.version))
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict => ApiError::Conflict(format!(
+                        "Segment {id} changed meanwhile; read it again."
+                    )),
+                    e => store_err(e),
+                })?;
+            app.segments.refresh_defs();
+            audit.detail = Some(format!("segment={id}"));
+            Ok(Reply::Json(200, def.json(&zone)))
+        }
+        Route::Delete(id) => {
+            only_known(&pairs, &[])?;
+            if !store.delete_segment_def(&id).await.map_err(store_err)? {
+                return Err(ApiError::SegmentNotFound(id));
+            }
+            app.segments.refresh_defs();
+            audit.detail = Some(format!("segment={id}"));
+            Ok(Reply::Json(200, json!({"segment_id": id, "deleted": true})))
+        }
+        Route::Members(target) => {
+            let scope = scope_of(caller, &pairs, &body, audit)?;
+            let source = source(app, &target, &pairs, &body).await?;
+            let limit = limit_of(&pairs, &body)?;
+            let after = cursor_of(&pairs, &body)?;
+            let (rows, next) = if let (true, Some(def)) = (source.materialized, &source.segment) {
+                let (ids, next) = store
+                    .segment_member_page(&def.id, &scope, limit, after.as_ref())
+                    .await
+                    .map_err(store_err)?;
+                let keys: Vec<(Identifier, Scope)> =
+                    ids.iter().map(|i| (i.clone(), scope.clone())).collect();
+                let mut found = store.segment_rows_at(&keys).await.map_err(store_err)?;
+                let rows: Vec<StoredRow> = ids.iter().filter_map(|i| found.remove(i)).collect();
+                (rows, next)
+            } else {
+                live_walk(
+                    app,
+                    &source,
+                    &scope,
+                    now,
+                    after,
+                    Some(limit),
+                    Some(LIVE_PAGE_ROWS),
+                )
+                .await?
+            };
+            let e = app.segments.evaluation(&scope, None, now);
+            let members: Vec<Value> = rows.iter().map(|r| r.row.hit(&e)).collect();
+            let mut answer = source.head(&scope, now, app);
+            answer.insert("order".into(), json!("customer_identifier_key"));
+            answer.insert("count".into(), json!(members.len()));
+            answer.insert("members".into(), json!(members));
+            answer.insert(
+                "next_cursor".into(),
+                json!(next.as_ref().map(encode_member_cursor)),
+            );
+            Ok(Reply::Json(200, masked(Value::Object(answer))))
+        }
+        Route::Count(target) => {
+            let scope = scope_of(caller, &pairs, &body, audit)?;
+            let source = source(app, &target, &pairs, &body).await?;
+            let count = match (&source.segment, source.materialized) {
+                (Some(def), true) => store
+                    .segment_count(&def.id, &scope)
+                    .await
+                    .map_err(store_err)?,
+                _ => live_walk(app, &source, &scope, now, None, None, None)
+                    .await?
+                    .0
+                    .len() as i64,
+            };
+            let mut answer = source.head(&scope, now, app);
+            answer.insert("count".into(), json!(count.max(0)));
+            Ok(Reply::Json(200, Value::Object(answer)))
+        }
+        Route::Check(target) => {
+            let scope = scope_of(caller, &pairs, &body, audit)?;
+            let source = source(app, &target, &pairs, &body).await?;
+            let asked = asked_identifiers(&pairs, &body)?;
+            if asked.len() == 1 {
+                audit.identifier_type = Some(asked[0].kind().as_str().to_string());
+                audit.subject = Some(app.access.hasher.identifier(&asked[0]));
+            }
+            let answers = check(app, &source, &scope, &asked, now).await?;
+            let results: Vec<Value> = asked
+                .iter()
+                .zip(answers)
+                .map(|(id, yes)| {
+                    json!({
+                        "customer_identifier": id.value(),
+                        "identifier_type": id.kind().as_str(),
+                        "in_segment": yes,
+                    })
+                })
+                .collect();
+            let mut answer = source.head(&scope, now, app);
+            answer.insert("results".into(), json!(results));
+            Ok(Reply::Json(200, masked(Value::Object(answer))))
+        }
+        Route::Export(target) => {
+            let scope = scope_of(caller, &pairs, &body, audit)?;
+            let source = source(app, &target, &pairs, &body).await?;
+            let rows = all_members(app, &source, &scope, now).await?;
+            let e = app.segments.evaluation(&scope, None, now);
+            let mut hits = Value::Array(rows.iter().map(|r| r.row.hit(&e)).collect());
+            mask_answer(&mut hits, masking, &[]);
+            let text = to_csv(&hits)?;
+            let name = source
+                .segment
+                .as_ref()
+                .map_or("inline".to_string(), |s| s.id.clone());
+            audit.detail = Some(format!("segment={name} rows={}", rows.len()));
+            Ok(Reply::Csv {
+                filename: format!("{name}-{}.csv", audit.scope.as_deref().unwrap_or("all")),
+                text,
+            })
+        }
+    }
+}
+
+/// Every member (all pages) of a source in a scope.
+async fn all_members(
+    app: &App,
+    source: &Source,
+    scope: &Scope,
+    now: Millis,
+) -> Result<Vec<StoredRow>, ApiError> {
+    let store = app.segments.store();
+    match (&source.segment, source.materialized) {
+        (Some(def), true) => {
+            let mut out = Vec::new();
+            let mut after = None;
+            loop {
+                let (ids, next) = store
+                    .segment_member_page(&def.id, scope, 1000, after.as_ref())
+                    .await
+                    .map_err(store_err)?;
+                let keys: Vec<(Identifier, Scope)> =
+                    ids.iter().map(|i| (i.clone(), scope.clone())).collect();
+                let mut found = store.segment_rows_at(&keys).await.map_err(store_err)?;
+                out.extend(ids.iter().filter_map(|i| found.remove(i)));
+                match next {
+                    Some(n) => after = Some(n),
+                    None => return Ok(out),
+                }
+            }
+        }
+        _ => Ok(live_walk(app, source, scope, now, None, None, None)
+            .await?
+            .0),
+    }
+}
+
+/// Whether each asked customer is in the source in the scope: identifiers resolved to their
+/// customer (one BatchGetItem of nodes), then one BatchGetItem of member items (or of rows,
+/// evaluated live).
+async fn check(
+    app: &App,
+    source: &Source,
+    scope: &Scope,
+    asked: &[Identifier],
+    now: Millis,
+) -> Result<Vec<bool>, ApiError> {
+    let store = app.segments.store();
+    let nodes = store
+        .load(None, asked, &[], false)
+        .await
+        .map_err(store_err)?
+        .nodes;
+    let canon: Vec<Identifier> = asked
+        .iter()
+        .map(|id| {
+            nodes
+                .get(id)
+                .and_then(|n| canonical(&n.links.cluster).cloned())
+                .unwrap_or_else(|| id.clone())
+        })
+        .collect();
+    match (&source.segment, source.materialized) {
+        (Some(def), true) => {
+            let members = store
+                .segment_members_among(&def.id, scope, &canon)
+                .await
+                .map_err(store_err)?;
+            Ok(canon.iter().map(|c| members.contains(c)).collect())
+        }
+        _ => {
+            let keys: Vec<(Identifier, Scope)> =
+                canon.iter().map(|c| (c.clone(), scope.clone())).collect();
+            let rows: BTreeMap<Identifier, StoredRow> =
+                store.segment_rows_at(&keys).await.map_err(store_err)?;
+            let model = model_for(app, &source.filter, scope).await?;
+            let e = app.segments.evaluation(scope, model.as_ref(), now);
+            let with_predictions = source.filter.needs_predictions();
+            Ok(canon
+                .iter()
+                .map(|c| {
+                    rows.get(c).is_some_and(|r| {
+                        !r.row.stats.is_empty()
+                            && source
+                                .filter
+                                .matches(&r.row.figures(scope, &e, with_predictions))
+                    })
+                })
+                .collect())
+        }
+    }
+}
+
+/// The customers a check asks about: `customer_identifier` (+ `identifier_type`) in the
+/// query, or the body's `customers: [{customer_identifier, identifier_type?}, …]` (1 to 100).
+fn asked_identifiers(
+    pairs: &[(String, String)],
+    body: &Value,
+) -> Result<Vec<Identifier>, ApiError> {
+    let parse = |raw: &str, kind: Option<&str>| -> Result<Identifier, ApiError> {
+        let kind = match kind {
+            None => IdentifierType::Phone,
+            Some(t) => IdentifierType::parse(t).map_err(|_| {
+                ApiError::InvalidParameter(format!(
+                    "`identifier_type` must be one of phone, member_id, email; got `{t}`."
+                ))
+            })?,
+        };
+        Identifier::parse(kind, raw).map_err(|_| {
+            ApiError::InvalidParameter(format!("`{raw}` is not a valid {}.", kind.as_str()))
+        })
+    };
+    let mut out = Vec::new();
+    if let Some(raw) = param(pairs, "customer_identifier")? {
+        out.push(parse(raw, param(pairs, "identifier_type")?)?);
+    }
+    if let Some(list) = body.get("customers") {
+        let list = list.as_array().ok_or_else(|| {
+            ApiError::InvalidParameter(
+                "`customers` must be a list of {customer_identifier, identifier_type}.".into(),
+            )
+        })?;
+        for c in list {
+            let raw = c
+                .get("customer_identifier")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    ApiError::InvalidParameter(
+                        "Each of `customers` needs a `customer_identifier` (text).".into(),
+                    )
+                })?;
+            out.push(parse(
+                raw,
+                c.get("identifier_type").and_then(Value::as_str),
+            )?);
+        }
+    }
+    if out.is_empty() {
+        return Err(ApiError::InvalidParameter(
+            "Give `customer_identifier` (query) or `customers` (body): who to check.".into(),
+        ));
+    }
+    if out.len() > MAX_CHECK {
+        return Err(ApiError::InvalidParameter(format!(
+            "At most {MAX_CHECK} customers per check; got {}.",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// A new or updated definition's fields from the body (`name` 1-100 characters, optional
+/// `description` up to 500, `filter` in its JSON spelling); an update keeps what it omits.
+fn definition_fields(
+    body: &Value,
+    old: Option<&SegmentDef>,
+) -> Result<(String, Option<String>, Filter), ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::InvalidParameter(format!(
+            "The body must be a JSON object: {{\"name\": …, \"filter\": …}}; see {PATH}."
+        )));
+    }
+    if let Some(k) = body.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| !["name", "description", "filter", "version"].contains(&k.as_str()))
+    }) {
+        return Err(ApiError::InvalidParameter(format!(
+            "Unknown field `{k}`; a segment has name, description, filter (and version on update)."
+        )));
+    }
+    let name = match (text_field(body, "name", &[]), old) {
+        (Some(n), _) => n.trim().to_string(),
+        (None, Some(o)) => o.name.clone(),
+        (None, None) => String::new(),
+    };
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::InvalidParameter(
+            "`name` must be 1 to 100 characters.".into(),
+        ));
+    }
+    let description = match body.get("description") {
+        Some(Value::String(d)) if d.chars().count() <= 500 => Some(d.clone()),
+        Some(Value::Null) => None,
+        Some(_) => {
+            return Err(ApiError::InvalidParameter(
+                "`description` must be text of at most 500 characters.".into(),
+            ))
+        }
+        None => old.and_then(|o| o.description.clone()),
+    };
+    let filter =
+        match (body.get("filter"), old) {
+            (Some(f), _) => {
+                Filter::from_json(f).map_err(|e| ApiError::InvalidParameter(e.to_string()))?
+            }
+            (None, Some(o)) => o.filter.clone(),
+            (None, None) => return Err(ApiError::InvalidParameter(
+                "`filter` is required, e.g. {\"field\":\"rfm_score\",\"op\":\"gte\",\"value\":70}."
+                    .into(),
+            )),
+        };
+    Ok((name, description, filter))
+}
+
+/// `seg_` and 12 random hex digits.
+fn new_segment_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 6];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("seg_{}", hex::encode(bytes))
+}
+
+/// The CSV columns of an export, in order (the member hit's fields).
+pub(crate) const CSV_COLUMNS: [&str; 11] = [
+    "customer_identifier",
+    "identifier_type",
+    "name",
+    "phone",
+    "member_id",
+    "member_level",
+    "total_orders",
+    "total_spent",
+    "customer_tier",
+    "rfm_score",
+    "last_activity_at",
+];
+
+/// Hits (already masked) as CSV text with a header row (the `csv` crate quotes as needed).
+fn to_csv(hits: &Value) -> Result<String, ApiError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| {
+        tracing::error!(error = %e, "csv export failed");
+        ApiError::Internal
+    };
+    w.write_record(CSV_COLUMNS).map_err(fail)?;
+    for hit in hits.as_array().into_iter().flatten() {
+        let cells = CSV_COLUMNS.iter().map(|c| match hit.get(*c) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+        });
+        w.write_record(cells).map_err(fail)?;
+    }
+    let bytes = w.into_inner().map_err(|e| {
+        tracing::error!(error = %e, "csv export failed");
+        ApiError::Internal
+    })?;
+    String::from_utf8(bytes).map_err(|_| ApiError::Internal)
+}

@@ -1,0 +1,71 @@
+use super::ops::CSV_COLUMNS;
+use super::*;
+
+#[test]
+fn routes_are_read_from_method_and_path_and_a_wrong_one_says_what_exists() {
+    let r = |m: &str, p: &str| Route::parse(m, &format!("{PATH}{p}"));
+    assert_eq!(r("GET", "").unwrap(), Route::List);
+    assert_eq!(r("POST", "/").unwrap(), Route::Create);
+    assert_eq!(
+        r("GET", "/seg_ab12").unwrap(),
+        Route::Get("seg_ab12".into())
+    );
+    assert_eq!(
+        r("PUT", "/seg_ab12").unwrap(),
+        Route::Update("seg_ab12".into())
+    );
+    assert_eq!(
+        r("DELETE", "/seg_ab12").unwrap(),
+        Route::Delete("seg_ab12".into())
+    );
+    assert_eq!(
+        r("GET", "/seg_ab12/members").unwrap(),
+        Route::Members(Target::Saved("seg_ab12".into()))
+    );
+    assert_eq!(r("POST", "/count").unwrap(), Route::Count(Target::Inline));
+    assert_eq!(r("GET", "/check").unwrap(), Route::Check(Target::Inline));
+    assert_eq!(
+        r("GET", "/seg_ab12/export").unwrap(),
+        Route::Export(Target::Saved("seg_ab12".into()))
+    );
+    let e = r("DELETE", "").unwrap_err();
+    assert_eq!((e.status(), e.code()), (405, "METHOD_NOT_ALLOWED"));
+    let e = r("GET", "/seg_ab12/nope").unwrap_err();
+    assert_eq!((e.status(), e.code()), (404, "NOT_FOUND"));
+    assert!(e.to_string().contains("members"));
+    // Not an id: refused before it could reach a key.
+    let e = r("GET", "/seg_a%23b").unwrap_err();
+    assert_eq!(e.status(), 400);
+    let e = r("GET", "/a/b/c").unwrap_err();
+    assert_eq!(e.status(), 404);
+}
+
+#[test]
+fn only_writes_and_exports_need_an_admin() {
+    assert!(Route::Create.admins_only());
+    assert!(Route::Export(Target::Inline).admins_only());
+    assert!(!Route::Members(Target::Inline).admins_only());
+    assert!(!Route::Check(Target::Saved("seg_1".into())).admins_only());
+}
+
+#[test]
+fn an_inline_filter_comes_from_the_body_or_the_query_and_names_an_unknown_field() {
+    let pairs = vec![
+        ("store_id".to_string(), "s1".to_string()),
+        ("rfm_score_gte".to_string(), "70".to_string()),
+        ("tag".to_string(), "活跃用户".to_string()),
+    ];
+    let f = inline_filter(&pairs, &Value::Null, &["store_id"]).unwrap();
+    assert_eq!(f, Filter::from_query(&pairs[1..]).unwrap());
+    let body = json!({"filter": {"field": "rfm_score", "op": "gte", "value": 70}});
+    assert!(inline_filter(&[], &body, &[]).is_ok());
+    let e = inline_filter(&[("rfm_scor_gte".into(), "1".into())], &Value::Null, &[]).unwrap_err();
+    assert_eq!(e.status(), 400);
+    assert!(e.to_string().contains("rfm_scor_gte"), "{e}");
+}
+
+#[test]
+fn csv_columns_are_the_member_hit_fields() {
+    assert_eq!(CSV_COLUMNS[0], "customer_identifier");
+    assert!(CSV_COLUMNS.contains(&"rfm_score"));
+}
