@@ -31,6 +31,7 @@ pub use serde_json;
 pub mod faults;
 pub mod openapi;
 pub mod redis_server;
+pub mod segments;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
