@@ -46,7 +46,8 @@ impl SegmentFigures {
     /// The figures of the customer of `view` (its scope's stats, member record, clock, zone
     /// and thresholds), computed as the profile computes them ([`CustomerView::value`],
     /// [`CustomerView::tags`]). `scope` is the scope of `view.stats`; `birthday` the member's
-    /// (its countdown counts days in `view.zone`). The predictions are computed only when
+    /// ([`crate::projection::MemberInfo::birthday_month_day`]; its countdown counts days in
+    /// `view.zone`). The predictions are computed only when
     /// `with_predictions` (pass [`Filter::needs_predictions`]); otherwise they are missing.
     pub fn of_view(
         view: &CustomerView<'_>,

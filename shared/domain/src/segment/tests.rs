@@ -651,6 +651,7 @@ fn segment_figures_of_a_view_follow_the_profile() {
         points: None,
         balance_fen: None,
         store_id: None,
+        birthday: Some("1990-03-01".into()),
         registered_at: Millis(0),
         synced_at: None,
     };
@@ -667,7 +668,7 @@ fn segment_figures_of_a_view_follow_the_profile() {
         monthly_discount_rate: 0.01,
     };
     let scope = Scope::Store(store("s1"));
-    let f = SegmentFigures::of_view(&view, &scope, Birthday::new(3, 1), true);
+    let f = SegmentFigures::of_view(&view, &scope, member.birthday_month_day(), true);
     assert_eq!(f.customer_tier, Some(Tier::High));
     assert_eq!(f.tags, view.tags());
     assert!(f.tags.contains(&"会员等级:金卡".to_string()));
