@@ -617,6 +617,12 @@ fn segment_birthdays_count_days_in_the_zone_and_keep_29_february() {
     }
     assert_eq!(Birthday::parse("--02-29"), Birthday::new(2, 29));
     assert_eq!(Birthday::new(4, 31), None);
+    // What a masked role sees of a birthday.
+    assert_eq!(leap_day.to_string(), "--02-29");
+    assert_eq!(
+        Birthday::parse("1990-03-01").unwrap().to_string(),
+        "--03-01"
+    );
 
     // In a filter: within a week.
     let soon = query(&[("days_until_birthday_lte", "7")]).unwrap();
