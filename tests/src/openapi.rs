@@ -446,6 +446,38 @@ mod tests {
             .expect("predictions without a reason");
     }
 
+    /// `member_info.birthday`: `YYYY-MM-DD`, `--MM-DD` (no year given, or a masked role), or
+    /// `null`; always present.
+    #[test]
+    fn a_birthday_is_a_date_a_month_and_day_or_null() {
+        let profile = |birthday: Option<Value>| {
+            let mut body = value_answer();
+            let mut member = json!({
+                "member_id": "M123456", "name": "张三", "phone": "13800138000", "email": null,
+                "level": "金卡", "points": 1500, "balance": 200.0, "store_id": "store_sh_001",
+                "registered_at": "2025-08-18T14:20:00+08:00"
+            });
+            if let Some(b) = birthday {
+                member["birthday"] = b;
+            }
+            let data = body["data"].as_object_mut().unwrap();
+            data.insert("member_info".into(), member);
+            for list in ["timeline", "recent_orders", "recent_reservations"] {
+                data.insert(list.into(), json!([]));
+            }
+            body
+        };
+        for ok in [json!("1990-03-01"), json!("--02-29"), json!(null)] {
+            contract()
+                .validate(PROFILE, 200, &profile(Some(ok.clone())))
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [json!("1990-3-1"), json!("03-01"), json!(19900301)] {
+            rejects(PROFILE, 200, &profile(Some(bad.clone())), &bad.to_string());
+        }
+        rejects(PROFILE, 200, &profile(None), "member_info without birthday");
+    }
+
     #[test]
     fn errors_must_carry_the_code_of_their_status() {
         let error = |code: &str| json!({"success": false, "error": {"code": code, "message": "m"}});

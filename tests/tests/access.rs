@@ -9,7 +9,7 @@ use c360_domain::access::Role;
 use c360_domain::SourceKind;
 use c360_dynamodb::keys;
 use c360_e2e::items::{self, Order};
-use c360_e2e::{days_ago, test_access, token, TestEnv};
+use c360_e2e::{days_ago, stream_event, test_access, token, TestEnv};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -300,6 +300,72 @@ async fn the_access_matrix_holds_for_every_role_store_endpoint_and_identifier() 
         assert_eq!(got, 403);
     }
     assert!(checked > 100, "{checked}");
+}
+
+/// `spec/api.md`: a birthday shows month and day only to a masked role, in full to a clear
+/// one; a member without one shows `null`, and a bad one fails only its record. Through the
+/// real ingest handler and the in-memory DynamoDB (the stored stats, read back).
+#[tokio::test]
+async fn a_birthday_shows_its_year_to_admins_only() {
+    let env = TestEnv::in_memory().await;
+    let member = |id: &str, phone: &str, birthday: Option<&str>| {
+        let mut m = items::member(
+            id,
+            Some(phone),
+            None,
+            "王五",
+            "银卡",
+            "10",
+            "0",
+            "s1",
+            &days_ago(30),
+        );
+        if let Some(b) = birthday {
+            m["birthday"] = json!({ "S": b });
+        }
+        m
+    };
+    let mut seq = 0;
+    env.ingest_inserts(
+        SourceKind::MemberSync,
+        &[
+            member("M901", "13800000901", Some("1990-03-01")),
+            member("M902", "13800000902", Some("--02-29")),
+            member("M903", "13800000903", None),
+        ],
+        &mut seq,
+    )
+    .await;
+    let bad = member("M904", "13800000904", Some("1990-02-30"));
+    let kind = SourceKind::MemberSync;
+    let (failures, report) = env
+        .ingest(
+            kind,
+            stream_event(kind, &[("INSERT", Some(bad), None, "9")]),
+        )
+        .await;
+    assert_eq!(
+        (failures, report.decode_failures),
+        (vec!["9".to_string()], 1)
+    );
+
+    let staff = token(Role::Staff, Some("s1"));
+    let admin = token(Role::StoreAdmin, Some("s1"));
+    for (id, clear, masked) in [
+        ("M901", json!("1990-03-01"), json!("--03-01")),
+        ("M902", json!("--02-29"), json!("--02-29")),
+        ("M903", json!(null), json!(null)),
+    ] {
+        let query = [
+            ("customer_identifier", id),
+            ("identifier_type", "member_id"),
+        ];
+        for (who, expected) in [(&admin, clear), (&staff, masked)] {
+            let (status, body) = env.get_as(Some(who), Endpoint::Profile, &query).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["data"]["member_info"]["birthday"], expected, "{id}");
+        }
+    }
 }
 
 /// Captures this test binary's logs, through the same redacting writer the functions use.

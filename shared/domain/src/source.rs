@@ -2,7 +2,9 @@
 
 use crate::ids::{Email, Identifier, MemberId, Phone, StoreId};
 use crate::money::Fen;
+use crate::segment::Birthday;
 use crate::time::Millis;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -208,8 +210,49 @@ pub struct Member {
     pub points: Option<i64>,
     pub balance: Option<Fen>,
     pub store: Option<StoreId>,
+    /// `YYYY-MM-DD`, or `--MM-DD` when the member gave no year (`spec/sources.md`): the text
+    /// as given, trimmed, checked by [`birthday_text`].
+    #[serde(default)]
+    pub birthday: Option<String>,
     pub registered_at: Millis,
     pub synced_at: Option<Millis>,
+}
+
+/// Why a member's `birthday` is not one ([`birthday_text`]). The messages never show the
+/// birthday (they reach logs, `spec/api.md`: a year only to clear roles): `Shape` holds the
+/// text's first 16 characters with every digit (any script's) shown as `#`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BirthdayError {
+    #[error("`{0}` is not `YYYY-MM-DD` or `--MM-DD`")]
+    Shape(String),
+    #[error("not a real date")]
+    Date,
+}
+
+/// Checks a member's `birthday` (`spec/sources.md`): `YYYY-MM-DD`, or `--MM-DD` when the
+/// member gave no year, with exactly those digits (`1990-3-1` is refused: the profile shows
+/// the text as given, in the one spelling the spec names). The month and day must exist in
+/// some year (`--02-29` does), a dated one must be a real date (`2001-02-29` is not).
+/// Returns the text trimmed.
+pub fn birthday_text(raw: &str) -> Result<String, BirthdayError> {
+    let s = raw.trim();
+    let digits = |part: &str, n: usize| part.len() == n && part.bytes().all(|b| b.is_ascii_digit());
+    let year = match s.split('-').collect::<Vec<_>>()[..] {
+        ["", "", m, d] if digits(m, 2) && digits(d, 2) => None,
+        [y, m, d] if digits(y, 4) && digits(m, 2) && digits(d, 2) => Some(y),
+        _ => {
+            let shape = s.chars().take(16);
+            let shape = shape.map(|c| if c.is_numeric() { '#' } else { c });
+            return Err(BirthdayError::Shape(shape.collect()));
+        }
+    };
+    let month_day = Birthday::parse(s).ok_or(BirthdayError::Date)?;
+    if let Some(year) = year {
+        let year = year.parse().map_err(|_| BirthdayError::Date)?;
+        NaiveDate::from_ymd_opt(year, month_day.month(), month_day.day())
+            .ok_or(BirthdayError::Date)?;
+    }
+    Ok(s.to_string())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -310,5 +353,52 @@ impl SourceRecord {
             SourceRecord::Pos(_) | SourceRecord::Activity(_) => None,
         };
         name.map(str::trim).filter(|n| !n.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_birthday_is_a_date_or_a_month_and_day() {
+        for ok in [
+            "1990-03-01",
+            "2000-02-29",
+            "--02-29",
+            "--12-31",
+            " 1990-03-01 ",
+        ] {
+            assert_eq!(birthday_text(ok), Ok(ok.trim().to_string()), "{ok:?}");
+        }
+        for (shape, shown) in [
+            ("", ""),
+            ("1990-3-1", "####-#-#"),
+            ("90-03-01", "##-##-##"),
+            ("+1990-03-01", "+####-##-##"),
+            ("19900-03-01", "#####-##-##"),
+            ("--3-01", "--#-##"),
+            ("-03-01", "-##-##"),
+            ("03-01", "##-##"),
+            ("1990/03/01", "####/##/##"),
+            ("１９９０-03-01", "####-##-##"),
+            ("1990-03-01T00:00:00", "####-##-##T##:##"),
+        ] {
+            assert_eq!(
+                birthday_text(shape),
+                Err(BirthdayError::Shape(shown.to_string())),
+                "{shape:?}"
+            );
+        }
+        for date in [
+            "2001-02-29",
+            "1990-02-30",
+            "1990-13-01",
+            "--02-30",
+            "--00-10",
+            "--04-31",
+        ] {
+            assert_eq!(birthday_text(date), Err(BirthdayError::Date), "{date:?}");
+        }
     }
 }

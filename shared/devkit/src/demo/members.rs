@@ -1,7 +1,7 @@
 //! The `member_sync` table: one record per member.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{Duration, TimeZone};
+use chrono::{Datelike, Duration, NaiveDate, TimeZone};
 use rand::Rng;
 
 use super::gen::{minutes, money, num, pick, s, Gen};
@@ -82,6 +82,18 @@ impl Gen<'_> {
         if persona == Persona::Seed || self.chance(0.93) {
             item.insert("store_id".into(), s(self.stores[home].clone()));
         }
+        // The seed customer's record is the product description's, which gives no birthday.
+        if persona != Persona::Seed {
+            match self.birthday() {
+                Some(b) => {
+                    item.insert("birthday".into(), s(b));
+                }
+                None if self.birthday_rng.gen_bool(0.2) => {
+                    item.insert("birthday".into(), AttributeValue::Null(true));
+                }
+                None => {}
+            }
+        }
         let synced = (self.now - minutes(self.rng.gen_range(5..3 * 24 * 60))).max(registered);
         let style = self.time_style([90, 5, 5, 0]);
         let style = if persona == Persona::Seed {
@@ -92,5 +104,37 @@ impl Gen<'_> {
         item.insert("registered_at".into(), s(Self::fmt_time(registered, style)));
         item.insert("synced_at".into(), s(Self::fmt_time(synced, style)));
         self.members.push((registered, item));
+    }
+
+    /// `member_sync`'s `birthday` (`spec/sources.md`) for 85% of members: `YYYY-MM-DD`, aged
+    /// 18 to 70, or `--MM-DD` for one in five who gave no year. The first dated one is a
+    /// 29 February (of a leap year), so the data has one whenever it has a dated birthday.
+    fn birthday(&mut self) -> Option<String> {
+        let rng = &mut self.birthday_rng;
+        if !rng.gen_bool(0.85) {
+            return None;
+        }
+        let year = self.now.year() - rng.gen_range(18..=70);
+        let days = if NaiveDate::from_ymd_opt(year, 2, 29).is_some() {
+            366
+        } else {
+            365
+        };
+        let date =
+            NaiveDate::from_yo_opt(year, rng.gen_range(1..=days)).expect("a day of the year");
+        if rng.gen_bool(0.2) {
+            return Some(date.format("--%m-%d").to_string());
+        }
+        let date = if self.leap_day_given {
+            date
+        } else {
+            self.leap_day_given = true;
+            // Leap years are at most 8 years apart (1896, 1904).
+            let leap = (year - 8..=year)
+                .rev()
+                .find(|y| NaiveDate::from_ymd_opt(*y, 2, 29).is_some());
+            NaiveDate::from_ymd_opt(leap.expect("a leap year in 9"), 2, 29).expect("a leap year")
+        };
+        Some(date.format("%Y-%m-%d").to_string())
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, TimeZone};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
 
 use super::menu::DELIVERY_FEE_FEN;
 use super::*;
@@ -313,6 +313,56 @@ fn reservations_pos_and_activities_vary() {
     }
     assert!(paid.iter().all(|(n, fen)| *fen <= totals[n]));
     assert!(paid.len() * 2 > d.pos_transactions.len());
+}
+
+/// `spec/sources.md`: `birthday` is optional, `YYYY-MM-DD` or `--MM-DD`.
+#[test]
+fn most_members_have_a_birthday_some_without_a_year_one_on_29_february() {
+    let d = data();
+    let birthdays: Vec<&str> = d
+        .members
+        .iter()
+        .filter_map(|m| str_of(m, "birthday"))
+        .collect();
+    let share = birthdays.len() as f64 / d.members.len() as f64;
+    assert!((0.75..=0.92).contains(&share), "{share}");
+    let mut no_year = 0;
+    for b in &birthdays {
+        if let Some(md) = b.strip_prefix("--") {
+            no_year += 1;
+            let date = NaiveDate::parse_from_str(&format!("2000-{md}"), "%Y-%m-%d");
+            assert!(date.is_ok() && md.len() == 5, "{b}");
+        } else {
+            let date =
+                NaiveDate::parse_from_str(b, "%Y-%m-%d").unwrap_or_else(|e| panic!("{b}: {e}"));
+            assert_eq!(date.format("%Y-%m-%d").to_string(), *b, "two digits each");
+            let age = now().year() - date.year();
+            assert!((18..=80).contains(&age), "{b}");
+        }
+    }
+    assert!(
+        no_year > 0 && no_year * 3 < birthdays.len(),
+        "{no_year} of {}",
+        birthdays.len()
+    );
+    assert!(
+        birthdays
+            .iter()
+            .any(|b| b.len() == 10 && b.ends_with("-02-29")),
+        "a leap-day birthday"
+    );
+    assert!(d
+        .members
+        .iter()
+        .any(|m| matches!(m.get("birthday"), Some(AttributeValue::Null(true)))));
+    let seed = d
+        .members
+        .iter()
+        .find(|m| str_of(m, "member_id") == Some(SEED_MEMBER_ID));
+    assert!(
+        !seed.expect("the seed member").contains_key("birthday"),
+        "the seed gives none"
+    );
 }
 
 #[test]

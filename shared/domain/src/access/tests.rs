@@ -191,3 +191,71 @@ fn masking_config_defaults_and_parses() {
     assert_eq!(c.for_role(Role::Staff), Masking::ALL);
     assert!(serde_json::from_str::<MaskingConfig>(r#"{"cashier":{}}"#).is_err());
 }
+
+/// `spec/api.md`: a masked role sees a birthday's month and day only, never the year.
+#[test]
+fn a_birthday_shows_its_year_to_clear_roles_only() {
+    use crate::ids::{Identifier, IdentifierType};
+    use crate::projection::{MemberInfo, ScopeStats};
+    use crate::value::Thresholds;
+    use crate::view::CustomerView;
+    use crate::{Millis, Zone};
+
+    let profile = |birthday: Option<&str>| {
+        let member = MemberInfo {
+            member_id: "M1".into(),
+            name: Some("张三".into()),
+            phone: Some("13800138000".into()),
+            email: None,
+            level: None,
+            points: None,
+            balance_fen: None,
+            store_id: None,
+            birthday: birthday.map(str::to_string),
+            registered_at: Millis(0),
+            synced_at: None,
+        };
+        let id = Identifier::parse(IdentifierType::MemberId, "M1").unwrap();
+        let view = CustomerView {
+            identifier: &id,
+            stats: &ScopeStats::default(),
+            member: Some(&member),
+            now: Millis(0),
+            zone: &Zone::default(),
+            thresholds: &Thresholds::default(),
+            model: None,
+            monthly_discount_rate: 0.01,
+        };
+        json!({"customer_identifier": "M1", "identifier_type": "member_id",
+            "member_info": view.member_info_json()})
+    };
+    let phone_only = Masking {
+        phone: true,
+        email: false,
+        name: false,
+    };
+    for (stored, masked) in [
+        (Some("1990-03-01"), json!("--03-01")),
+        (Some("2000-02-29"), json!("--02-29")),
+        (Some("--12-31"), json!("--12-31")),
+        (None, json!(null)),
+        // Not a birthday (no member record carries one): nothing rather than a year.
+        (Some("1990"), json!(null)),
+    ] {
+        let mut clear = profile(stored);
+        mask_answer(&mut clear, Masking::NONE, &[]);
+        assert_eq!(
+            clear["member_info"]["birthday"],
+            json!(stored),
+            "{stored:?}"
+        );
+        for masking in [Masking::ALL, phone_only] {
+            let mut answer = profile(stored);
+            mask_answer(&mut answer, masking, &[]);
+            assert_eq!(
+                answer["member_info"]["birthday"], masked,
+                "{stored:?} {masking:?}"
+            );
+        }
+    }
+}

@@ -4,6 +4,7 @@
 use super::*;
 use crate::ids::{MemberId, Phone};
 use crate::projection::Contribution;
+use crate::segment::Birthday;
 use crate::source::{Identities, Member, Order, OrderStatus, OrderType};
 use crate::{Fen, SourceRecord, StoreId};
 
@@ -55,6 +56,7 @@ fn member(m: &str, p: &str) -> SourceRecord {
         points: None,
         balance: None,
         store: Some(StoreId::parse("s1").unwrap()),
+        birthday: None,
         registered_at: Millis(T1),
         synced_at: None,
     })
@@ -376,6 +378,23 @@ fn a_late_member_record_links_the_phone_customer_and_rewrites_its_tokens() {
         }));
     }
     assert!(p.touched.ids.contains(&p_id) && p.touched.ids.contains(&m_id));
+}
+
+#[test]
+fn a_member_giving_a_birthday_later_shows_it_in_every_scope() {
+    let without = member("M1", "13800138000");
+    let mut with = without.clone();
+    if let SourceRecord::Member(m) = &mut with {
+        m.birthday = Some("--03-01".into());
+    }
+    let world = World::with(&[&without]).applied(&without, 1);
+    let (_, p) = run(&world, SourceKind::MemberSync, 2, &Change::Upsert(with));
+    assert_eq!(p.outcome, Outcome::Applied);
+    for scope in [Scope::AllStores, s1()] {
+        let member = stats_written(&p, &scope).member.expect("member info");
+        assert_eq!(member.birthday.as_deref(), Some("--03-01"), "{scope:?}");
+        assert_eq!(member.birthday_month_day(), Birthday::new(3, 1));
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! contributions add to, are taken from and merge across a customer's nodes.
 
 use crate::money::Fen;
+use crate::segment::Birthday;
 use crate::source::{SourceKind, SourceRecord};
 use crate::time::{Millis, Zone};
 use serde::{Deserialize, Serialize};
@@ -18,8 +19,22 @@ pub struct MemberInfo {
     pub points: Option<i64>,
     pub balance_fen: Option<i64>,
     pub store_id: Option<String>,
+    /// `YYYY-MM-DD`, or `--MM-DD` when the member gave no year, as the member record gave it
+    /// (`spec/sources.md`; [`crate::source::birthday_text`]). Omitted from storage when absent,
+    /// so items stored before it existed read as `None` and members without one are stored as
+    /// before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<String>,
     pub registered_at: Millis,
     pub synced_at: Option<Millis>,
+}
+
+impl MemberInfo {
+    /// The birthday's month and day, for [`crate::segment::SegmentFigures::of_view`]'s
+    /// countdown; `None` without a birthday.
+    pub fn birthday_month_day(&self) -> Option<Birthday> {
+        self.birthday.as_deref().and_then(Birthday::parse)
+    }
 }
 
 /// One record's share of its node's statistics.
@@ -60,6 +75,7 @@ impl Contribution {
                 points: m.points,
                 balance_fen: m.balance.map(|b| b.0),
                 store_id: m.store.as_ref().map(|s| s.as_str().to_string()),
+                birthday: m.birthday.clone(),
                 registered_at: m.registered_at,
                 synced_at: m.synced_at,
             }),

@@ -9,6 +9,7 @@ use crate::value::Tier;
 use crate::view::CustomerView;
 use crate::StoreId;
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+use std::fmt;
 
 /// One customer's figures in one scope, as a filter reads them; `None` is a missing figure
 /// (see the module's documentation). Build it with [`SegmentFigures::of_view`], or by hand.
@@ -46,7 +47,8 @@ impl SegmentFigures {
     /// The figures of the customer of `view` (its scope's stats, member record, clock, zone
     /// and thresholds), computed as the profile computes them ([`CustomerView::value`],
     /// [`CustomerView::tags`]). `scope` is the scope of `view.stats`; `birthday` the member's
-    /// (its countdown counts days in `view.zone`). The predictions are computed only when
+    /// ([`crate::projection::MemberInfo::birthday_month_day`]; its countdown counts days in
+    /// `view.zone`). The predictions are computed only when
     /// `with_predictions` (pass [`Filter::needs_predictions`]); otherwise they are missing.
     pub fn of_view(
         view: &CustomerView<'_>,
@@ -155,6 +157,14 @@ impl Birthday {
     fn in_year(self, year: i32) -> Option<NaiveDate> {
         NaiveDate::from_ymd_opt(year, self.month, self.day)
             .or_else(|| NaiveDate::from_ymd_opt(year, self.month, self.day - 1))
+    }
+}
+
+/// `--MM-DD`: the shape `spec/sources.md` gives a birthday without its year, and all of a
+/// birthday that a masked role sees (`spec/api.md`).
+impl fmt::Display for Birthday {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "--{:02}-{:02}", self.month, self.day)
     }
 }
 

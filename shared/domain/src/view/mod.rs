@@ -90,6 +90,7 @@ impl CustomerView<'_> {
                 "points": m.points.unwrap_or(0),
                 "balance": Fen(m.balance_fen.unwrap_or(0)).yuan(),
                 "store_id": m.store_id,
+                "birthday": m.birthday,
                 "registered_at": self.zone.format(m.registered_at),
             }),
         }

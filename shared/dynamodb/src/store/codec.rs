@@ -86,3 +86,69 @@ pub(super) fn parse_entry(item: &Item) -> Result<TimelineEntry, StoreError> {
         .map(|j| from_json(j, "timeline entry"))
         .unwrap_or_else(|| Err(StoreError::Failed("timeline entry without content".into())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use c360_domain::projection::{MemberInfo, ScopeStats};
+    use c360_domain::Millis;
+
+    fn stats(birthday: Option<&str>) -> ScopeStats {
+        ScopeStats {
+            member_records: 1,
+            member: Some(MemberInfo {
+                member_id: "M1".into(),
+                name: Some("张三".into()),
+                phone: Some("13800138000".into()),
+                email: None,
+                level: Some("金卡".into()),
+                points: Some(1500),
+                balance_fen: Some(20_000),
+                store_id: Some("s1".into()),
+                birthday: birthday.map(str::to_string),
+                registered_at: Millis(1_767_225_600_000),
+                synced_at: None,
+            }),
+            ..ScopeStats::default()
+        }
+    }
+
+    fn member_map(item: &Item) -> &HashMap<String, AttributeValue> {
+        item["member"].as_m().expect("member is a map")
+    }
+
+    #[test]
+    fn a_stats_item_keeps_the_member_birthday() {
+        for birthday in ["1990-03-01", "--02-29"] {
+            let item = encode(&stats(Some(birthday))).unwrap();
+            assert_eq!(member_map(&item)["birthday"], s(birthday));
+            let back: ScopeStats = decode(item, "stats").unwrap();
+            assert_eq!(back, stats(Some(birthday)));
+        }
+    }
+
+    /// Members without a birthday are stored as before it existed, and items stored before
+    /// it existed read as no birthday.
+    #[test]
+    fn a_stats_item_without_a_birthday_is_stored_and_read_as_before() {
+        let item = encode(&stats(None)).unwrap();
+        assert!(!member_map(&item).contains_key("birthday"), "{item:?}");
+        let back: ScopeStats = decode(item, "stats").unwrap();
+        assert_eq!(back.member.unwrap().birthday, None);
+    }
+
+    /// The anchor's record state (JSON) holds the member info too: a state written before the
+    /// birthday existed reads as none, and one without a birthday is written as before.
+    #[test]
+    fn a_member_state_without_a_birthday_reads_as_none() {
+        let old = r#"{"member_id":"M1","name":null,"phone":"13800138000","email":null,"level":"金卡","points":1500,"balance_fen":20000,"store_id":"s1","registered_at":1767225600000,"synced_at":null}"#;
+        let member: MemberInfo = from_json(old, "state").unwrap();
+        assert_eq!(member.birthday, None);
+        let mut dated = member.clone();
+        dated.birthday = Some("1990-03-01".into());
+        let text = to_json(&dated).unwrap();
+        assert!(text.contains(r#""birthday":"1990-03-01""#), "{text}");
+        assert_eq!(from_json::<MemberInfo>(&text, "state").unwrap(), dated);
+        assert_eq!(to_json(&member).unwrap(), old, "written as before");
+    }
+}

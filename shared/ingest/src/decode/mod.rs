@@ -3,7 +3,12 @@
 //! Required attributes missing, wrong types, unparsable times and negative amounts are
 //! permanent errors for that record, with a message naming the attribute. An implausible
 //! phone or email is dropped (the record keeps its other identifiers) rather than failing
-//! the record: the rest of the record is still true.
+//! the record: the rest of the record is still true. Any other optional attribute that is
+//! present but cannot be read fails the record as a required one would (a fractional
+//! `points`, a `store_id` that is no store id, a `birthday` that is not `YYYY-MM-DD` or
+//! `--MM-DD`, or not a real date): the record is reported and retried, then goes to the
+//! failure destination (locally the dead letters, whole), to be replayed once the source is
+//! fixed, rather than applied without what it said.
 
 use c360_domain::access::{mask_email, mask_phone};
 use c360_domain::ids::{Email, MemberId, Phone, StoreId};
@@ -123,6 +128,17 @@ impl<'a> Image<'a> {
         self.opt_str(attr)?
             .map(|s| {
                 StoreId::parse(s).map_err(|e| DecodeError::Invalid {
+                    attr,
+                    message: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+    /// `YYYY-MM-DD` or `--MM-DD` ([`birthday_text`]).
+    fn opt_birthday(&self, attr: &'static str) -> Result<Option<String>, DecodeError> {
+        self.opt_str(attr)?
+            .map(|s| {
+                birthday_text(s).map_err(|e| DecodeError::Invalid {
                     attr,
                     message: e.to_string(),
                 })
@@ -270,6 +286,7 @@ pub fn decode(
                 points: im.opt_int("points")?,
                 balance: im.opt_money("balance")?,
                 store: im.opt_store("store_id")?,
+                birthday: im.opt_birthday("birthday")?,
                 registered_at,
                 synced_at,
             })

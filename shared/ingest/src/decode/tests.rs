@@ -150,3 +150,78 @@ fn numbers_in_any_dynamodb_spelling_are_read_by_value() {
         (Fen(10000), Some(2), Some(Fen(5000)))
     );
 }
+
+/// `spec/sources.md`: `birthday` is `YYYY-MM-DD`, or `--MM-DD` when the member gave no year.
+#[test]
+fn a_member_birthday_is_read_as_given() {
+    let member = |birthday: serde_json::Value| {
+        let mut j = serde_json::json!({
+            "member_id": {"S": "M1"}, "phone": {"S": "13800138000"},
+            "registered_at": {"S": "2025-01-01T00:00:00+08:00"}
+        });
+        if !birthday.is_null() {
+            j["birthday"] = birthday;
+        }
+        decode(SourceKind::MemberSync, &image(j), &Zone::default())
+    };
+    let birthday = |v: serde_json::Value| match member(v).expect("decodes").0 {
+        SourceRecord::Member(m) => m.birthday,
+        other => panic!("a member: {other:?}"),
+    };
+    use serde_json::json;
+    assert_eq!(
+        birthday(json!({"S": "1990-03-01"})).as_deref(),
+        Some("1990-03-01")
+    );
+    assert_eq!(
+        birthday(json!({"S": " --02-29 "})).as_deref(),
+        Some("--02-29")
+    );
+    assert_eq!(
+        birthday(json!({"S": "2000-02-29"})).as_deref(),
+        Some("2000-02-29")
+    );
+    for absent in [json!(null), json!({"NULL": true}), json!({"S": " "})] {
+        assert_eq!(birthday(absent.clone()), None, "{absent}");
+    }
+}
+
+/// A bad birthday fails the member record as any unreadable attribute does, naming the
+/// attribute but never showing the birthday.
+#[test]
+fn a_bad_birthday_fails_the_record_naming_the_attribute_not_the_date() {
+    use serde_json::json;
+    for (value, message) in [
+        (
+            json!({"S": "1990-02-30"}),
+            "attribute `birthday`: not a real date",
+        ),
+        (
+            json!({"S": "2001-02-29"}),
+            "attribute `birthday`: not a real date",
+        ),
+        (
+            json!({"S": "--13-01"}),
+            "attribute `birthday`: not a real date",
+        ),
+        (
+            json!({"S": "1990-3-1"}),
+            "attribute `birthday`: `####-#-#` is not `YYYY-MM-DD` or `--MM-DD`",
+        ),
+        (
+            json!({"S": "1990/03/01"}),
+            "attribute `birthday`: `####/##/##` is not `YYYY-MM-DD` or `--MM-DD`",
+        ),
+        (
+            json!({"N": "19900301"}),
+            "attribute `birthday` must be a string (S)",
+        ),
+    ] {
+        let im = image(json!({
+            "member_id": {"S": "M1"}, "phone": {"S": "13800138000"}, "birthday": value,
+            "registered_at": {"S": "2025-01-01T00:00:00+08:00"}
+        }));
+        let err = decode(SourceKind::MemberSync, &im, &Zone::default()).unwrap_err();
+        assert_eq!(err.to_string(), message, "{value}");
+    }
+}
