@@ -901,3 +901,66 @@ async fn memberships_and_counts_equal_a_recomputation_whatever_the_delivery_orde
         }
     }
 }
+
+#[tokio::test]
+async fn birthdays_within_a_week_count_29_february_on_28_february_and_leave_when_past() {
+    let env = TestEnv::in_memory().await.with_segments();
+    let soon = save(
+        &env,
+        "一周内生日",
+        r#"{"field":"days_until_birthday","op":"lte","value":7}"#,
+    )
+    .await;
+    let at = "2026-06-01T10:00:00+08:00";
+    let mut seq = 0;
+    let mut members = Vec::new();
+    for (id, phone, birthday) in [
+        ("M0301", "13900000041", Some("--03-01")),
+        ("M0229", "13900000042", Some("2000-02-29")),
+        ("M0310", "13900000043", Some("1990-03-10")),
+        ("M0000", "13900000044", None),
+    ] {
+        let mut m = member(id, Some(phone), None, "赵六", "银卡", "0", "0", "s1", at);
+        if let Some(b) = birthday {
+            m["birthday"] = json!({ "S": b });
+        }
+        members.push(m);
+    }
+    env.ingest_inserts(SourceKind::MemberSync, &members, &mut seq)
+        .await;
+    let clock = |t: &str| {
+        Millis(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .unwrap()
+                .timestamp_millis(),
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    env.rescore_at("2027-02-22", clock("2027-02-22T09:00:00+08:00"))
+        .await;
+    let phones = |hits: Vec<Value>| -> BTreeSet<String> {
+        hits.iter()
+            .map(|h| h["phone"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let listed = phones(all_pages(&env, &format!("/{soon}/members"), &[], 50).await);
+    assert_eq!(
+        listed,
+        BTreeSet::from(["13900000041".to_string(), "13900000042".to_string()]),
+        "--03-01 is 7 days away, 29 February counts on the 28th (6 days)"
+    );
+    env.rescore_at("2027-03-02", clock("2027-03-02T09:00:00+08:00"))
+        .await;
+    assert_eq!(count(&env, &soon).await, json!(0));
+    // A masked role sees month and day only.
+    let staff = token(Role::Staff, Some("s1"));
+    let profile = env
+        .get_as(
+            Some(&staff),
+            Endpoint::Profile,
+            &[("customer_identifier", "13900000042")],
+        )
+        .await
+        .1;
+    assert_eq!(profile["data"]["member_info"]["birthday"], json!("--02-29"));
+}

@@ -352,7 +352,13 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["lsi_counted", "lsi_kind", "lsi_time", "gsi_search", "gsi_roster"]
+            [
+                "lsi_counted",
+                "lsi_kind",
+                "lsi_time",
+                "gsi_search",
+                "gsi_roster"
+            ]
         );
         assert_eq!(
             cf["LocalSecondaryIndexes"][0]["Projection"]["ProjectionType"],

@@ -168,9 +168,7 @@ impl SegmentRow {
 
 /// The month and day of a member's birthday, if it gave one.
 fn member_birthday(member: Option<&MemberInfo>) -> Option<Birthday> {
-    // BIRTHDAY-MERGE: member sync's birthday lands on the birthday branch.
-    let _ = member;
-    None::<Birthday>
+    member.and_then(MemberInfo::birthday_month_day)
 }
 
 #[cfg(test)]
