@@ -9,6 +9,7 @@ use c360_domain::access::{Masking, MaskingConfig, Role};
 use c360_domain::{Identifier, IdentifierType, Millis, SourceKind};
 use c360_e2e::items::{member, order, Order};
 use c360_e2e::{test_access, token, TestEnv};
+use c360_runtime::segments::Budget;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -447,17 +448,28 @@ async fn staff_see_only_their_store_masked_every_call_is_audited_and_exports_are
     let staff1 = token(Role::Staff, Some("s1"));
     let mut calls = 0;
 
-    // Another store is 403 for staff, in every route.
-    for (method, path) in [
-        ("GET", format!("/{all}/members")),
-        ("GET", format!("/{all}/count")),
-        ("GET", "/members".to_string()),
-    ] {
-        let a = env
-            .segments_request(Some(&staff1), method, &path, &[("store_id", "s2")], None)
-            .await;
-        calls += 1;
-        assert_eq!(a.status(), 403, "{path}");
+    // Another store is 403 for staff and store admins, in every reading route.
+    let admin1 = token(Role::StoreAdmin, Some("s1"));
+    for who in [&staff1, &admin1] {
+        for (method, path) in [
+            ("GET", format!("/{all}/members")),
+            ("GET", format!("/{all}/count")),
+            ("GET", format!("/{all}/check")),
+            ("GET", "/members".to_string()),
+            ("GET", "/count".to_string()),
+        ] {
+            let q = [("store_id", "s2"), ("customer_identifier", "13900000022")];
+            let q = if path.ends_with("check") {
+                &q[..]
+            } else {
+                &q[..1]
+            };
+            let a = env
+                .segments_request(Some(who), method, &path, q, None)
+                .await;
+            calls += 1;
+            assert_eq!(a.status(), 403, "{path}");
+        }
     }
     // Their own store: only the s1 customer, masked.
     let page = env
@@ -574,7 +586,16 @@ async fn staff_see_only_their_store_masked_every_call_is_audited_and_exports_are
 #[tokio::test]
 async fn bad_filters_and_routes_are_clear_errors() {
     let env = TestEnv::in_memory().await;
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Option<Value>, u16, &str)> = vec![
+    /// Method, path, query, body, the status, and what its message must name.
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Option<Value>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "GET",
             "/members",
@@ -963,4 +984,53 @@ async fn birthdays_within_a_week_count_29_february_on_28_february_and_leave_when
         .await
         .1;
     assert_eq!(profile["data"]["member_info"]["birthday"], json!("--02-29"));
+}
+
+#[tokio::test]
+async fn an_interrupted_rescoring_resumes_where_it_stopped_and_evaluates_no_one_twice() {
+    let env = TestEnv::in_memory().await.with_segments();
+    let mut seq = 0;
+    for c in 0..30 {
+        env.order_history(&format!("1390001{c:04}"), "s1", &[40, 20], 100, &mut seq)
+            .await;
+    }
+    // Saved after the data: only the rescoring puts the customers in it.
+    let active = save(
+        &env,
+        "活跃",
+        r#"{"field":"tags","op":"contains_all","value":["活跃用户"]}"#,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let engine = env.segments().with_scan_page(10);
+    let now = now_ms();
+    let cut = engine
+        .rescore_within(
+            "r",
+            1,
+            now,
+            Budget {
+                pages: Some(2),
+                until: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!cut.complete && cut.materialized.is_empty(), "{cut:?}");
+    assert!(
+        cut.changed.evaluated > 0 && cut.changed.evaluated < 30,
+        "{cut:?}"
+    );
+    let rest = engine.rescore("r", 1, now).await.unwrap();
+    assert!(rest.complete);
+    assert_eq!(cut.changed.evaluated + rest.changed.evaluated, 30);
+    assert_eq!(rest.materialized, vec![active.clone()]);
+    let answer = env
+        .segments_ok("GET", &format!("/{active}/count"), &[], None)
+        .await;
+    assert_eq!(answer["count"], json!(30));
+    assert_eq!(answer["evaluated_from"], json!("members"));
+    // A finished run does nothing.
+    let again = engine.rescore("r", 1, now).await.unwrap();
+    assert_eq!(again.changed.evaluated, 0);
 }

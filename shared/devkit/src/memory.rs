@@ -6,10 +6,10 @@
 //! It implements what Customer360 uses and refuses the rest with a `ValidationException`, so
 //! code that starts relying on something else fails loudly rather than passing by accident:
 //! CreateTable, DescribeTable, UpdateTimeToLive, GetItem, PutItem, DeleteItem, BatchGetItem,
-//! BatchWriteItem, TransactWriteItems (Put, Delete, ConditionCheck; all or nothing, with
+//! BatchWriteItem, TransactWriteItems (Put, Delete, ConditionCheck, Update with `ADD`/`SET`; all or nothing, with
 //! cancellation reasons), Query (table, LSIs and GSIs; `=`, `begins_with`, `BETWEEN` on the
 //! sort key; forward and backward; `Limit`, `ExclusiveStartKey`, `LastEvaluatedKey`) and Scan
-//! (one page). Conditions: `attribute_not_exists(a)`, `attribute_exists(a)`, `a = :v`.
+//! (`Segment`/`TotalSegments`, `Limit`, `ExclusiveStartKey`, `LastEvaluatedKey`; no filters). Conditions: `attribute_not_exists(a)`, `attribute_exists(a)`, `a = :v`.
 //! Projection expressions are ignored (whole items come back, a superset).
 //!
 //! Not modelled: capacity, throttling, item size limits, eventual consistency (every read is
@@ -221,8 +221,50 @@ impl MemoryDynamo {
                     ));
                 }
                 let t = table(&mut tables, s_field(body, "TableName")?)?;
-                let items: Vec<Value> = t.items.values().cloned().map(Value::Object).collect();
-                Ok(json!({"Items": items, "Count": items.len(), "ScannedCount": items.len()}))
+                let sch = schema(t)?.clone();
+                // A parallel scan's segment holds the partitions whose key hashes to it
+                // (FNV-1a: stable across runs), each in key order.
+                let segments = body
+                    .get("TotalSegments")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1)
+                    .max(1);
+                let segment = body.get("Segment").and_then(Value::as_u64).unwrap_or(0);
+                let of_segment = |pk: &str| {
+                    let h = pk.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                    });
+                    h % segments == segment
+                };
+                let after = match body.get("ExclusiveStartKey").and_then(Value::as_object) {
+                    Some(k) => Some(key_of(&sch, k)?),
+                    None => None,
+                };
+                let limit = body
+                    .get("Limit")
+                    .and_then(Value::as_u64)
+                    .map(|l| l as usize);
+                let mut page: Vec<(&(String, String), &Item)> = t
+                    .items
+                    .iter()
+                    .filter(|(k, _)| of_segment(&k.0) && after.as_ref().is_none_or(|a| *k > a))
+                    .collect();
+                let more = limit.is_some_and(|l| page.len() > l);
+                if let Some(l) = limit {
+                    page.truncate(l);
+                }
+                let items: Vec<Value> = page
+                    .iter()
+                    .map(|(_, i)| Value::Object((*i).clone()))
+                    .collect();
+                let mut out =
+                    json!({"Items": items, "Count": items.len(), "ScannedCount": items.len()});
+                if more {
+                    if let Some((_, last)) = page.last() {
+                        out["LastEvaluatedKey"] = Value::Object(key_item(&sch, last));
+                    }
+                }
+                Ok(out)
             }
             other => Err(invalid(format!(
                 "the in-memory DynamoDB does not support {other}"

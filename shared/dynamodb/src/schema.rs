@@ -356,8 +356,8 @@ mod tests {
                 "lsi_counted",
                 "lsi_kind",
                 "lsi_time",
-                "gsi_search",
-                "gsi_roster"
+                "gsi_roster",
+                "gsi_search"
             ]
         );
         assert_eq!(

@@ -8,7 +8,7 @@
 //! invocation that timed out is resumed by the next from its checkpoints.
 
 use c360_domain::{Millis, Zone};
-use c360_runtime::segments::{RescoreReport, Segments};
+use c360_runtime::segments::{Budget, RescoreReport, Segments};
 
 /// Parallel scan segments of a run.
 pub const SCAN_SEGMENTS: i32 = 4;
@@ -20,13 +20,16 @@ pub fn run_of_day(now: Millis, zone: &Zone) -> String {
         .to_string()
 }
 
-/// Runs (or resumes, or finds done) the day's rescoring.
+/// Runs (or resumes, or finds done) the day's rescoring, stopping at `budget` (checkpointed).
 pub async fn rescore_today(
     segments: &Segments,
     now: Millis,
+    budget: Budget,
 ) -> Result<RescoreReport, c360_dynamodb::store::StoreError> {
     let run = run_of_day(now, &segments.config().zone);
-    segments.rescore(&run, SCAN_SEGMENTS, now).await
+    segments
+        .rescore_within(&run, SCAN_SEGMENTS, now, budget)
+        .await
 }
 
 /// The Lambda entry point of the rescoring function (EventBridge schedule).
@@ -37,11 +40,25 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let segments = Segments::new(clients.store.clone(), config);
     let segments = &segments;
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |_: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
             let now = Millis(chrono::Utc::now().timestamp_millis());
-            let report = Box::pin(rescore_today(segments, now)).await?;
+            // Stop a minute before the function's time limit; the next invocation goes on.
+            let left = event
+                .context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let budget = Budget {
+                pages: None,
+                until: Some(
+                    std::time::Instant::now()
+                        + left.saturating_sub(std::time::Duration::from_secs(60)),
+                ),
+            };
+            let report = Box::pin(rescore_today(segments, now, budget)).await?;
             tracing::info!(
                 run = %report.run,
+                complete = report.complete,
                 evaluated = report.changed.evaluated,
                 rows_written = report.changed.rows_written,
                 entered = report.changed.entered,
@@ -51,6 +68,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
             );
             Ok::<_, lambda_runtime::Error>(serde_json::json!({
                 "run": report.run,
+                "complete": report.complete,
                 "evaluated": report.changed.evaluated,
                 "rows_written": report.changed.rows_written,
                 "entered": report.changed.entered,

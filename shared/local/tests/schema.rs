@@ -44,7 +44,13 @@ fn schema_prints_every_table_with_its_keys_and_indexes() {
         .collect();
     assert_eq!(
         indexes,
-        ["lsi_counted", "lsi_kind", "lsi_time", "gsi_search"]
+        [
+            "lsi_counted",
+            "lsi_kind",
+            "lsi_time",
+            "gsi_roster",
+            "gsi_search"
+        ]
     );
     assert_eq!(
         tables["orders"]["StreamSpecification"]["StreamViewType"],

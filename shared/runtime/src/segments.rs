@@ -3,7 +3,8 @@
 //! [`Segments::rescore`] re-evaluates everyone (figures that move with time alone, a new or
 //! changed definition); [`Segments::forget`] removes an erased customer's rows and
 //! memberships. Used by the ingest wing (after each change), the API wing (erasure, segment
-//! reads) and the rescoring jobs.
+//! reads) and the rescoring jobs. Over 400 lines: the reconcile, its retry and commit, and the
+//! rescoring that drives it share one invariant (below), kept in one file.
 //!
 //! # Why a row is only ever replaced by a fresher one
 //! A reconcile reads the customer's segment rows *before* its statistics, and writes each row
@@ -52,13 +53,34 @@ impl Reconciled {
     }
 }
 
-/// A finished (or resumed and finished) rescoring run.
+/// What one call of a rescoring run did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RescoreReport {
     pub run: String,
     pub changed: Reconciled,
+    /// Whether the run is finished (else call again with the same run id to go on).
+    pub complete: bool,
     /// Saved segments whose member items became complete with this run.
     pub materialized: Vec<String>,
+}
+
+/// How far one call of a rescoring run may go before it checkpoints and returns
+/// (`complete: false`): a number of scan pages per scan segment, a deadline, or both.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Budget {
+    pub pages: Option<u32>,
+    pub until: Option<Instant>,
+}
+
+impl Budget {
+    /// No bound: the call finishes the run.
+    pub const UNBOUNDED: Budget = Budget {
+        pages: None,
+        until: None,
+    };
+    fn spent(&self, pages: u32) -> bool {
+        self.pages.is_some_and(|p| pages >= p) || self.until.is_some_and(|t| Instant::now() >= t)
+    }
 }
 
 type DefsCache = Mutex<Option<(Instant, Arc<Vec<SegmentDef>>)>>;
@@ -73,6 +95,7 @@ pub struct Segments {
     /// changed segment reaches the ingest within this time.
     pub defs_ttl: Duration,
     max_attempts: u32,
+    scan_page: i32,
 }
 
 /// The identifier as a log line may show it (masked like a staff answer).
@@ -127,7 +150,15 @@ impl Segments {
             defs: Arc::new(Mutex::new(None)),
             defs_ttl: Duration::from_secs(10),
             max_attempts: 12,
+            scan_page: 500,
         }
+    }
+
+    /// The same, scanning `items` items per rescoring page (default 500; a checkpoint after
+    /// each page).
+    pub fn with_scan_page(mut self, items: i32) -> Self {
+        self.scan_page = items.max(1);
+        self
     }
 
     /// The same, re-reading the definitions after `ttl` (tests use zero).
@@ -463,21 +494,38 @@ impl Segments {
         segments: i32,
         now: Millis,
     ) -> Result<RescoreReport, StoreError> {
+        self.rescore_within(run, segments, now, Budget::UNBOUNDED)
+            .await
+    }
+
+    /// [`Segments::rescore`], stopping (checkpointed) once `budget` is spent.
+    pub async fn rescore_within(
+        &self,
+        run: &str,
+        segments: i32,
+        now: Millis,
+        budget: Budget,
+    ) -> Result<RescoreReport, StoreError> {
         let segments = segments.max(1);
         self.refresh_defs();
         let defs = self.store.segment_defs().await?;
         let walks = try_join_all(
-            (0..segments).map(|seg| self.rescore_segment(run, seg, segments, &defs, now)),
+            (0..segments).map(|seg| self.rescore_segment(run, seg, segments, &defs, now, budget)),
         )
         .await?;
         let mut report = RescoreReport {
             run: run.to_string(),
+            complete: true,
             ..RescoreReport::default()
         };
         let mut began = now;
-        for (changed, started) in walks {
+        for (changed, started, done) in walks {
             report.changed.add(changed);
             began = Millis(began.0.min(started.0));
+            report.complete &= done;
+        }
+        if !report.complete {
+            return Ok(report);
         }
         let settle = i64::try_from(self.defs_ttl.as_millis()).unwrap_or(i64::MAX);
         for def in self.store.segment_defs().await? {
@@ -509,17 +557,20 @@ impl Segments {
         segments: i32,
         defs: &[SegmentDef],
         now: Millis,
-    ) -> Result<(Reconciled, Millis), StoreError> {
+        budget: Budget,
+    ) -> Result<(Reconciled, Millis, bool), StoreError> {
         let mut cp: RescoreCheckpoint = self
             .store
             .rescore_checkpoint(run, segment, segments)
             .await?;
         let started = *cp.started_at.get_or_insert(now);
         let mut changed = Reconciled::default();
-        while !cp.done {
+        let mut pages = 0;
+        while !cp.done && !budget.spent(pages) {
+            pages += 1;
             let (nodes, next) = self
                 .store
-                .scan_nodes_page(segment, segments, cp.after.clone())
+                .scan_nodes_page(segment, segments, cp.after.clone(), self.scan_page)
                 .await?;
             for (id, cluster) in nodes {
                 // Each customer once: from its canonical node.
@@ -537,6 +588,6 @@ impl Segments {
                 .put_rescore_checkpoint(run, segment, segments, &cp)
                 .await?;
         }
-        Ok((changed, started))
+        Ok((changed, started, cp.done))
     }
 }

@@ -19,6 +19,7 @@
 //! Without an id the filter is the query parameters ([`Filter::from_query`]) or, with `POST`,
 //! the body's `filter` (JSON spelling).
 
+mod input;
 mod ops;
 #[cfg(test)]
 mod tests;

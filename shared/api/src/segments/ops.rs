@@ -1,24 +1,22 @@
-//! What each segments route does once the caller is known and allowed.
+//! What each segments route does once the caller is known and allowed (over 400 lines: the
+//! nine routes read best side by side, with the two ways of answering them, from member items
+//! or live from the roster; their inputs are `input.rs`).
 
-use super::{inline_filter, json_body, query_pairs, Reply, Route, Target, PATH};
+use super::input::*;
+use super::{inline_filter, json_body, query_pairs, Reply, Route, Target};
 use crate::audit::AuditRecord;
-use crate::http::{denied, store_error, ApiError, App};
+use crate::http::{store_error, ApiError, App};
 use c360_domain::access::{mask_answer, Caller};
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::Scope;
 use c360_domain::segment::{canonical, Filter, SegmentDef, MAX_SAVED_SEGMENTS};
-use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
-use c360_dynamodb::keys::{decode_member_cursor, encode_member_cursor};
+use c360_domain::{Identifier, Millis};
+use c360_dynamodb::keys::encode_member_cursor;
 use c360_dynamodb::store::{StoreError, StoredRow};
 use lambda_http::Request;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// Members per page: default and most.
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 200;
-/// Customers one check may ask about.
-const MAX_CHECK: usize = 100;
 /// Roster rows one live page reads at most (a few index Query pages): a page of a sparse
 /// filter may come back short, with a cursor to go on from.
 const LIVE_PAGE_ROWS: usize = 2_000;
@@ -35,103 +33,6 @@ const RESERVED: [&str; 5] = [
 
 fn store_err(e: StoreError) -> ApiError {
     store_error(e)
-}
-
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ApiError> {
-    let mut found = pairs.iter().filter(|(k, _)| k == name);
-    let first = found.next().map(|(_, v)| v.as_str());
-    if found.next().is_some() {
-        return Err(ApiError::InvalidParameter(format!(
-            "Parameter `{name}` is given more than once; give it once."
-        )));
-    }
-    Ok(first)
-}
-
-/// For a saved segment's routes every parameter must be one the route takes.
-fn only_known(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), ApiError> {
-    match pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        Some((k, _)) => Err(ApiError::InvalidParameter(format!(
-            "Unknown parameter `{k}`; this route accepts: {}.",
-            allowed.join(", ")
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn text_field<'a>(body: &'a Value, name: &str, params: &'a [(String, String)]) -> Option<String> {
-    body.get(name)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
-}
-
-fn scope_of(
-    caller: &Caller,
-    pairs: &[(String, String)],
-    body: &Value,
-    audit: &mut AuditRecord,
-) -> Result<Scope, ApiError> {
-    let raw = match body.get("store_id") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Null) | None => param(pairs, "store_id")?.map(str::to_string),
-        Some(_) => {
-            return Err(ApiError::InvalidParameter(
-                "`store_id` must be a string.".into(),
-            ))
-        }
-    };
-    let store = raw
-        .map(|s| {
-            StoreId::parse(&s).map_err(|_| {
-                ApiError::InvalidParameter(
-                    "Parameter `store_id` must be 1-64 letters, digits, `-` or `_`.".into(),
-                )
-            })
-        })
-        .transpose()?;
-    let scope = caller.scope(store).map_err(denied)?;
-    audit.scope = Some(match &scope {
-        Scope::AllStores => "all".to_string(),
-        Scope::Store(s) => s.as_str().to_string(),
-    });
-    Ok(scope)
-}
-
-fn limit_of(pairs: &[(String, String)], body: &Value) -> Result<usize, ApiError> {
-    let raw = match body.get("limit") {
-        Some(v) if !v.is_null() => Some(v.to_string()),
-        _ => param(pairs, "limit")?.map(str::to_string),
-    };
-    match raw {
-        None => Ok(DEFAULT_LIMIT),
-        Some(v) => match v.trim().parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::InvalidParameter(format!(
-                "Parameter `limit` must be a whole number from 1 to {MAX_LIMIT}; got `{v}`."
-            ))),
-        },
-    }
-}
-
-fn cursor_of(pairs: &[(String, String)], body: &Value) -> Result<Option<Identifier>, ApiError> {
-    let raw = match body.get("cursor").and_then(Value::as_str) {
-        Some(c) => Some(c.to_string()),
-        None => param(pairs, "cursor")?.map(str::to_string),
-    };
-    raw.map(|c| {
-        decode_member_cursor(&c).ok_or_else(|| {
-            ApiError::InvalidParameter(
-                "Parameter `cursor` is not a cursor from this list; use `next_cursor` from the previous page.".into(),
-            )
-        })
-    })
-    .transpose()
 }
 
 fn scope_json(scope: &Scope) -> Value {
@@ -578,125 +479,6 @@ async fn check(
                 .collect())
         }
     }
-}
-
-/// The customers a check asks about: `customer_identifier` (+ `identifier_type`) in the
-/// query, or the body's `customers: [{customer_identifier, identifier_type?}, …]` (1 to 100).
-fn asked_identifiers(
-    pairs: &[(String, String)],
-    body: &Value,
-) -> Result<Vec<Identifier>, ApiError> {
-    let parse = |raw: &str, kind: Option<&str>| -> Result<Identifier, ApiError> {
-        let kind = match kind {
-            None => IdentifierType::Phone,
-            Some(t) => IdentifierType::parse(t).map_err(|_| {
-                ApiError::InvalidParameter(format!(
-                    "`identifier_type` must be one of phone, member_id, email; got `{t}`."
-                ))
-            })?,
-        };
-        Identifier::parse(kind, raw).map_err(|_| {
-            ApiError::InvalidParameter(format!("`{raw}` is not a valid {}.", kind.as_str()))
-        })
-    };
-    let mut out = Vec::new();
-    if let Some(raw) = param(pairs, "customer_identifier")? {
-        out.push(parse(raw, param(pairs, "identifier_type")?)?);
-    }
-    if let Some(list) = body.get("customers") {
-        let list = list.as_array().ok_or_else(|| {
-            ApiError::InvalidParameter(
-                "`customers` must be a list of {customer_identifier, identifier_type}.".into(),
-            )
-        })?;
-        for c in list {
-            let raw = c
-                .get("customer_identifier")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    ApiError::InvalidParameter(
-                        "Each of `customers` needs a `customer_identifier` (text).".into(),
-                    )
-                })?;
-            out.push(parse(
-                raw,
-                c.get("identifier_type").and_then(Value::as_str),
-            )?);
-        }
-    }
-    if out.is_empty() {
-        return Err(ApiError::InvalidParameter(
-            "Give `customer_identifier` (query) or `customers` (body): who to check.".into(),
-        ));
-    }
-    if out.len() > MAX_CHECK {
-        return Err(ApiError::InvalidParameter(format!(
-            "At most {MAX_CHECK} customers per check; got {}.",
-            out.len()
-        )));
-    }
-    Ok(out)
-}
-
-/// A new or updated definition's fields from the body (`name` 1-100 characters, optional
-/// `description` up to 500, `filter` in its JSON spelling); an update keeps what it omits.
-fn definition_fields(
-    body: &Value,
-    old: Option<&SegmentDef>,
-) -> Result<(String, Option<String>, Filter), ApiError> {
-    if !body.is_object() {
-        return Err(ApiError::InvalidParameter(format!(
-            "The body must be a JSON object: {{\"name\": …, \"filter\": …}}; see {PATH}."
-        )));
-    }
-    if let Some(k) = body.as_object().and_then(|o| {
-        o.keys()
-            .find(|k| !["name", "description", "filter", "version"].contains(&k.as_str()))
-    }) {
-        return Err(ApiError::InvalidParameter(format!(
-            "Unknown field `{k}`; a segment has name, description, filter (and version on update)."
-        )));
-    }
-    let name = match (text_field(body, "name", &[]), old) {
-        (Some(n), _) => n.trim().to_string(),
-        (None, Some(o)) => o.name.clone(),
-        (None, None) => String::new(),
-    };
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::InvalidParameter(
-            "`name` must be 1 to 100 characters.".into(),
-        ));
-    }
-    let description = match body.get("description") {
-        Some(Value::String(d)) if d.chars().count() <= 500 => Some(d.clone()),
-        Some(Value::Null) => None,
-        Some(_) => {
-            return Err(ApiError::InvalidParameter(
-                "`description` must be text of at most 500 characters.".into(),
-            ))
-        }
-        None => old.and_then(|o| o.description.clone()),
-    };
-    let filter =
-        match (body.get("filter"), old) {
-            (Some(f), _) => {
-                Filter::from_json(f).map_err(|e| ApiError::InvalidParameter(e.to_string()))?
-            }
-            (None, Some(o)) => o.filter.clone(),
-            (None, None) => return Err(ApiError::InvalidParameter(
-                "`filter` is required, e.g. {\"field\":\"rfm_score\",\"op\":\"gte\",\"value\":70}."
-                    .into(),
-            )),
-        };
-    Ok((name, description, filter))
-}
-
-/// `seg_` and 12 random hex digits.
-fn new_segment_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 6];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    format!("seg_{}", hex::encode(bytes))
 }
 
 /// The CSV columns of an export, in order (the member hit's fields).

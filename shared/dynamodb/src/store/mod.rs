@@ -6,6 +6,7 @@
 mod codec;
 mod maintenance;
 mod reads;
+mod segment_defs;
 mod segments;
 mod writes;
 

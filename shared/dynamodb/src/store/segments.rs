@@ -1,13 +1,15 @@
-//! Segment storage (`docs/adr/0009-segments.md`): saved segment definitions, each customer's
-//! segment rows (one per scope, under a node of its cluster), the member items and counts of
-//! every saved segment and scope, the roster index, and the rescoring's scan and checkpoints.
+//! Segment storage (`docs/adr/0009-segments.md`): each customer's segment rows (one per
+//! scope, under a node of its cluster), the member items and counts of every saved segment and
+//! scope, the roster index, and the rescoring's scan and checkpoints; the definitions are
+//! `segment_defs.rs`. Over 400 lines because the row transaction and each read's item
+//! parsing belong next to each other.
 
 use crate::keys::*;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 use c360_domain::projection::Scope;
-use c360_domain::segment::{Filter, SegmentDef, SegmentRow};
+use c360_domain::segment::SegmentRow;
 use c360_domain::{Identifier, Millis};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -103,24 +105,6 @@ fn parse_row(node: Identifier, scope: Scope, item: &Item) -> Result<StoredRow, S
         segments,
         fingerprint: get_s(item, "fp").unwrap_or_default().to_string(),
         version: get_n(item, "ver").unwrap_or(0),
-    })
-}
-
-fn parse_def(item: &Item) -> Result<SegmentDef, StoreError> {
-    let id = get_s(item, "sk").unwrap_or_default().to_string();
-    let filter_text = get_s(item, "filter").unwrap_or("{}");
-    let filter = Filter::parse_json(filter_text)
-        .map_err(|e| StoreError::Failed(format!("saved segment {id} has a bad filter: {e}")))?;
-    Ok(SegmentDef {
-        name: get_s(item, "name").unwrap_or_default().to_string(),
-        description: get_s(item, "description").map(str::to_string),
-        filter,
-        version: get_n(item, "ver").unwrap_or(0),
-        created_at: Millis(get_n(item, "created_at").unwrap_or(0)),
-        updated_at: Millis(get_n(item, "updated_at").unwrap_or(0)),
-        created_by: get_s(item, "created_by").map(str::to_string),
-        built_at: get_n(item, "built_at").map(Millis),
-        id,
     })
 }
 
@@ -299,99 +283,6 @@ impl Store {
             .map_err(cancelled_as_conflict)
     }
 
-    /// Every saved segment, by id (one Query, strongly consistent: a segment just saved is
-    /// listed).
-    pub async fn segment_defs(&self) -> Result<Vec<SegmentDef>, StoreError> {
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(SEGMENT_DEF_PK))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
-        items.iter().map(parse_def).collect()
-    }
-
-    /// One saved segment (GetItem, strongly consistent); `None` when there is none.
-    pub async fn segment_def(&self, id: &str) -> Result<Option<SegmentDef>, StoreError> {
-        let resp = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(SEGMENT_DEF_PK.to_string(), id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        resp.item().map(parse_def).transpose()
-    }
-
-    /// Saves a segment: created when `expected` is `None` (fails if the id exists), else
-    /// replaced if its stored version is `expected` (`Conflict` otherwise).
-    pub async fn put_segment_def(
-        &self,
-        def: &SegmentDef,
-        expected: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let mut item = key(SEGMENT_DEF_PK.to_string(), def.id.clone());
-        item.insert("name".into(), s(def.name.clone()));
-        if let Some(d) = &def.description {
-            item.insert("description".into(), s(d.clone()));
-        }
-        item.insert("filter".into(), s(def.filter.to_json().to_string()));
-        item.insert("ver".into(), n(def.version));
-        item.insert("created_at".into(), n(def.created_at.0));
-        item.insert("updated_at".into(), n(def.updated_at.0));
-        if let Some(b) = &def.created_by {
-            item.insert("created_by".into(), s(b.clone()));
-        }
-        if let Some(b) = def.built_at {
-            item.insert("built_at".into(), n(b.0));
-        }
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        put = match expected {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => put
-                .condition_expression("ver = :ver")
-                .expression_attribute_values(":ver", n(v)),
-        };
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(classify(e)),
-        }
-    }
-
-    /// Deletes a saved segment; `false` when there was none. Its member items and counts
-    /// are removed by the next rescoring (each row leaves the segments it no longer knows).
-    pub async fn delete_segment_def(&self, id: &str) -> Result<bool, StoreError> {
-        let resp = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(SEGMENT_DEF_PK.to_string(), id)))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(resp.attributes().is_some_and(|a| !a.is_empty()))
-    }
-
     /// One page of a saved segment's members in a scope, by canonical identifier key, after
     /// `after` (one Query); the next page's start when there may be more.
     pub async fn segment_member_page(
@@ -532,6 +423,7 @@ impl Store {
         segment: i32,
         segments: i32,
         after: Option<(String, String)>,
+        limit: i32,
     ) -> Result<(Vec<(Identifier, Vec<Identifier>)>, Option<(String, String)>), StoreError> {
         let resp = self
             .client
@@ -540,7 +432,7 @@ impl Store {
             .segment(segment)
             .total_segments(segments)
             .set_exclusive_start_key(after.map(|(pk, sk)| key(pk, sk)))
-            .limit(500)
+            .limit(limit)
             .send()
             .await
             .map_err(classify)?;
