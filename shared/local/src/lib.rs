@@ -109,6 +109,7 @@ pub fn stream_sources(
     store: &Store,
     config: &Config,
     cache: &Cache,
+    segments: &Segments,
     settled: Arc<AtomicU64>,
 ) -> Vec<StreamSource> {
     SourceKind::ALL
@@ -118,7 +119,7 @@ pub fn stream_sources(
                 kind,
                 Projector::new(store.clone(), config.zone)
                     .with_cache(cache.clone())
-                    .with_segments(Segments::new(store.clone(), config.clone())),
+                    .with_segments(segments.clone()),
                 config.zone,
             );
             let settled = settled.clone();

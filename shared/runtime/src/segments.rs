@@ -96,6 +96,8 @@ pub struct Segments {
     pub defs_ttl: Duration,
     max_attempts: u32,
     scan_page: i32,
+    /// While set, [`Segments::reconcile`] does nothing (a bulk load followed by a rescoring).
+    paused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The identifier as a log line may show it (masked like a staff answer).
@@ -151,7 +153,17 @@ impl Segments {
             defs_ttl: Duration::from_secs(10),
             max_attempts: 12,
             scan_page: 500,
+            paused: Arc::default(),
         }
+    }
+
+    /// Pauses (or resumes) the per-change reconcile of this value and its clones: for a bulk
+    /// load that a rescoring follows (`c360-dev up` loading the demo data), which then
+    /// evaluates everyone once instead of after each of thousands of records. Resume before
+    /// that rescoring starts, so that nothing arriving meanwhile is missed.
+    pub fn pause(&self, paused: bool) {
+        self.paused
+            .store(paused, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The same, scanning `items` items per rescoring page (default 500; a checkpoint after
@@ -222,7 +234,7 @@ impl Segments {
         ids: &[Identifier],
         now: Millis,
     ) -> Result<Reconciled, StoreError> {
-        if ids.is_empty() {
+        if ids.is_empty() || self.paused.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(Reconciled::default());
         }
         let defs = self.defs().await?;
