@@ -671,6 +671,70 @@ async fn bad_filters_and_routes_are_clear_errors() {
     }
     let a = env.segments_request(None, "GET", "", &[], None).await;
     assert_eq!(a.status(), 401);
+
+    // Fault classes found by review, each once:
+    // a misspelt body key must not select everyone (it was ignored);
+    // a filter in the query beside the body's was silently dropped;
+    // an oversized definition was a 500 from DynamoDB's item size limit.
+    let huge: Vec<String> = (0..100)
+        .map(|i| format!("{i}{}", "x".repeat(300)))
+        .collect();
+    for (method, path, q, body, names) in [
+        (
+            "POST",
+            "/count",
+            vec![],
+            json!({"filtr": {"and": []}}),
+            "filtr",
+        ),
+        (
+            "POST",
+            "/members",
+            vec![],
+            json!({"filter": {"and": []}, "limt": 3}),
+            "limt",
+        ),
+        (
+            "POST",
+            "/count",
+            vec![("rfm_score_gte", "99")],
+            json!({"filter": {"and": []}}),
+            "rfm_score_gte",
+        ),
+        ("POST", "/count", vec![], json!([1, 2]), "object"),
+        (
+            "POST",
+            "",
+            vec![],
+            json!({"name": "x", "filter": {"field": "member_level", "op": "in", "value": huge}}),
+            "16 KB",
+        ),
+    ] {
+        let a = env
+            .segments_request(Some(&admin), method, path, &q, Some(body))
+            .await;
+        let status = a.status();
+        let body = a.json();
+        assert_eq!(status, 400, "{method} {path}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(names),
+            "{body}"
+        );
+    }
+    // The same customer asked twice (two spellings of one phone) is answered twice: it was a
+    // 500, DynamoDB refusing duplicate keys in one BatchGetItem.
+    let twice = env
+        .segments_ok(
+            "POST",
+            "/check",
+            &[],
+            Some(json!({"customers": [
+                {"customer_identifier": "13800138000"},
+                {"customer_identifier": "+86 138-0013-8000"}
+            ], "filter": {"and": []}})),
+        )
+        .await;
+    assert_eq!(twice["results"].as_array().unwrap().len(), 2, "{twice}");
 }
 
 #[tokio::test]

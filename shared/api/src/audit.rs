@@ -37,6 +37,15 @@ impl SubjectHasher {
         mac.update(text.as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
+    /// A 256-bit key for `purpose`, derived from the same secret (HMAC-SHA-256 of the label):
+    /// what seals the segment-list cursors.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&self.key) else {
+            return [0; 32];
+        };
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
     /// A normalized identifier: every spelling of a phone number hashes the same.
     pub fn identifier(&self, id: &Identifier) -> String {
         self.hash(&id.key())

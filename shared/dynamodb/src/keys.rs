@@ -243,16 +243,6 @@ pub fn rescore_checkpoint_sk(run: &str, segment: i32, segments: i32) -> String {
     format!("{run}#{segment}/{segments}")
 }
 
-/// A member-list cursor: the last member's identifier key, base64url (opaque).
-pub fn encode_member_cursor(id: &Identifier) -> String {
-    encode_cursor(&id.key())
-}
-
-/// The identifier in a member-list cursor; `None` when it is not one of ours.
-pub fn decode_member_cursor(cursor: &str) -> Option<Identifier> {
-    Identifier::from_key(&decode_cursor(cursor)?).ok()
-}
-
 /// An audit record's partition: the keyed hash of the customer asked about, or the request
 /// id when there was none (a 400 or 401).
 pub fn audit_pk(subject: Option<&str>, request_id: &str) -> String {
@@ -300,10 +290,6 @@ mod tests {
         let id = Identifier::Phone(Phone::parse("13800138000").unwrap());
         assert_eq!(parse_node_pk(&node_pk(&id)), Some(id.clone()));
         assert_eq!(parse_node_pk(&suppression_pk(&id)), None);
-        assert_eq!(
-            decode_member_cursor(&encode_member_cursor(&id)),
-            Some(id.clone())
-        );
         assert!(is_suppression_pk(&suppression_pk(&id)) && !is_suppression_pk(&node_pk(&id)));
         for scope in [Scope::AllStores, store("store_001")] {
             assert_eq!(parse_stats_sk(&stats_sk(&scope)), Some(scope.clone()));

@@ -209,9 +209,13 @@ async fn rescore(
     run: Option<String>,
     segments: i32,
     now: c360_domain::Millis,
+    settle: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let engine = c360_runtime::segments::Segments::new(store(sdk, config), config.clone());
+    let mut engine = c360_runtime::segments::Segments::new(store(sdk, config), config.clone());
+    if let Some(s) = settle {
+        engine = engine.with_defs_ttl(s);
+    }
     let run = run.unwrap_or_else(|| c360_ingest::rescore::run_of_day(now, &config.zone));
     let report = engine.rescore(&run, segments, now).await?;
     println!(
@@ -421,7 +425,7 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     println!(
-        "API:       http://{}/api/v1/customer360/{{profile,timeline,value,search,audit}}, DELETE .../customer",
+        "API:       http://{}/api/v1/customer360/{{profile,timeline,value,search,audit,segments}}, DELETE .../customer",
         args.addr
     );
     println!("Dead letters: {}", args.dead_letter_dir.display());
@@ -473,17 +477,20 @@ async fn serve(
                     if let Err(e) = calibrate(&sdk, &config).await {
                         eprintln!("Calibration failed: {e:#}");
                     }
-                    // From here on every change reconciles itself; the rescoring covers the
-                    // demo records.
-                    segments.pause(false);
                     println!("Saving the seed's two segments and rescoring everyone:");
                     if let Err(e) = demo_segments(&sdk, &config).await {
                         eprintln!("Demo segments failed: {e:#}");
                     }
+                    // From here on every change reconciles itself; the rescoring covers the
+                    // demo records. The segments were saved while the reconcile was paused,
+                    // so no ingest here holds older definitions: the rescoring may
+                    // materialize them at once (no settling time).
+                    segments.pause(false);
                     let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
                     // Its own run id: the day's run is for the clock's rescoring.
                     let run = format!("demo-{}", now.0);
-                    if let Err(e) = rescore(&sdk, &config, Some(run), 4, now).await {
+                    let settle = Some(std::time::Duration::ZERO);
+                    if let Err(e) = rescore(&sdk, &config, Some(run), 4, now, settle).await {
                         eprintln!("Rescoring failed: {e:#}");
                     }
                     println!("Ready for the demo.");
@@ -546,7 +553,7 @@ async fn main() -> anyhow::Result<()> {
                         .timestamp_millis(),
                 ),
             };
-            rescore(&sdk, &config, run, segments, now).await
+            rescore(&sdk, &config, run, segments, now, None).await
         }
         Command::DemoSegments => demo_segments(&sdk, &config).await,
         Command::Tokens { store } => {

@@ -152,7 +152,7 @@ impl Segments {
             defs: Arc::new(Mutex::new(None)),
             defs_ttl: Duration::from_secs(10),
             max_attempts: 12,
-            scan_page: 500,
+            scan_page: 2_000,
             paused: Arc::default(),
         }
     }
@@ -166,7 +166,7 @@ impl Segments {
             .store(paused, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// The same, scanning `items` items per rescoring page (default 500; a checkpoint after
+    /// The same, scanning `items` items per rescoring page (default 2,000; a checkpoint after
     /// each page).
     pub fn with_scan_page(mut self, items: i32) -> Self {
         self.scan_page = items.max(1);

@@ -8,7 +8,6 @@ use c360_domain::access::Caller;
 use c360_domain::projection::Scope;
 use c360_domain::segment::{Filter, SegmentDef};
 use c360_domain::{Identifier, IdentifierType, StoreId};
-use c360_dynamodb::keys::decode_member_cursor;
 use serde_json::Value;
 
 /// Members per page: default and most.
@@ -109,13 +108,14 @@ pub(super) fn limit_of(pairs: &[(String, String)], body: &Value) -> Result<usize
 pub(super) fn cursor_of(
     pairs: &[(String, String)],
     body: &Value,
+    seal: &super::cursor::CursorSeal,
 ) -> Result<Option<Identifier>, ApiError> {
     let raw = match body.get("cursor").and_then(Value::as_str) {
         Some(c) => Some(c.to_string()),
         None => param(pairs, "cursor")?.map(str::to_string),
     };
     raw.map(|c| {
-        decode_member_cursor(&c).ok_or_else(|| {
+        seal.open(&c).ok_or_else(|| {
             ApiError::InvalidParameter(
                 "Parameter `cursor` is not a cursor from this list; use `next_cursor` from the previous page.".into(),
             )
@@ -224,6 +224,13 @@ pub(super) fn definition_fields(
     let filter =
         match (body.get("filter"), old) {
             (Some(f), _) => {
+                // A definition is one item (400 KB at most); 16 KB of filter is far more than
+                // a segment needs.
+                if f.to_string().len() > 16_384 {
+                    return Err(ApiError::InvalidParameter(
+                        "`filter` is larger than 16 KB; a segment's filter must be shorter.".into(),
+                    ));
+                }
                 Filter::from_json(f).map_err(|e| ApiError::InvalidParameter(e.to_string()))?
             }
             (None, Some(o)) => o.filter.clone(),

@@ -19,6 +19,7 @@
 //! Without an id the filter is the query parameters ([`Filter::from_query`]) or, with `POST`,
 //! the body's `filter` (JSON spelling).
 
+mod cursor;
 mod input;
 mod ops;
 #[cfg(test)]
@@ -266,13 +267,19 @@ pub(crate) fn inline_filter(
     reserved: &[&str],
 ) -> Result<Filter, ApiError> {
     let bad = |e: c360_domain::segment::FilterError| ApiError::InvalidParameter(e.to_string());
-    if let Some(f) = body.get("filter") {
-        return Filter::from_json(f).map_err(bad);
-    }
     let rest: Vec<(String, String)> = pairs
         .iter()
         .filter(|(k, _)| !reserved.contains(&k.as_str()))
         .cloned()
         .collect();
+    if let Some(f) = body.get("filter") {
+        // One filter per request: a query filter beside the body's would be silently dropped.
+        if let Some((k, _)) = rest.first() {
+            return Err(ApiError::InvalidParameter(format!(
+                "Parameter `{k}` is a filter, and the body has a `filter`: give the filter once."
+            )));
+        }
+        return Filter::from_json(f).map_err(bad);
+    }
     Filter::from_query(&rest).map_err(bad)
 }

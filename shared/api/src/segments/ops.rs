@@ -2,6 +2,7 @@
 //! nine routes read best side by side, with the two ways of answering them, from member items
 //! or live from the roster; their inputs are `input.rs`).
 
+use super::cursor::CursorSeal;
 use super::input::*;
 use super::{inline_filter, json_body, query_pairs, Reply, Route, Target};
 use crate::audit::AuditRecord;
@@ -11,7 +12,6 @@ use c360_domain::prediction::StoreModel;
 use c360_domain::projection::Scope;
 use c360_domain::segment::{canonical, Filter, SegmentDef, MAX_SAVED_SEGMENTS};
 use c360_domain::{Identifier, Millis};
-use c360_dynamodb::keys::encode_member_cursor;
 use c360_dynamodb::store::{StoreError, StoredRow};
 use lambda_http::Request;
 use serde_json::{json, Value};
@@ -185,6 +185,30 @@ pub(super) async fn run(
 ) -> Result<Reply, ApiError> {
     let pairs = query_pairs(req);
     let body = json_body(req)?;
+    // A misspelt key must not widen what is read or exported ("filtr" would select everyone).
+    let allowed: &[&str] = match &route {
+        Route::Create | Route::Update(_) => &["name", "description", "filter", "version"],
+        Route::Check(_) => &["filter", "store_id", "customers"],
+        Route::Members(_) => &["filter", "store_id", "limit", "cursor"],
+        Route::Count(_) | Route::Export(_) => &["filter", "store_id"],
+        Route::List | Route::Get(_) | Route::Delete(_) => &[],
+    };
+    match &body {
+        Value::Null => {}
+        Value::Object(o) => {
+            if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
+                return Err(ApiError::InvalidParameter(format!(
+                    "Unknown field `{k}` in the body; this route accepts: {}.",
+                    allowed.join(", ")
+                )));
+            }
+        }
+        _ => {
+            return Err(ApiError::InvalidParameter(
+                "The body must be a JSON object.".into(),
+            ))
+        }
+    }
     let zone = app.reads.config().zone;
     let store = app.segments.store();
     let masking = app.access.masking.for_role(caller.role);
@@ -295,7 +319,8 @@ pub(super) async fn run(
             let scope = scope_of(caller, &pairs, &body, audit)?;
             let source = source(app, &target, &pairs, &body).await?;
             let limit = limit_of(&pairs, &body)?;
-            let after = cursor_of(&pairs, &body)?;
+            let seal = CursorSeal::new(app.access.hasher.derive_key("segment-member-cursor"));
+            let after = cursor_of(&pairs, &body, &seal)?;
             let (rows, next) = if let (true, Some(def)) = (source.materialized, &source.segment) {
                 let (ids, next) = store
                     .segment_member_page(&def.id, &scope, limit, after.as_ref())
@@ -326,7 +351,7 @@ pub(super) async fn run(
             answer.insert("members".into(), json!(members));
             answer.insert(
                 "next_cursor".into(),
-                json!(next.as_ref().map(encode_member_cursor)),
+                json!(next.as_ref().and_then(|n| seal.seal(n))),
             );
             Ok(Reply::Json(200, masked(Value::Object(answer))))
         }

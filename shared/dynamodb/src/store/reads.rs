@@ -14,12 +14,22 @@ use super::{classify, Item, Loaded, Store, StoreError, StoredNode, StoredStats};
 
 impl Store {
     /// Reads items by key in as few BatchGetItem calls as possible (100 keys each), retrying
-    /// unprocessed keys.
+    /// unprocessed keys. A key asked twice is read once (DynamoDB refuses duplicates).
     pub(super) async fn batch_get(
         &self,
         keys: Vec<Item>,
         consistent: bool,
     ) -> Result<Vec<Item>, StoreError> {
+        let mut seen = std::collections::BTreeSet::new();
+        let keys: Vec<Item> = keys
+            .into_iter()
+            .filter(|k| {
+                seen.insert((
+                    get_s(k, "pk").unwrap_or_default().to_string(),
+                    get_s(k, "sk").unwrap_or_default().to_string(),
+                ))
+            })
+            .collect();
         let mut out = Vec::new();
         for chunk in keys.chunks(100) {
             let mut pending = Some(
