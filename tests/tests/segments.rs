@@ -34,6 +34,17 @@ async fn save(env: &TestEnv, name: &str, filter: &str) -> String {
     def["segment_id"].as_str().unwrap().to_string()
 }
 
+/// A saved segment, materialized at once by a rescoring of the (still empty) table: its
+/// members then come from its member items, kept current by the ingest.
+async fn saved_before_the_data(env: &TestEnv, name: &str, filter: &str) -> String {
+    let id = save(env, name, filter).await;
+    // The rescoring materializes definitions older than its start.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let report = env.rescore_at("empty", now_ms()).await;
+    assert_eq!(report.materialized, vec![id.clone()]);
+    id
+}
+
 /// Every member of a segment (or inline filter) in a scope, page by page.
 async fn all_pages(env: &TestEnv, path: &str, query: &[(&str, &str)], limit: usize) -> Vec<Value> {
     let mut out = Vec::new();
@@ -258,14 +269,12 @@ async fn count(env: &TestEnv, segment: &str) -> Value {
 #[tokio::test]
 async fn orders_refunds_and_a_late_identity_link_move_customers_through_the_streams() {
     let env = TestEnv::new().await.with_segments();
-    let big = save(
+    let big = saved_before_the_data(
         &env,
         "消费满500",
         r#"{"field":"total_spent","op":"gte","value":500}"#,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    env.rescore_at("empty", now_ms()).await;
 
     let at = c360_e2e::days_ago(3);
     let o = |id: &'static str,
@@ -431,14 +440,12 @@ async fn the_rescoring_moves_a_quiet_customer_from_active_to_dormant_and_writes_
 #[tokio::test]
 async fn staff_see_only_their_store_masked_every_call_is_audited_and_exports_are_admins_only() {
     let env = TestEnv::new().await.with_segments();
-    let all = save(
+    let all = saved_before_the_data(
         &env,
         "有订单",
         r#"{"field":"total_orders","op":"gte","value":1}"#,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    env.rescore_at("empty", now_ms()).await;
     let mut seq = 0;
     env.order_history("13900000021", "s1", &[3], 100, &mut seq)
         .await;
@@ -740,14 +747,12 @@ async fn bad_filters_and_routes_are_clear_errors() {
 #[tokio::test]
 async fn an_erased_customer_leaves_every_segment() {
     let env = TestEnv::in_memory().await.with_segments();
-    let any = save(
+    let any = saved_before_the_data(
         &env,
         "有订单",
         r#"{"field":"total_orders","op":"gte","value":1}"#,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    env.rescore_at("empty", now_ms()).await;
     let mut seq = 0;
     env.order_history("13900000031", "s1", &[3], 100, &mut seq)
         .await;
@@ -771,14 +776,12 @@ async fn an_erased_customer_leaves_every_segment() {
 #[tokio::test]
 async fn requests_per_list_page_count_check_and_ingest_are_bounded() {
     let env = TestEnv::in_memory().await.with_segments();
-    let any = save(
+    let any = saved_before_the_data(
         &env,
         "有订单",
         r#"{"field":"total_orders","op":"gte","value":1}"#,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    env.rescore_at("empty", now_ms()).await;
     let mut seq = 0;
     for c in 0..120 {
         env.order_history(&format!("139{c:08}"), "s1", &[3], 100, &mut seq)
@@ -855,14 +858,12 @@ async fn memberships_and_counts_equal_a_recomputation_whatever_the_delivery_orde
     // the sum of its orders' last versions that are completed; in a store, its orders there.
     for run in 0..6u64 {
         let env = TestEnv::in_memory().await.with_segments();
-        let rich = save(
+        let rich = saved_before_the_data(
             &env,
             "满400",
             r#"{"field":"total_spent","op":"gte","value":400}"#,
         )
         .await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        env.rescore_at("empty", now_ms()).await;
         let mut rng = Lcg(run * 7919 + 1);
         // (kind, image, seq); versions of one item get increasing sequence numbers.
         let mut history: Vec<(SourceKind, Value, u64)> = Vec::new();

@@ -199,35 +199,40 @@ impl Store {
         resp.item.map(|item| parse_node(&item)).transpose()
     }
 
-    /// A node's statistics in every scope it has records in (one Query, strongly consistent):
-    /// what a re-link reads to rewrite the node's search tokens wherever it holds them.
-    pub async fn node_stats(
+    /// Every item of a node's partition whose sort key begins with `prefix`, page after page
+    /// (one strongly consistent Query).
+    pub(super) async fn node_items_with_prefix(
         &self,
         id: &Identifier,
-    ) -> Result<BTreeMap<Scope, ScopeStats>, StoreError> {
-        let items: Vec<Item> = self
-            .client
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :stats)")
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(node_pk(id)))
-            .expression_attribute_values(":stats", s(stats_sk_prefix()))
+            .expression_attribute_values(":prefix", s(prefix))
             .consistent_read(true)
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
-        items
+            .map_err(classify)
+    }
+
+    /// A node's statistics in every scope it has records in (one Query, strongly consistent):
+    /// what a re-link reads to rewrite the node's search tokens wherever it holds them.
+    pub async fn node_stats(
+        &self,
+        id: &Identifier,
+    ) -> Result<BTreeMap<Scope, ScopeStats>, StoreError> {
+        Ok(self
+            .node_stats_versioned(id)
+            .await?
             .into_iter()
-            .map(|item| {
-                let scope = get_s(&item, "sk")
-                    .and_then(parse_stats_sk)
-                    .ok_or_else(|| StoreError::Failed("a stats item without a scope".into()))?;
-                Ok((scope, decode(item, "stats")?))
-            })
-            .collect()
+            .map(|(scope, s)| (scope, s.stats))
+            .collect())
     }
 
     /// The extreme among a node's records in a scope, leaving out one record (the one

@@ -111,20 +111,9 @@ fn parse_row(node: Identifier, scope: Scope, item: &Item) -> Result<StoredRow, S
 impl Store {
     /// A node's segment rows in every scope (one strongly consistent Query).
     pub async fn segment_rows(&self, node: &Identifier) -> Result<Vec<StoredRow>, StoreError> {
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :seg)")
-            .expression_attribute_values(":pk", s(node_pk(node)))
-            .expression_attribute_values(":seg", s(segment_row_prefix()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let items = self
+            .node_items_with_prefix(node, segment_row_prefix())
+            .await?;
         items
             .iter()
             .filter_map(|item| {
@@ -139,20 +128,7 @@ impl Store {
         &self,
         node: &Identifier,
     ) -> Result<BTreeMap<Scope, StoredStats>, StoreError> {
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :stats)")
-            .expression_attribute_values(":pk", s(node_pk(node)))
-            .expression_attribute_values(":stats", s(stats_sk_prefix()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let items = self.node_items_with_prefix(node, stats_sk_prefix()).await?;
         items
             .into_iter()
             .map(|item| {
