@@ -1086,9 +1086,27 @@ async fn an_interrupted_rescoring_resumes_where_it_stopped_and_evaluates_no_one_
         cut.changed.evaluated > 0 && cut.changed.evaluated < 30,
         "{cut:?}"
     );
+    // A call whose time is already up still does a page (it made none under `cargo lambda
+    // watch`, whose deadline is short, and would never have finished).
+    let late = engine
+        .rescore_within(
+            "r",
+            1,
+            now,
+            Budget {
+                pages: None,
+                until: Some(std::time::Instant::now()),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!late.complete && late.changed.evaluated > 0, "{late:?}");
     let rest = engine.rescore("r", 1, now).await.unwrap();
     assert!(rest.complete);
-    assert_eq!(cut.changed.evaluated + rest.changed.evaluated, 30);
+    assert_eq!(
+        cut.changed.evaluated + late.changed.evaluated + rest.changed.evaluated,
+        30
+    );
     assert_eq!(rest.materialized, vec![active.clone()]);
     let answer = env
         .segments_ok("GET", &format!("/{active}/count"), &[], None)

@@ -578,7 +578,8 @@ impl Segments {
         let started = *cp.started_at.get_or_insert(now);
         let mut changed = Reconciled::default();
         let mut pages = 0;
-        while !cp.done && !budget.spent(pages) {
+        // At least one page per call, whatever the budget: a run always moves forward.
+        while !cp.done && (pages == 0 || !budget.spent(pages)) {
             pages += 1;
             let (nodes, next) = self
                 .store
