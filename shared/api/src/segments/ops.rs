@@ -31,10 +31,6 @@ const RESERVED: [&str; 5] = [
     "identifier_type",
 ];
 
-fn store_err(e: StoreError) -> ApiError {
-    store_error(e)
-}
-
 fn scope_json(scope: &Scope) -> Value {
     match scope {
         Scope::AllStores => Value::Null,
@@ -95,7 +91,7 @@ async fn source(
                 .store()
                 .segment_def(id)
                 .await
-                .map_err(store_err)?
+                .map_err(store_error)?
                 .ok_or_else(|| ApiError::SegmentNotFound(id.clone()))?;
             Ok(Source {
                 filter: def.filter.clone(),
@@ -120,7 +116,7 @@ async fn model_for(
         .store()
         .load_with_models(None, &[], &[], std::slice::from_ref(scope), false)
         .await
-        .map_err(store_err)?
+        .map_err(store_error)?
         .models
         .remove(scope))
 }
@@ -151,7 +147,7 @@ async fn live_walk(
             .store()
             .roster_page(scope, page_size, after.as_ref())
             .await
-            .map_err(store_err)?;
+            .map_err(store_error)?;
         let in_page = rows.len();
         for (i, row) in rows.into_iter().enumerate() {
             read += 1;
@@ -219,7 +215,7 @@ pub(super) async fn run(
     match route {
         Route::List => {
             only_known(&pairs, &[])?;
-            let defs = store.segment_defs().await.map_err(store_err)?;
+            let defs = store.segment_defs().await.map_err(store_error)?;
             let list: Vec<Value> = defs.iter().map(|d| d.json(&zone)).collect();
             Ok(Reply::Json(
                 200,
@@ -229,7 +225,7 @@ pub(super) async fn run(
         Route::Create => {
             only_known(&pairs, &[])?;
             let (name, description, filter) = definition_fields(&body, None)?;
-            let defs = store.segment_defs().await.map_err(store_err)?;
+            let defs = store.segment_defs().await.map_err(store_error)?;
             if defs.len() >= MAX_SAVED_SEGMENTS {
                 return Err(ApiError::Conflict(format!(
                     "There are already {MAX_SAVED_SEGMENTS} saved segments, the most this service keeps current; delete one first."
@@ -253,7 +249,7 @@ pub(super) async fn run(
                     StoreError::Conflict => {
                         ApiError::Conflict("A segment with this id exists; try again.".into())
                     }
-                    e => store_err(e),
+                    e => store_error(e),
                 })?;
             app.segments.refresh_defs();
             audit.detail = Some(format!("segment={}", def.id));
@@ -264,7 +260,7 @@ pub(super) async fn run(
             let def = store
                 .segment_def(&id)
                 .await
-                .map_err(store_err)?
+                .map_err(store_error)?
                 .ok_or(ApiError::SegmentNotFound(id))?;
             Ok(Reply::Json(200, def.json(&zone)))
         }
@@ -273,7 +269,7 @@ pub(super) async fn run(
             let old = store
                 .segment_def(&id)
                 .await
-                .map_err(store_err)?
+                .map_err(store_error)?
                 .ok_or_else(|| ApiError::SegmentNotFound(id.clone()))?;
             if let Some(v) = body.get("version") {
                 if v.as_i64() != Some(old.version) {
@@ -300,7 +296,7 @@ pub(super) async fn run(
                     StoreError::Conflict => ApiError::Conflict(format!(
                         "Segment {id} changed meanwhile; read it again."
                     )),
-                    e => store_err(e),
+                    e => store_error(e),
                 })?;
             app.segments.refresh_defs();
             audit.detail = Some(format!("segment={id}"));
@@ -308,7 +304,7 @@ pub(super) async fn run(
         }
         Route::Delete(id) => {
             only_known(&pairs, &[])?;
-            if !store.delete_segment_def(&id).await.map_err(store_err)? {
+            if !store.delete_segment_def(&id).await.map_err(store_error)? {
                 return Err(ApiError::SegmentNotFound(id));
             }
             app.segments.refresh_defs();
@@ -325,10 +321,10 @@ pub(super) async fn run(
                 let (ids, next) = store
                     .segment_member_page(&def.id, &scope, limit, after.as_ref())
                     .await
-                    .map_err(store_err)?;
+                    .map_err(store_error)?;
                 let keys: Vec<(Identifier, Scope)> =
                     ids.iter().map(|i| (i.clone(), scope.clone())).collect();
-                let mut found = store.segment_rows_at(&keys).await.map_err(store_err)?;
+                let mut found = store.segment_rows_at(&keys).await.map_err(store_error)?;
                 let rows: Vec<StoredRow> = ids.iter().filter_map(|i| found.remove(i)).collect();
                 (rows, next)
             } else {
@@ -362,7 +358,7 @@ pub(super) async fn run(
                 (Some(def), true) => store
                     .segment_count(&def.id, &scope)
                     .await
-                    .map_err(store_err)?,
+                    .map_err(store_error)?,
                 _ => live_walk(app, &source, &scope, now, None, None, None)
                     .await?
                     .0
@@ -433,10 +429,10 @@ async fn all_members(
                 let (ids, next) = store
                     .segment_member_page(&def.id, scope, 1000, after.as_ref())
                     .await
-                    .map_err(store_err)?;
+                    .map_err(store_error)?;
                 let keys: Vec<(Identifier, Scope)> =
                     ids.iter().map(|i| (i.clone(), scope.clone())).collect();
-                let mut found = store.segment_rows_at(&keys).await.map_err(store_err)?;
+                let mut found = store.segment_rows_at(&keys).await.map_err(store_error)?;
                 out.extend(ids.iter().filter_map(|i| found.remove(i)));
                 match next {
                     Some(n) => after = Some(n),
@@ -464,7 +460,7 @@ async fn check(
     let nodes = store
         .load(None, asked, &[], false)
         .await
-        .map_err(store_err)?
+        .map_err(store_error)?
         .nodes;
     let canon: Vec<Identifier> = asked
         .iter()
@@ -480,14 +476,14 @@ async fn check(
             let members = store
                 .segment_members_among(&def.id, scope, &canon)
                 .await
-                .map_err(store_err)?;
+                .map_err(store_error)?;
             Ok(canon.iter().map(|c| members.contains(c)).collect())
         }
         _ => {
             let keys: Vec<(Identifier, Scope)> =
                 canon.iter().map(|c| (c.clone(), scope.clone())).collect();
             let rows: BTreeMap<Identifier, StoredRow> =
-                store.segment_rows_at(&keys).await.map_err(store_err)?;
+                store.segment_rows_at(&keys).await.map_err(store_error)?;
             let model = model_for(app, &source.filter, scope).await?;
             let e = app.segments.evaluation(scope, model.as_ref(), now);
             let with_predictions = source.filter.needs_predictions();

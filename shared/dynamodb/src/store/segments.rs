@@ -14,7 +14,7 @@ use c360_domain::{Identifier, Millis};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::codec::*;
-use super::{classify, Item, Store, StoreError, StoredStats};
+use super::{classify, Item, Store, StoreError, StoredStats, WriteSet};
 
 /// A customer's segment row as stored under one node, with what its write is conditioned on.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,25 +66,6 @@ pub struct RescoreCheckpoint {
     pub written: i64,
     /// When this segment's walk began (ms): a run's start is its segments' earliest.
     pub started_at: Option<Millis>,
-}
-
-fn cancelled_as_conflict<R>(
-    err: aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-        R,
-    >,
-) -> StoreError
-where
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error() {
-        if tc.cancellation_reasons().iter().any(|r| {
-            matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))
-        }) {
-            return StoreError::Conflict;
-        }
-    }
-    classify(err)
 }
 
 fn built(b: impl std::fmt::Display) -> StoreError {
@@ -241,22 +222,9 @@ impl Store {
                 }
             }
         }
-        if items.is_empty() {
-            return Ok(());
-        }
-        if items.len() > 100 {
-            return Err(StoreError::Failed(format!(
-                "a segment change needs {} writes, more than a transaction holds (100)",
-                items.len()
-            )));
-        }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(cancelled_as_conflict)
+        // Store::commit: empty is nothing to do, over 100 items is refused, a failed condition
+        // is Conflict and any other cancellation Unavailable, as for a projection's change.
+        self.commit(WriteSet::from_items(items)).await
     }
 
     /// One page of a saved segment's members in a scope, by canonical identifier key, after

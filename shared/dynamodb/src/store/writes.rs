@@ -22,6 +22,10 @@ pub struct WriteSet {
 }
 
 impl WriteSet {
+    /// A set of already-built transaction items (segment rows and memberships).
+    pub(super) fn from_items(items: Vec<TransactWriteItem>) -> WriteSet {
+        WriteSet { items }
+    }
     pub fn len(&self) -> usize {
         self.items.len()
     }
