@@ -108,12 +108,15 @@ pub enum Write {
         scope: Scope,
         token: Token,
     },
-    /// The record's timeline entry in a scope, under its home node.
+    /// The record's timeline entry in a scope, under its home node. `dishes`: a counted
+    /// order's dish ids, indexed with the entry so that a dish's latest order can be found
+    /// again ([`Extreme::DishLastOrdered`]).
     PutEntry {
         node: Identifier,
         scope: Scope,
         entry: TimelineEntry,
         counted: bool,
+        dishes: Vec<String>,
     },
     DeleteEntry {
         node: Identifier,
@@ -385,9 +388,10 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
         let was_empty = stats.is_empty();
         let names_before: Vec<String> = stats.names.keys().cloned().collect();
         for extreme in stats.replace(*old, *new) {
-            match snap.extremes.get(&(node.clone(), scope.clone(), extreme)) {
-                Some(found) => stats.restore(extreme, *found),
-                None => need.extremes.push((node.clone(), scope.clone(), extreme)),
+            let key = (node.clone(), scope.clone(), extreme);
+            match snap.extremes.get(&key) {
+                Some(found) => stats.restore(&key.2, *found),
+                None => need.extremes.push(key),
             }
         }
         if was_empty != stats.is_empty() {
@@ -468,6 +472,13 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
                 scope: scope.clone(),
                 entry: a.timeline.clone(),
                 counted: a.contribution.counted_spend.is_some(),
+                dishes: a
+                    .contribution
+                    .habits
+                    .dishes
+                    .iter()
+                    .map(|d| d.id.clone())
+                    .collect(),
             });
         }
     }

@@ -11,6 +11,7 @@
 //! `timeline.rs` (the timeline entry rendered at ingest), this file the scopes, sequence
 //! numbers and what applying a change decides.
 
+pub mod insights;
 mod stats;
 #[cfg(test)]
 mod tests;

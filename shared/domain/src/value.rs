@@ -40,6 +40,15 @@ pub struct Thresholds {
     pub frequent_booker_reservations: i64,
     pub active_max_days: i64,
     pub dormant_max_days: i64,
+    /// 爽约风险: no-shows over finished reservations (kept, cancelled or no-show) at or above
+    /// this rate (0-1)...
+    pub no_show_risk_rate: f64,
+    /// ...over at least this many finished reservations (one missed table is not a habit).
+    pub no_show_risk_min_reservations: i64,
+    /// 外卖偏好: delivery orders over counted orders at or above this share (0-1)...
+    pub delivery_preference_share: f64,
+    /// ...over at least this many counted orders.
+    pub delivery_preference_min_orders: i64,
 }
 
 impl Default for Thresholds {
@@ -62,6 +71,10 @@ impl Default for Thresholds {
             frequent_booker_reservations: 5,
             active_max_days: 30,
             dormant_max_days: 90,
+            no_show_risk_rate: 0.3,
+            no_show_risk_min_reservations: 3,
+            delivery_preference_share: 0.6,
+            delivery_preference_min_orders: 5,
         }
     }
 }
@@ -206,6 +219,39 @@ pub fn activity_tag(days_since_last_activity: i64, t: &Thresholds) -> &'static s
     }
 }
 
+/// A customer's finished reservations (kept, cancelled, no-show) in a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservationHabits {
+    pub kept: i64,
+    pub cancelled: i64,
+    pub no_shows: i64,
+    pub finished: i64,
+}
+
+impl ReservationHabits {
+    pub fn of(stats: &ScopeStats) -> ReservationHabits {
+        let (kept, cancelled, no_shows) = (
+            stats.fulfilled_reservations,
+            stats.insights.cancelled,
+            stats.insights.no_shows,
+        );
+        ReservationHabits {
+            kept,
+            cancelled,
+            no_shows,
+            finished: kept + cancelled + no_shows,
+        }
+    }
+    /// No-shows over finished reservations, 0-1; `None` without a finished one.
+    pub fn no_show_rate(&self) -> Option<f64> {
+        (self.finished > 0).then(|| self.no_shows as f64 / self.finished as f64)
+    }
+    /// Cancellations over finished reservations, 0-1; `None` without a finished one.
+    pub fn cancellation_rate(&self) -> Option<f64> {
+        (self.finished > 0).then(|| self.cancelled as f64 / self.finished as f64)
+    }
+}
+
 /// Tags in a fixed order: membership, tier, habits, activity.
 pub fn tags(stats: &ScopeStats, value: &CustomerValue, now: Millis, t: &Thresholds) -> Vec<String> {
     let mut tags = Vec::new();
@@ -224,6 +270,26 @@ pub fn tags(stats: &ScopeStats, value: &CustomerValue, now: Millis, t: &Threshol
     }
     if stats.fulfilled_reservations >= t.frequent_booker_reservations {
         tags.push("预订常客".to_string());
+    }
+    let habits = ReservationHabits::of(stats);
+    if habits.finished >= t.no_show_risk_min_reservations.max(1)
+        && habits
+            .no_show_rate()
+            .is_some_and(|r| r >= t.no_show_risk_rate)
+    {
+        tags.push("爽约风险".to_string());
+    }
+    let delivery = stats
+        .insights
+        .order_types
+        .get("delivery")
+        .copied()
+        .unwrap_or(0);
+    let typed: i64 = stats.insights.order_types.values().sum();
+    if typed >= t.delivery_preference_min_orders.max(1)
+        && delivery as f64 >= t.delivery_preference_share * typed as f64
+    {
+        tags.push("外卖偏好".to_string());
     }
     if let Some(last) = stats.last_event_at {
         tags.push(activity_tag(whole_days_between(last, now), t).to_string());

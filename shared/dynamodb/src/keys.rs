@@ -31,6 +31,9 @@ pub const INDEX_TIME: &str = "lsi_time";
 pub const INDEX_KIND: &str = "lsi_kind";
 /// Counted orders (`lc`, sparse).
 pub const INDEX_COUNTED: &str = "lsi_counted";
+/// A counted order's timeline entry: its dish ids (a string set), read back through
+/// [`INDEX_KIND`] (which carries every attribute) when a dish's latest order is looked up.
+pub const DISHES_ATTR: &str = "di";
 /// Search tokens (`gp`, `gs`), keys only.
 pub const INDEX_SEARCH: &str = "gsi_search";
 /// The audit table's caller index (`by`, `sk`).

@@ -233,7 +233,7 @@ impl Projector {
             .map(|(_, scope, _)| entry_sk(scope, input.kind, input.source_id))
             .collect();
         let found = futures::future::try_join_all(reads.extremes.iter().zip(&own).map(
-            |((node, scope, extreme), own)| self.store.find_extreme(node, scope, *extreme, own),
+            |((node, scope, extreme), own)| self.store.find_extreme(node, scope, extreme, own),
         ))
         .await?;
         snap.extremes

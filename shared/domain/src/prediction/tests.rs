@@ -17,6 +17,7 @@ fn counted_order(at: Millis, fen: i64, zone: &Zone) -> Contribution {
         fulfilled: false,
         name: None,
         member: None,
+        habits: Default::default(),
     }
 }
 

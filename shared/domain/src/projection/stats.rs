@@ -1,6 +1,7 @@
 //! One record's contribution to its node, and the statistics of one node in one scope that
 //! contributions add to, are taken from and merge across a customer's nodes.
 
+use super::insights::{Habits, Insights};
 use crate::money::Fen;
 use crate::segment::Birthday;
 use crate::source::{SourceKind, SourceRecord};
@@ -55,6 +56,10 @@ pub struct Contribution {
     pub fulfilled: bool,
     pub name: Option<String>,
     pub member: Option<MemberInfo>,
+    /// What the record adds to the guest insights; omitted from storage when empty, so records
+    /// stored before insights existed read as adding none.
+    #[serde(default, skip_serializing_if = "Habits::is_empty")]
+    pub habits: Habits,
 }
 
 impl Contribution {
@@ -92,17 +97,20 @@ impl Contribution {
             fulfilled,
             name: record.customer_name().map(str::to_string),
             member,
+            habits: Habits::of(record, zone),
         }
     }
 }
 
 /// An extreme (earliest or latest time) that a removal may have invalidated; the caller
 /// looks the replacement up among the node's other records in that scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Extreme {
     FirstCountedOrder,
     LastCountedOrder,
     LastEvent,
+    /// The latest counted order containing this dish (id).
+    DishLastOrdered(String),
 }
 
 /// The figures of one node in one scope. Sums and counts add and subtract exactly; the
@@ -141,6 +149,10 @@ pub struct ScopeStats {
     /// stream delivery applied as they are).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub order_days: BTreeMap<i64, OrderDay>,
+    /// The guest-insight tallies (dishes, reservation outcomes, dayparts, ...): see
+    /// [`Insights`] for what they hold and how big they get. Omitted from storage when empty.
+    #[serde(skip_serializing_if = "Insights::is_empty")]
+    pub insights: Insights,
 }
 
 /// The counted orders of one calendar day: one purchase occasion.
@@ -198,6 +210,7 @@ impl ScopeStats {
                 self.names.remove(name);
             }
         }
+        self.insights.count(&c.habits, c.at, sign);
     }
 
     /// Replaces `old` by `new` (either may be absent). Returns the extremes that `old`
@@ -246,12 +259,15 @@ impl ScopeStats {
                 Extreme::FirstCountedOrder => self.first_counted_at.is_none_or(|t| t > old.at),
                 Extreme::LastCountedOrder => self.last_counted_at.is_none_or(|t| t < old.at),
                 Extreme::LastEvent => self.last_event_at.is_none_or(|t| t < old.at),
+                Extreme::DishLastOrdered(_) => true,
             });
+            let dishes = self.insights.lost_dishes(&old.habits, old.at);
+            lost.extend(dishes.into_iter().map(Extreme::DishLastOrdered));
         }
         if self.counted_orders == 0 {
             self.first_counted_at = None;
             self.last_counted_at = None;
-            lost.retain(|e| *e == Extreme::LastEvent);
+            lost.retain(|e| matches!(e, Extreme::LastEvent));
         }
         if self.records() == 0 {
             self.last_event_at = None;
@@ -261,7 +277,7 @@ impl ScopeStats {
     }
 
     /// Folds in the extreme found among the other records.
-    pub fn restore(&mut self, extreme: Extreme, found: Option<Millis>) {
+    pub fn restore(&mut self, extreme: &Extreme, found: Option<Millis>) {
         match extreme {
             Extreme::FirstCountedOrder => {
                 self.first_counted_at = min_opt(self.first_counted_at, found)
@@ -270,6 +286,7 @@ impl ScopeStats {
                 self.last_counted_at = max_opt(self.last_counted_at, found)
             }
             Extreme::LastEvent => self.last_event_at = max_opt(self.last_event_at, found),
+            Extreme::DishLastOrdered(dish) => self.insights.restore_dish(dish, found),
         }
     }
 
@@ -293,6 +310,7 @@ impl ScopeStats {
         for (&day, &d) in &other.order_days {
             add_day(&mut self.order_days, day, d);
         }
+        self.insights.merge(&other.insights);
     }
 
     /// The name most records carry (ties: the smallest), for display.

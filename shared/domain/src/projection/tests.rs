@@ -36,6 +36,7 @@ fn order(at: i64, spend: Option<i64>) -> Contribution {
         fulfilled: false,
         name: Some("张三".into()),
         member: None,
+        habits: Default::default(),
     }
 }
 
@@ -58,8 +59,8 @@ fn adding_then_removing_restores_the_stats() {
     assert_eq!(s.last_counted_at, Some(Millis(20)));
     let lost = s.replace(Some(&order(20, Some(50))), None);
     assert_eq!(lost, vec![Extreme::LastCountedOrder, Extreme::LastEvent]);
-    s.restore(Extreme::LastCountedOrder, Some(Millis(10)));
-    s.restore(Extreme::LastEvent, Some(Millis(10)));
+    s.restore(&Extreme::LastCountedOrder, Some(Millis(10)));
+    s.restore(&Extreme::LastEvent, Some(Millis(10)));
     assert_eq!(s, snapshot);
 }
 

@@ -13,9 +13,13 @@ pub use lists::{audit_answer, customer_hit, erase_answer, search_answer, AuditEn
 use crate::ids::Identifier;
 use crate::money::Fen;
 use crate::prediction::{predict, StoreModel};
+use crate::projection::insights::mode;
 use crate::projection::{MemberInfo, ScopeStats, TimelineEntry};
 use crate::time::{Millis, Zone};
-use crate::value::{customer_value, tags, CustomerValue, Thresholds};
+use crate::value::{customer_value, tags, CustomerValue, ReservationHabits, Thresholds};
+
+/// How many dishes `guest_insights.favorite_dishes` lists.
+pub const FAVORITE_DISHES: usize = 5;
 use serde_json::{json, Map, Value};
 
 /// Everything a read knows about one customer in one scope.
@@ -96,6 +100,65 @@ impl CustomerView<'_> {
         }
     }
 
+    /// `guest_insights`: the guest's habits in this scope, from the projection's tallies
+    /// ([`crate::projection::insights`]). Rates and shares are 0-1 rounded to 4 decimals,
+    /// `null` without anything to divide by; times are RFC 3339 in the deployment's zone.
+    /// - `favorite_dishes`: the top [`FAVORITE_DISHES`] dishes by counted orders containing
+    ///   them (refunded and cancelled orders taken back out), then by recency:
+    ///   `{dish_id, name, count, last_ordered_at}`;
+    /// - `visits` (kept reservations: arrived or completed), `finished_reservations` (kept,
+    ///   cancelled or no-show), `no_show_rate`, `cancellation_rate`, `party_size` (the median
+    ///   of the party sizes booked, people);
+    /// - `preferred_daypart` (`breakfast`, `lunch`, `afternoon`, `dinner`, `late_night`, of
+    ///   counted orders and kept reservations; [`crate::projection::insights::Daypart`]),
+    ///   with `daypart_counts`;
+    /// - `preferred_order_type` with `order_type_shares` (of counted orders);
+    /// - `payment_method_shares` (successful POS payments);
+    /// - `favorite_store`: the store with the most visits (counted orders and kept
+    ///   reservations); in a store scope, that store.
+    ///
+    /// The `preferred_*` and `favorite_*` figures take the largest count, ties to the smaller
+    /// key.
+    pub fn guest_insights_json(&self) -> Value {
+        let ins = &self.stats.insights;
+        let round4 = |x: f64| (x * 10_000.0).round() / 10_000.0;
+        let shares = |map: &std::collections::BTreeMap<String, i64>| -> Value {
+            let total: i64 = map.values().sum();
+            map.iter()
+                .map(|(k, n)| (k.clone(), json!(round4(*n as f64 / total as f64))))
+                .collect::<Map<String, Value>>()
+                .into()
+        };
+        let habits = ReservationHabits::of(self.stats);
+        json!({
+            "favorite_dishes": ins
+                .favorite_dishes(FAVORITE_DISHES)
+                .into_iter()
+                .map(|(id, t)| json!({
+                    "dish_id": id,
+                    "name": t.name,
+                    "count": t.orders,
+                    "last_ordered_at": t.last.map(|l| self.zone.format(l)),
+                }))
+                .collect::<Vec<_>>(),
+            "visits": habits.kept,
+            "finished_reservations": habits.finished,
+            "no_show_rate": habits.no_show_rate().map(round4),
+            "cancellation_rate": habits.cancellation_rate().map(round4),
+            "party_size": ins.median_party_size(),
+            "preferred_daypart": mode(&ins.dayparts).map(|d| d.as_str()),
+            "daypart_counts": ins
+                .dayparts
+                .iter()
+                .map(|(d, n)| (d.as_str().to_string(), json!(n)))
+                .collect::<Map<String, Value>>(),
+            "preferred_order_type": mode(&ins.order_types),
+            "order_type_shares": shares(&ins.order_types),
+            "payment_method_shares": shares(&ins.payment_methods),
+            "favorite_store": mode(&ins.stores),
+        })
+    }
+
     /// `predictions`, or `null` with `predictions_unavailable_reason`.
     fn add_predictions(&self, m: &mut Map<String, Value>) {
         match predict(self.stats, self.model, self.now, self.monthly_discount_rate) {
@@ -141,6 +204,7 @@ impl CustomerView<'_> {
         m.insert("customer_tags".into(), json!(self.tags()));
         m.insert("statistics".into(), self.statistics_json());
         self.add_predictions(&mut m);
+        m.insert("guest_insights".into(), self.guest_insights_json());
         m.insert(
             "timeline".into(),
             timeline

@@ -3,7 +3,7 @@
 //! extremes, timeline pages, recent entries of a kind, search tokens).
 
 use crate::keys::*;
-use aws_sdk_dynamodb::types::KeysAndAttributes;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use c360_domain::projection::{Extreme, Scope, ScopeStats, TimelineEntry};
 use c360_domain::search::Token;
 use c360_domain::{Identifier, Millis, SourceKind};
@@ -11,6 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::codec::*;
 use super::{classify, Item, Loaded, Store, StoreError, StoredNode, StoredStats};
+
+/// Orders read per page when a dish's latest order is looked up.
+const DISH_PAGE: i32 = 25;
 
 impl Store {
     /// Reads items by key in as few BatchGetItem calls as possible (100 keys each), retrying
@@ -241,13 +244,16 @@ impl Store {
         &self,
         node: &Identifier,
         scope: &Scope,
-        extreme: Extreme,
+        extreme: &Extreme,
         exclude_sk: &str,
     ) -> Result<Option<Millis>, StoreError> {
         let (index, attr, newest_first) = match extreme {
             Extreme::FirstCountedOrder => (INDEX_COUNTED, "lc", false),
             Extreme::LastCountedOrder => (INDEX_COUNTED, "lc", true),
             Extreme::LastEvent => (INDEX_TIME, "lt", true),
+            Extreme::DishLastOrdered(dish) => {
+                return self.dish_last_ordered(node, scope, dish, exclude_sk).await
+            }
         };
         let prefix = scope_prefix(scope);
         let resp = self
@@ -270,6 +276,55 @@ impl Store {
             .iter()
             .find(|item| get_s(item, "sk") != Some(exclude_sk))
             .and_then(|item| get_s(item, attr).and_then(|k| time_from_key(&prefix, k))))
+    }
+
+    /// The latest counted order containing `dish` among a node's orders in a scope, leaving
+    /// out one record. Pages through the node's orders newest first ([`INDEX_KIND`], keys,
+    /// `lc` and [`DISHES_ATTR`] only) until one has it: asked only when the order holding a
+    /// dish's latest time goes away, and a dish the guest still orders is usually on one of
+    /// the first orders read. Entries written before dishes were indexed never match; the dish
+    /// then shows no `last_ordered` until its next order (or a rebuild).
+    async fn dish_last_ordered(
+        &self,
+        node: &Identifier,
+        scope: &Scope,
+        dish: &str,
+        exclude_sk: &str,
+    ) -> Result<Option<Millis>, StoreError> {
+        let prefix = scope_prefix(scope);
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(INDEX_KIND)
+                .key_condition_expression("pk = :pk AND begins_with(lk, :prefix)")
+                .expression_attribute_values(":pk", s(node_pk(node)))
+                .expression_attribute_values(":prefix", s(kind_prefix(scope, SourceKind::Orders)))
+                .scan_index_forward(false)
+                .limit(DISH_PAGE)
+                .consistent_read(true)
+                .projection_expression(format!("sk, lk, lc, {DISHES_ATTR}"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            let found = resp.items().iter().find_map(|item| {
+                let has = matches!(item.get(DISHES_ATTR), Some(AttributeValue::Ss(d)) if d.iter().any(|x| x == dish));
+                if !has || get_s(item, "sk") == Some(exclude_sk) {
+                    return None;
+                }
+                get_s(item, "lc").and_then(|k| time_from_key(&prefix, k))
+            });
+            if found.is_some() {
+                return Ok(found);
+            }
+            match resp.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok(None),
+            }
+        }
     }
 
     /// A page of a node's timeline in a scope, newest first, strictly older than `before`

@@ -15,6 +15,15 @@ use std::collections::HashMap;
 use super::codec::*;
 use super::{classify, Item, Store, StoreError};
 
+/// A timeline entry to put, with what its item indexes.
+struct Entry<'a> {
+    entry: &'a TimelineEntry,
+    /// A counted order: the entry is in the counted-orders index.
+    counted: bool,
+    /// A counted order's dish ids ([`DISHES_ATTR`]).
+    dishes: &'a [String],
+}
+
 /// What one change writes ([`Store::write_set`] from its plan), sent as one transaction.
 #[derive(Debug, Default)]
 pub struct WriteSet {
@@ -108,7 +117,15 @@ impl Store {
                     scope,
                     entry,
                     counted,
-                } => self.put_entry(&mut w, node, scope, kind, source_id, entry, *counted)?,
+                    dishes,
+                } => {
+                    let entry = Entry {
+                        entry,
+                        counted: *counted,
+                        dishes,
+                    };
+                    self.put_entry(&mut w, node, scope, kind, source_id, entry)?
+                }
                 Write::DeleteEntry { node, scope } => {
                     self.delete_entry(&mut w, node, scope, kind, source_id)?
                 }
@@ -171,7 +188,6 @@ impl Store {
         w.push_put(&self.table, item, condition)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn put_entry(
         &self,
         w: &mut WriteSet,
@@ -179,19 +195,21 @@ impl Store {
         scope: &Scope,
         kind: SourceKind,
         source_id: &str,
-        entry: &TimelineEntry,
-        counted: bool,
+        e: Entry<'_>,
     ) -> Result<(), StoreError> {
         let mut item = key(node_pk(node), entry_sk(scope, kind, source_id));
-        let tk = time_key(scope, entry.at, kind, source_id);
+        let tk = time_key(scope, e.entry.at, kind, source_id);
         if matches!(kind, SourceKind::Orders | SourceKind::Reservations) {
             item.insert("lk".into(), s(kind_key(scope, kind, &tk)));
         }
-        if counted {
+        if e.counted {
             item.insert("lc".into(), s(tk.clone()));
+            if !e.dishes.is_empty() {
+                item.insert(DISHES_ATTR.into(), AttributeValue::Ss(e.dishes.to_vec()));
+            }
         }
         item.insert("lt".into(), s(tk));
-        item.insert("e".into(), s(to_json(entry)?));
+        item.insert("e".into(), s(to_json(e.entry)?));
         w.push_put(&self.table, item, None)
     }
 
