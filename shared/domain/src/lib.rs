@@ -11,8 +11,10 @@
 //! - [`view`]: the API's answers, assembled from statistics and timeline entries.
 //! - [`access`]: roles, scope rules and masking.
 //! - [`segment`]: the segment filter language and the figures it reads.
+//! - [`coupon`]: coupon rules (segment filters paired with offers) and the offers that apply.
 
 pub mod access;
+pub mod coupon;
 pub mod identity;
 pub mod ids;
 pub mod money;
