@@ -5,10 +5,12 @@
 //! - [`audit`]: the query audit log.
 //! - [`reads`]: profile, timeline, value and search from the store.
 //! - [`erase`]: a customer's projection erased and their identifiers suppressed.
+//! - [`recommend`]: the recommendations answer (dishes and coupons).
 
 pub mod audit;
 pub mod auth;
 pub mod erase;
 pub mod http;
 pub mod reads;
+pub mod recommend;
 pub mod segments;

@@ -2,13 +2,18 @@
 //! in parallel (one round trip of latency): a BatchGetItem for the cluster's statistics and
 //! a bounded number of Queries per node. Nothing grows with the customer's history.
 
+use crate::recommend::{self, coupons_json, dishes_json, RecommendationKind, BASKETS_PER_NODE};
+use c360_domain::coupon::{applicable, needs_predictions, Baseline};
 use c360_domain::prediction::StoreModel;
+use c360_domain::projection::insights::Daypart;
 use c360_domain::projection::{MemberInfo, Scope, ScopeStats, TimelineEntry};
 use c360_domain::search::{query_tokens, TokenKind};
+use c360_domain::segment::SegmentFigures;
 use c360_domain::view::{search_answer, CustomerView, SearchHit};
 use c360_domain::{Identifier, Millis, SourceKind};
 use c360_dynamodb::keys::{decode_cursor, encode_cursor, scope_prefix};
 use c360_dynamodb::store::{Store, StoreError, StoredStats};
+use c360_recommend::{recommend_dishes, Basket, Params, StoreDishes};
 use c360_runtime::config::Config;
 use futures::future::try_join_all;
 use serde_json::Value;
@@ -216,6 +221,103 @@ impl Reads {
             &entries(orders, recent),
             &entries(reservations, recent),
         )))
+    }
+
+    /// Dishes or coupons for the customer in `scope` (see [`crate::recommend`]). Requests,
+    /// whatever the history: the node GetItem, then in parallel the cluster's stats (one
+    /// BatchGetItem), the scope's stored inputs (one GetItem) and, for dishes, one Query of
+    /// newest orders per identifier.
+    pub async fn recommendations(
+        &self,
+        id: &Identifier,
+        scope: &Scope,
+        kind: RecommendationKind,
+        limit: usize,
+        now: Millis,
+    ) -> Result<Answer, ReadError> {
+        let cluster = self.cluster(id).await?;
+        let baskets = async {
+            if kind == RecommendationKind::Coupons {
+                return Ok(Vec::new());
+            }
+            let pages = try_join_all(
+                cluster
+                    .iter()
+                    .map(|n| self.store.recent_baskets(n, scope, BASKETS_PER_NODE)),
+            )
+            .await?;
+            Ok::<_, StoreError>(pages.into_iter().flatten().collect::<Vec<_>>())
+        };
+        let (seen, reco, baskets) = futures::try_join!(
+            self.seen(&cluster, scope),
+            async { Ok(self.store.store_reco(scope).await?) },
+            async { Ok(baskets.await?) }
+        )?;
+        let zone = &self.config.zone;
+        let view = self.view(id, &seen, scope, now);
+        let head = (id.value(), id.kind().as_str());
+        let data = match kind {
+            RecommendationKind::Coupons => {
+                // A baseline that cannot be read counts as none: the rules that need it do
+                // not apply, the others still do.
+                let baseline: Baseline = reco
+                    .baseline
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str(b).ok())
+                    .unwrap_or_else(Baseline::unknown);
+                let rules = self.config.coupons.rules_for(scope);
+                let birthday = seen.member.as_ref().and_then(|m| m.birthday_month_day());
+                let figures = SegmentFigures::of_view(
+                    &view,
+                    scope,
+                    birthday,
+                    needs_predictions(rules.iter().copied()),
+                );
+                let mut matches = applicable(rules, &figures, &baseline);
+                matches.truncate(limit);
+                let at = reco.baseline.is_some().then_some(baseline.computed_at);
+                recommend::answer(head, kind, coupons_json(&matches), at, now, zone)
+            }
+            RecommendationKind::Dishes => {
+                let store: Option<StoreDishes> = reco
+                    .dishes
+                    .as_deref()
+                    .and_then(|d| serde_json::from_str(d).ok());
+                let mut baskets = baskets;
+                baskets.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.order_id.cmp(&b.order_id)));
+                baskets.dedup_by(|a, b| a.order_id == b.order_id);
+                baskets.truncate(BASKETS_PER_NODE);
+                let baskets: Vec<Basket> = baskets
+                    .into_iter()
+                    .map(|b| Basket {
+                        order_id: b.order_id,
+                        ordered_at: zone.format(b.at),
+                        dishes: b.dishes,
+                    })
+                    .collect();
+                let daypart = Daypart::of(now, zone);
+                let as_of = chrono::DateTime::parse_from_rfc3339(&zone.format(now)).ok();
+                let recs = recommend_dishes(
+                    &baskets,
+                    store.as_ref(),
+                    daypart.as_str(),
+                    limit,
+                    &Params::default(),
+                    as_of,
+                );
+                // The guest's own names first (what their orders said), then the store's.
+                let mut names: BTreeMap<String, String> =
+                    store.as_ref().map(|s| s.names.clone()).unwrap_or_default();
+                for (dish, t) in &seen.stats.insights.dishes {
+                    if let Some(n) = &t.name {
+                        names.insert(dish.clone(), n.clone());
+                    }
+                }
+                let at = store.as_ref().map(|s| Millis(s.computed_at));
+                recommend::answer(head, kind, dishes_json(&recs, &names), at, now, zone)
+            }
+        };
+        Ok(seen.answer(data))
     }
 
     pub async fn value(

@@ -23,7 +23,7 @@
 
 use c360_domain::projection::Scope;
 use c360_domain::search::Token;
-use c360_domain::{Identifier, Millis, SourceKind};
+use c360_domain::{Identifier, Millis, SourceKind, StoreId};
 
 /// The timeline, newest first (`lt`, time keys).
 pub const INDEX_TIME: &str = "lsi_time";
@@ -50,6 +50,8 @@ const ANCHOR: &str = "REC#";
 pub const ANCHOR_SK: &str = "REC";
 const MODEL: &str = "MODEL#";
 pub const MODEL_SK: &str = "MODEL";
+const STORE_RECO: &str = "RECO#";
+pub const STORE_RECO_SK: &str = "RECO";
 const SUPPRESSION: &str = "SUP#";
 pub const SUPPRESSION_SK: &str = "SUP";
 /// The partition of the rebuild's checkpoints.
@@ -90,6 +92,17 @@ pub fn parse_stats_sk(sk: &str) -> Option<Scope> {
 
 pub fn entry_sk(scope: &Scope, kind: SourceKind, source_id: &str) -> String {
     format!("{ENTRY}{}#{}#{}", scope.key(), kind.table(), source_id)
+}
+
+/// The store and order id of an order's timeline entry in a store's scope; `None` for any
+/// other key (another source, the all-stores scope).
+pub fn parse_store_order_entry_sk(sk: &str) -> Option<(StoreId, String)> {
+    let rest = sk.strip_prefix(ENTRY)?.strip_prefix("S#")?;
+    let (store, rest) = rest.split_once('#')?;
+    let order = rest
+        .strip_prefix(SourceKind::Orders.table())?
+        .strip_prefix('#')?;
+    Some((StoreId::parse(store).ok()?, order.to_string()))
 }
 
 /// The anchor key (pk, sk) of the record a timeline entry's sort key stands for; `None` for
@@ -136,6 +149,12 @@ pub fn is_anchor_of(pk: &str, kind: SourceKind) -> bool {
     pk.strip_prefix(ANCHOR)
         .and_then(|rest| rest.strip_prefix(kind.table()))
         .is_some_and(|rest| rest.starts_with('#'))
+}
+
+/// A scope's dish statistics and coupon baseline, written by the calibration
+/// ([`crate::store::StoreReco`]).
+pub fn store_reco_pk(scope: &Scope) -> String {
+    format!("{STORE_RECO}{}", scope.key())
 }
 
 pub fn model_pk(scope: &Scope) -> String {

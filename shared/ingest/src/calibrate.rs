@@ -1,5 +1,6 @@
 //! The weekly calibration: fits BG/NBD and Gamma-Gamma per store (and for all stores) from
-//! the projection, and stores each scope's parameters with their fit date and sample size.
+//! the projection, and stores each scope's parameters with their fit date and sample size;
+//! from the same scan, each scope's recommendation inputs (`crate::store_reco`).
 //!
 //! Each customer is summarized by `c360_domain::prediction::summary`, the same rule as the
 //! `c360-fit` command (purchase occasions are calendar days in the deployment's zone, spend is
@@ -7,6 +8,7 @@
 //! counted orders exported as `customer_id,date,amount` and fitted with
 //! `c360-fit --calibration-end <today> --penalizer 0.0001` give the stored parameters.
 
+use crate::store_reco::store_recos;
 use c360_domain::identity::NodeLinks;
 use c360_domain::prediction::{fit, summary, NoPrediction, StoreModel};
 use c360_domain::projection::{Scope, ScopeStats};
@@ -44,6 +46,7 @@ pub fn customers_by_scope(rows: Vec<ScanRow>) -> BTreeMap<Scope, Vec<ScopeStats>
                 scope,
                 stats: s,
             } => stats.push((id, scope, *s)),
+            ScanRow::CountedOrder { .. } => {}
         }
     }
     let mut merged: BTreeMap<(Scope, Identifier), ScopeStats> = BTreeMap::new();
@@ -76,7 +79,19 @@ pub async fn calibrate_in(
 ) -> Result<BTreeMap<Scope, ScopeFit>, StoreError> {
     let rows = store.scan_nodes_and_stats(4).await?;
     let mut outcomes = BTreeMap::new();
-    for (scope, customers) in customers_by_scope(rows) {
+    let by_scope = customers_by_scope(rows.clone());
+    // The recommendation inputs come from the same scan (no second pass over the table).
+    let recos = store_recos(&rows, &by_scope, now, zone)
+        .map_err(|e| StoreError::Failed(format!("recommendation inputs: {e}")))?;
+    drop(rows);
+    futures::future::try_join_all(
+        recos
+            .iter()
+            .map(|(scope, reco)| store.put_store_reco(scope, reco)),
+    )
+    .await?;
+    tracing::info!(scopes = recos.len(), "recommendation inputs stored");
+    for (scope, customers) in by_scope {
         let mut days_not_recorded = 0usize;
         let summaries: Vec<_> = customers
             .iter()

@@ -6,6 +6,7 @@
 //! - [`rebuild`]: the projection rebuilt from the source tables.
 //! - [`calibrate`]: the prediction models fitted per scope from the stored statistics.
 //! - [`rescore`]: the daily segment rescoring (time-driven memberships, new segments).
+//! - [`store_reco`]: each scope's dish statistics and coupon baseline (with the calibration).
 
 pub mod calibrate;
 pub mod decode;
@@ -13,3 +14,4 @@ pub mod handler;
 pub mod projector;
 pub mod rebuild;
 pub mod rescore;
+pub mod store_reco;

@@ -5,6 +5,9 @@
 //!   parameters and their sources are on [`rank`] and [`Params`]; [`rank_at`] ranks for an
 //!   order at a given time (days since each dish's last order against its usual interval).
 //! - [`StoreStats`]: store-wide popularity, reorder rates and co-occurrence counts (lift).
+//! - [`StoreDishes`] and [`recommend_dishes`]: what the recommendations endpoint ranks with
+//!   (built by the scheduled calibration from every counted order) and its ranking: [`rank_at`]
+//!   limited to dishes the store serves now, the popular fill by time of day.
 //! - [`orders`]: the order-line CSV of the `c360-recommend` CLI, which evaluates the ranking
 //!   offline (`scripts/eval-recommend`, `docs/RECOMMENDATIONS.md`).
 //!
@@ -14,9 +17,14 @@
 pub mod orders;
 mod rank;
 mod stats;
+mod store;
 
 pub use rank::{rank, rank_at, Params, Reason, Recommendation};
-pub use stats::{DishStats, StoreStats, MAX_PAIR_DISHES_PER_BASKET};
+pub use stats::{DishStats, StatsParts, StoreStats, MAX_PAIR_DISHES_PER_BASKET};
+pub use store::{
+    recommend_dishes, StoreDishes, StoreDishesBuilder, TimedBasket, POPULAR_PER_DAYPART,
+    RECENT_DAYS, WINDOW_DAYS,
+};
 
 /// One order of one customer.
 #[derive(Debug, Clone, PartialEq, Eq)]

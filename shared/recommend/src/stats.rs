@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::Basket;
 
 /// Most dishes of one basket that enter the co-occurrence counts. A basket of `m` dishes adds
@@ -9,14 +11,29 @@ use crate::Basket;
 pub const MAX_PAIR_DISHES_PER_BASKET: usize = 50;
 
 /// What the store knows about one dish.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DishStats {
     /// Baskets (orders) containing the dish.
+    #[serde(rename = "b")]
     pub baskets: u32,
     /// Customers who ordered the dish at least once.
+    #[serde(rename = "c")]
     pub customers: u32,
     /// Customers who ordered the dish in two or more orders.
+    #[serde(rename = "r")]
     pub repeat_customers: u32,
+}
+
+/// [`StoreStats`] as stored between the job that builds them and the reads that rank with
+/// them: every dish's counts, and the pairs ordered together in at least `min_pair_support`
+/// baskets (a pair below it never gets a lift, [`StoreStats::lift`]), as indexes into
+/// `dishes` (`a < b`). About 20 bytes of JSON per dish and 12 per pair: a menu of 150 dishes
+/// stays far below DynamoDB's 400 KB item limit even with every pair kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsParts {
+    pub baskets: u64,
+    pub dishes: Vec<(String, DishStats)>,
+    pub pairs: Vec<(u32, u32, u32)>,
 }
 
 /// Store-wide statistics over many customers' baskets, built with [`StoreStats::add_customer`].
@@ -149,6 +166,59 @@ impl StoreStats {
             .map(|(&other, &n)| (self.names[other as usize].as_str(), n))
     }
 
+    /// The statistics as [`StatsParts`], keeping the pairs with at least `min_pair_support`
+    /// baskets together; dishes in id order, so the same statistics give the same parts.
+    pub fn to_parts(&self, min_pair_support: u32) -> StatsParts {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_by(|a, b| self.names[*a as usize].cmp(&self.names[*b as usize]));
+        let mut position = vec![0u32; order.len()];
+        for (k, &id) in order.iter().enumerate() {
+            position[id as usize] = k as u32;
+        }
+        let dishes = order
+            .iter()
+            .map(|&id| (self.names[id as usize].clone(), self.dishes[id as usize]))
+            .collect();
+        let mut pairs: Vec<(u32, u32, u32)> = Vec::new();
+        for (a, partners) in self.partners.iter().enumerate() {
+            for (&b, &n) in partners {
+                let (pa, pb) = (position[a], position[b as usize]);
+                if pa < pb && n >= min_pair_support.max(1) {
+                    pairs.push((pa, pb, n));
+                }
+            }
+        }
+        pairs.sort_unstable();
+        StatsParts {
+            baskets: self.baskets,
+            dishes,
+            pairs,
+        }
+    }
+
+    /// Statistics back from [`StoreStats::to_parts`]. A pair naming a dish index out of range
+    /// is left out (the parts come from storage).
+    pub fn from_parts(parts: &StatsParts) -> StoreStats {
+        let mut s = StoreStats::new();
+        for (name, d) in &parts.dishes {
+            let id = s.intern(name);
+            s.dishes[id as usize] = *d;
+        }
+        let n = s.names.len() as u32;
+        for &(a, b, count) in &parts.pairs {
+            if a < n && b < n && a != b {
+                let (ia, ib) = (
+                    s.ids[&parts.dishes[a as usize].0],
+                    s.ids[&parts.dishes[b as usize].0],
+                );
+                s.partners[ia as usize].insert(ib, count);
+                s.partners[ib as usize].insert(ia, count);
+            }
+        }
+        s.baskets = parts.baskets;
+        s
+    }
+
     /// Dishes by popularity (baskets containing them), most popular first, ties by dish id.
     pub fn most_popular(&self) -> Vec<(&str, u32)> {
         let mut all: Vec<(&str, u32)> = self
@@ -229,6 +299,29 @@ mod tests {
         let s = store();
         let top: Vec<&str> = s.most_popular().iter().map(|(d, _)| *d).collect();
         assert_eq!(top, ["dumplings", "noodles", "tea", "rice"]);
+    }
+
+    #[test]
+    fn stored_parts_give_back_the_same_lifts_and_priors() {
+        let s = store();
+        let back = StoreStats::from_parts(&s.to_parts(1));
+        for (a, b) in [
+            ("noodles", "dumplings"),
+            ("tea", "rice"),
+            ("rice", "noodles"),
+        ] {
+            assert_eq!(back.lift(a, b, 1), s.lift(a, b, 1), "{a} {b}");
+        }
+        assert_eq!(back.reorder_prior("tea", 2.0), s.reorder_prior("tea", 2.0));
+        assert_eq!(back.most_popular(), s.most_popular());
+        assert_eq!(back.to_parts(1), s.to_parts(1));
+        // Pairs below the support are not stored: they could never give a lift.
+        let thin = StoreStats::from_parts(&s.to_parts(3));
+        assert_eq!(
+            thin.lift("noodles", "dumplings", 3),
+            s.lift("noodles", "dumplings", 3)
+        );
+        assert_eq!(thin.together("tea", "rice"), 0);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Configuration from the environment, read once at cold start.
 
+use c360_domain::coupon::CouponConfig;
 use c360_domain::value::ValueConfig;
 use c360_domain::Zone;
 use c360_dynamodb::counter::RequestCounter;
@@ -24,6 +25,10 @@ pub struct Config {
     /// this long before the SDK gives up on it and retries. Without it a connection that stops
     /// answering holds the function until Lambda kills it.
     pub dynamodb_attempt_timeout: Duration,
+    /// `C360_COUPON_RULES`: the coupon rules, `{"defaults":[rule, ...],"stores":{"id":[...]}}`
+    /// (`c360_domain::coupon`); without it the built-in rules
+    /// (`c360_domain::coupon::DEFAULT_RULES_JSON`). A bad rule stops the function at start.
+    pub coupons: CouponConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +68,10 @@ impl Config {
             Some(v) => serde_json::from_str(&v)
                 .map_err(|e| ConfigError(format!("C360_VALUE_CONFIG: {e}")))?,
         };
+        let coupons = CouponConfig::load(env("C360_COUPON_RULES").as_deref())
+            .map_err(|e| ConfigError(format!("C360_COUPON_RULES: {e}")))?;
         Ok(Config {
+            coupons,
             table: env("C360_TABLE").unwrap_or_else(|| "customer360".into()),
             zone,
             value,

@@ -37,16 +37,19 @@ pub enum Endpoint {
     Audit,
     /// Erases a customer (`super_admin`).
     Erase,
+    /// Dishes or coupons to offer a customer.
+    Recommendations,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 7] = [
         Endpoint::Profile,
         Endpoint::Timeline,
         Endpoint::Value,
         Endpoint::Search,
         Endpoint::Audit,
         Endpoint::Erase,
+        Endpoint::Recommendations,
     ];
     /// The function's name, in logs and audit records.
     pub fn name(self) -> &'static str {
@@ -57,6 +60,7 @@ impl Endpoint {
             Endpoint::Search => "search",
             Endpoint::Audit => "audit",
             Endpoint::Erase => "erase",
+            Endpoint::Recommendations => "recommendations",
         }
     }
     pub fn path(self) -> String {
@@ -95,6 +99,13 @@ impl Endpoint {
                 "limit",
             ],
             Endpoint::Erase => &["customer_identifier", "identifier_type"],
+            Endpoint::Recommendations => &[
+                "customer_identifier",
+                "identifier_type",
+                "store_id",
+                "kind",
+                "limit",
+            ],
         }
     }
 }

@@ -74,12 +74,17 @@ impl Params {
         }
     }
     pub(super) fn limit(&self, default: usize) -> Result<usize, ApiError> {
+        self.limit_up_to(default, 200)
+    }
+
+    /// `limit`, 1 to `max`, `default` when absent.
+    pub(super) fn limit_up_to(&self, default: usize, max: usize) -> Result<usize, ApiError> {
         match self.get("limit") {
             None => Ok(default),
             Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=200).contains(&n) => Ok(n),
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
                 _ => Err(ApiError::InvalidParameter(format!(
-                    "Parameter `limit` must be a whole number from 1 to 200; got `{v}`."
+                    "Parameter `limit` must be a whole number from 1 to {max}; got `{v}`."
                 ))),
             },
         }

@@ -8,6 +8,7 @@ use crate::audit::{AuditRecord, SubjectHasher};
 use crate::auth::AuthError;
 use crate::erase;
 use crate::reads::{Answer, ReadError};
+use crate::recommend::RecommendationKind;
 use c360_domain::access::{mask_answer, Caller, Masking, Role};
 use c360_domain::projection::Scope;
 use c360_domain::view::{audit_answer, erase_answer, AuditEntry};
@@ -47,6 +48,19 @@ pub(super) fn cache_slot(intent: &Intent, role: Role, masking: Masking) -> Optio
             role,
             masking,
             &[&limit.to_string(), query.trim()],
+        )),
+        Intent::Recommendations {
+            id,
+            scope,
+            kind,
+            limit,
+        } => Some(Slot::customer(
+            "recommendations",
+            id,
+            scope,
+            role,
+            masking,
+            &[kind.as_str(), &limit.to_string()],
         )),
         Intent::Audit { .. } | Intent::Erase(_) => None,
     }
@@ -114,6 +128,12 @@ pub(super) enum Intent {
         limit: usize,
     },
     Erase(Identifier),
+    Recommendations {
+        id: Identifier,
+        scope: Scope,
+        kind: RecommendationKind,
+        limit: usize,
+    },
 }
 
 pub(super) fn scope_label(scope: &Scope) -> String {
@@ -230,6 +250,28 @@ pub(super) fn prepare(
             audit.scope = Some(scope_label(&Scope::AllStores));
             Intent::Erase(p.identifier()?)
         }
+        Endpoint::Recommendations => {
+            let id = p.identifier()?;
+            let kind = match p.get("kind").map(str::trim) {
+                None | Some("dishes") => RecommendationKind::Dishes,
+                Some("coupons") => RecommendationKind::Coupons,
+                Some(other) => {
+                    return Err(ApiError::InvalidParameter(format!(
+                        "Parameter `kind` must be `dishes` or `coupons`; got `{}`.",
+                        other.chars().take(32).collect::<String>()
+                    )))
+                }
+            };
+            let limit = p.limit_up_to(10, 50)?;
+            let scope = caller.scope(p.store()?).map_err(denied)?;
+            audit.scope = Some(scope_label(&scope));
+            Intent::Recommendations {
+                id,
+                scope,
+                kind,
+                limit,
+            }
+        }
     };
     Ok((caller, intent))
 }
@@ -243,6 +285,15 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
             .map_err(|e| read_error(e, id_kind(&id))),
         Intent::Value(id, scope) => reads
             .value(&id, &scope, now)
+            .await
+            .map_err(|e| read_error(e, id_kind(&id))),
+        Intent::Recommendations {
+            id,
+            scope,
+            kind,
+            limit,
+        } => reads
+            .recommendations(&id, &scope, kind, limit, now)
             .await
             .map_err(|e| read_error(e, id_kind(&id))),
         Intent::Timeline {

@@ -507,7 +507,12 @@ mod tests {
             serde_json::to_string(&i).unwrap().len()
         };
         // Only the digits of the counts and of the latest time grow (about 3 bytes).
-        assert!(stored(5_000) <= stored(50) + 12, "{} vs {}", stored(5_000), stored(50));
+        assert!(
+            stored(5_000) <= stored(50) + 12,
+            "{} vs {}",
+            stored(5_000),
+            stored(50)
+        );
     }
 
     #[test]

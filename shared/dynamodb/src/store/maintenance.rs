@@ -2,7 +2,8 @@
 //! and batched deletes of erasure. None of these is on a request or ingest path.
 
 use crate::keys::*;
-use c360_domain::Identifier;
+use aws_sdk_dynamodb::types::AttributeValue;
+use c360_domain::{Identifier, Scope};
 
 use super::codec::*;
 use super::{classify, Item, ScanRow, Store, StoreError};
@@ -32,7 +33,9 @@ impl Store {
                 .table_name(&self.table)
                 .segment(segment)
                 .total_segments(segments)
-                .filter_expression("begins_with(sk, :stats) OR sk = :node")
+                .filter_expression(format!(
+                    "begins_with(sk, :stats) OR sk = :node OR attribute_exists({DISHES_ATTR})"
+                ))
                 .expression_attribute_values(":stats", s(stats_sk_prefix()))
                 .expression_attribute_values(":node", s(NODE_SK))
                 .set_exclusive_start_key(start)
@@ -51,6 +54,24 @@ impl Store {
                         id,
                         links: parse_node(item)?.links,
                     });
+                } else if let Some(AttributeValue::Ss(dishes)) = item.get(DISHES_ATTR) {
+                    // The all-stores entry of the same order is left out: every order has a
+                    // store, and the chain's baskets are the stores' together.
+                    let Some(order) = parse_store_order_entry_sk(sk) else {
+                        continue;
+                    };
+                    let at = get_s(item, "lc").and_then(|k| {
+                        time_from_key(&scope_prefix(&Scope::Store(order.0.clone())), k)
+                    });
+                    if let Some(at) = at {
+                        out.push(ScanRow::CountedOrder {
+                            id,
+                            store: order.0,
+                            order: order.1,
+                            at,
+                            dishes: dishes.clone(),
+                        });
+                    }
                 } else if let Some(scope) = parse_stats_sk(sk) {
                     out.push(ScanRow::Stats {
                         id,

@@ -8,9 +8,11 @@ mod maintenance;
 mod reads;
 mod segment_defs;
 mod segments;
+mod store_reco;
 mod writes;
 
 pub use segments::{NewRow, RescoreCheckpoint, RowWrite, StoredRow};
+pub use store_reco::{CountedBasket, StoreReco};
 pub use writes::WriteSet;
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -96,6 +98,15 @@ pub enum ScanRow {
         id: Identifier,
         scope: Scope,
         stats: Box<ScopeStats>,
+    },
+    /// A counted order's timeline entry in a store's scope that lists its dishes.
+    CountedOrder {
+        id: Identifier,
+        store: c360_domain::StoreId,
+        /// The order's id (its entry's sort key ends with it).
+        order: String,
+        at: c360_domain::Millis,
+        dishes: Vec<String>,
     },
 }
 
