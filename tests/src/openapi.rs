@@ -465,6 +465,15 @@ mod tests {
             for list in ["timeline", "recent_orders", "recent_reservations"] {
                 data.insert(list.into(), json!([]));
             }
+            data.insert(
+                "guest_insights".into(),
+                json!({
+                    "favorite_dishes": [], "visits": 0, "finished_reservations": 0,
+                    "no_show_rate": null, "cancellation_rate": null, "party_size": null,
+                    "preferred_daypart": null, "daypart_counts": {}, "preferred_order_type": null,
+                    "order_type_shares": {}, "payment_method_shares": {}, "favorite_store": null
+                }),
+            );
             body
         };
         for ok in [json!("1990-03-01"), json!("--02-29"), json!(null)] {
