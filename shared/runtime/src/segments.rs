@@ -357,6 +357,8 @@ impl Segments {
                     summed.merge(&s.stats);
                 }
             }
+            // Segments filter on figures and tags, never on the other insights.
+            summed.insights = summed.insights.for_tags();
             let wanted = (!summed.is_empty()).then(|| {
                 let row = SegmentRow {
                     cluster: cluster.clone(),

@@ -344,6 +344,18 @@ impl Insights {
         }
     }
 
+    /// Only what the tags read (reservation outcomes, order types; `crate::value::tags`): the
+    /// part of the tallies a segment row keeps, so that rows and member items (written on every
+    /// change of a customer's figures) do not carry every dish the guest ever ordered.
+    pub fn for_tags(&self) -> Insights {
+        Insights {
+            cancelled: self.cancelled,
+            no_shows: self.no_shows,
+            order_types: self.order_types.clone(),
+            ..Insights::default()
+        }
+    }
+
     /// The guest's top `n` dishes: most counted orders first, then the most recently ordered,
     /// then by dish id.
     pub fn favorite_dishes(&self, n: usize) -> Vec<(&str, &DishTally)> {
