@@ -425,7 +425,7 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     println!(
-        "API:       http://{}/api/v1/customer360/{{profile,timeline,value,search,audit,segments}}, DELETE .../customer",
+        "API:       http://{}/api/v1/customer360/{{profile,timeline,value,search,audit,segments,recommendations}}, DELETE .../customer",
         args.addr
     );
     println!("Dead letters: {}", args.dead_letter_dir.display());
