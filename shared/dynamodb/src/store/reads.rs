@@ -16,6 +16,25 @@ use super::{classify, Item, Loaded, Store, StoreError, StoredNode, StoredStats};
 const DISH_PAGE: i32 = 25;
 
 impl Store {
+    /// A Query of a node's records of one source in a scope, newest first (`lsi_kind`, which
+    /// carries every attribute): recent orders and reservations, a dish's latest order, the
+    /// baskets the dish ranking starts from.
+    pub(super) fn newest_of_kind(
+        &self,
+        node: &Identifier,
+        scope: &Scope,
+        kind: SourceKind,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_KIND)
+            .key_condition_expression("pk = :pk AND begins_with(lk, :prefix)")
+            .expression_attribute_values(":pk", s(node_pk(node)))
+            .expression_attribute_values(":prefix", s(kind_prefix(scope, kind)))
+            .scan_index_forward(false)
+    }
+
     /// Reads items by key in as few BatchGetItem calls as possible (100 keys each), retrying
     /// unprocessed keys. A key asked twice is read once (DynamoDB refuses duplicates).
     pub(super) async fn batch_get(
@@ -295,14 +314,7 @@ impl Store {
         let mut start = None;
         loop {
             let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_KIND)
-                .key_condition_expression("pk = :pk AND begins_with(lk, :prefix)")
-                .expression_attribute_values(":pk", s(node_pk(node)))
-                .expression_attribute_values(":prefix", s(kind_prefix(scope, SourceKind::Orders)))
-                .scan_index_forward(false)
+                .newest_of_kind(node, scope, SourceKind::Orders)
                 .limit(DISH_PAGE)
                 .consistent_read(true)
                 .projection_expression(format!("sk, lk, lc, {DISHES_ATTR}"))
@@ -381,14 +393,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(String, TimelineEntry)>, StoreError> {
         let resp = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(INDEX_KIND)
-            .key_condition_expression("pk = :pk AND begins_with(lk, :prefix)")
-            .expression_attribute_values(":pk", s(node_pk(node)))
-            .expression_attribute_values(":prefix", s(kind_prefix(scope, kind)))
-            .scan_index_forward(false)
+            .newest_of_kind(node, scope, kind)
             .limit(limit as i32)
             .send()
             .await

@@ -78,14 +78,7 @@ impl Store {
     ) -> Result<Vec<CountedBasket>, StoreError> {
         let kind = c360_domain::SourceKind::Orders;
         let resp = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(INDEX_KIND)
-            .key_condition_expression("pk = :pk AND begins_with(lk, :prefix)")
-            .expression_attribute_values(":pk", s(node_pk(node)))
-            .expression_attribute_values(":prefix", s(kind_prefix(scope, kind)))
-            .scan_index_forward(false)
+            .newest_of_kind(node, scope, kind)
             .limit(limit.clamp(1, 1000) as i32)
             .projection_expression(format!("sk, lk, lc, {DISHES_ATTR}"))
             .send()
