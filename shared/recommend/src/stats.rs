@@ -128,8 +128,14 @@ impl StoreStats {
     /// `(repeat_customers + m·r0) / (customers + m)`, with `r0` the
     /// [base rate](Self::base_reorder_rate) and `m` = `strength` pseudo-customers (an
     /// additive, beta-binomial prior, so a dish seen by one customer is not judged on one).
+    /// 1 for every dish while the store has seen no customer order anything twice (a new
+    /// store): a base rate of 0 says nothing about one dish against another, and a prior of 0
+    /// would zero every repeat score.
     pub fn reorder_prior(&self, dish: &str, strength: f64) -> f64 {
         let base = self.base_reorder_rate();
+        if base == 0.0 {
+            return 1.0;
+        }
         let d = self.dish(dish).unwrap_or_default();
         (f64::from(d.repeat_customers) + strength * base) / (f64::from(d.customers) + strength)
     }
@@ -154,6 +160,16 @@ impl StoreStats {
         let na = self.dish(a)?.baskets;
         let nb = self.dish(b)?.baskets;
         Some(f64::from(together) * self.baskets as f64 / (f64::from(na) * f64::from(nb)))
+    }
+
+    /// Confidence of the rule `a → b`: the share of the baskets containing `a` that also
+    /// contain `b`, `n_ab / n_a` in [0, 1] (Agrawal, Imieliński & Swami 1993). 0 if `a` is
+    /// unknown.
+    pub fn confidence(&self, a: &str, b: &str) -> f64 {
+        match self.dish(a) {
+            Some(d) if d.baskets > 0 => f64::from(self.together(a, b)) / f64::from(d.baskets),
+            _ => 0.0,
+        }
     }
 
     /// Every dish ordered together with `dish` in at least one basket, with the baskets count.
