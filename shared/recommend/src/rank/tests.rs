@@ -108,10 +108,78 @@ fn fills_with_paired_dishes_then_popular_ones() {
     assert_eq!(dishes(&recs), ["noodles", "chili_oil", "rice", "tea"]);
     assert_eq!(recs[0].reason, Reason::Repeat);
     assert_eq!(recs[1].reason, Reason::PairedWith("noodles".into()));
-    // chili_oil is in every noodles basket: lift = N / n(chili_oil) = 40 / 10.
-    assert!((recs[1].score - 4.0).abs() < 1e-12);
+    // chili_oil is in every noodles basket: confidence 10/10 (lift N / n(chili_oil) = 4).
+    assert!((recs[1].score - 1.0).abs() < 1e-12);
     assert_eq!(recs[2].reason, Reason::Popular);
     assert_eq!(recs[2].reason.as_str(), "popular");
+}
+
+#[test]
+fn pairs_go_by_how_often_guests_add_them_not_by_a_rare_dishs_lift() {
+    let mut stats = StoreStats::new();
+    // 460 baskets, 100 of noodles: 40 add dumplings (also in 60 other baskets), 3 add the
+    // banquet fish (on no other basket), 90 add rice, which is on nearly every basket.
+    for c in 0..100 {
+        let mut dishes = vec!["noodles", "rice"];
+        if c < 40 {
+            dishes.push("dumplings");
+        }
+        if c < 3 {
+            dishes.push("banquet_fish");
+        }
+        if c >= 90 {
+            dishes.retain(|d| *d != "rice");
+        }
+        stats.add_customer(&[basket(&format!("n{c}"), "1", &dishes)]);
+    }
+    for c in 0..60 {
+        stats.add_customer(&[basket(&format!("d{c}"), "1", &["dumplings", "rice"])]);
+    }
+    for c in 0..300 {
+        stats.add_customer(&[basket(&format!("r{c}"), "1", &["rice"])]);
+    }
+    let lift = |b| stats.lift("noodles", b, 3).expect("enough support");
+    // The banquet fish has by far the largest lift, rice hardly any ...
+    assert!(
+        lift("banquet_fish") > 2.0 * lift("dumplings"),
+        "{}",
+        lift("banquet_fish")
+    );
+    assert!(lift("rice") < 1.2, "{}", lift("rice"));
+    let history = [basket("o1", "1", &["noodles"])];
+    let params = Params {
+        pair_anchors: 1,
+        ..Params::default()
+    };
+    let paired: Vec<Recommendation> = rank(&history, Some(&stats), 10, &params)
+        .into_iter()
+        .filter(|r| matches!(r.reason, Reason::PairedWith(_)))
+        .collect();
+    // ... but 40 in 100 noodle orders add dumplings, 3 the fish: only dumplings is a pairing,
+    // and rice (at a lift of about 1) is not one at all.
+    assert_eq!(dishes(&paired), ["dumplings"]);
+    assert!((paired[0].score - 0.4).abs() < 1e-12, "{}", paired[0].score);
+}
+
+#[test]
+fn a_new_store_without_any_reorder_still_ranks_a_guests_own_dishes() {
+    let mut stats = StoreStats::new();
+    // Every customer has ordered once: the store's base reorder rate is 0.
+    for c in 0..5 {
+        stats.add_customer(&[basket(&format!("c{c}"), "1", &["tea", "cake"])]);
+    }
+    assert_eq!(stats.base_reorder_rate(), 0.0);
+    let history = [
+        basket("o1", "1", &["tea", "cake"]),
+        basket("o2", "2", &["tea"]),
+    ];
+    let recs = rank(&history, Some(&stats), 2, &Params::default());
+    assert_eq!(dishes(&recs), ["tea", "cake"]);
+    assert!(
+        recs.iter()
+            .all(|r| r.reason == Reason::Repeat && r.score > 0.0),
+        "{recs:?}"
+    );
 }
 
 #[test]
