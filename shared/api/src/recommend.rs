@@ -33,8 +33,9 @@ impl RecommendationKind {
 /// `recommendations` for `kind=dishes`: `{dish_id, name, reason, paired_with, score}` where
 /// `reason` is `repeat` (the guest's own, by recency-weighted frequency), `paired_with` (often
 /// in the same baskets as `paired_with.dish_id`, one of the guest's dishes; `score` is the
-/// lift) or `popular` (the store's, for the time of day; `score` is baskets). `name` is
-/// `null` for a dish no order named.
+/// confidence, the share in [0, 1] of that dish's baskets holding this one) or `popular` (the
+/// store's, for the time of day; `score` is the counted orders of the last 30 days at this
+/// daypart holding it). `name` is `null` for a dish no order named.
 pub fn dishes_json(recs: &[Recommendation], names: &BTreeMap<String, String>) -> Value {
     let name = |d: &str| names.get(d).cloned();
     recs.iter()

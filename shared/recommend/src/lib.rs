@@ -22,8 +22,8 @@ mod store;
 pub use rank::{rank, rank_at, Params, Reason, Recommendation};
 pub use stats::{DishStats, StatsParts, StoreStats, MAX_PAIR_DISHES_PER_BASKET};
 pub use store::{
-    recommend_dishes, StoreDishes, StoreDishesBuilder, TimedBasket, POPULAR_PER_DAYPART,
-    RECENT_DAYS, WINDOW_DAYS,
+    recommend_dishes, StoreDishes, StoreDishesBuilder, TimedBasket, MAX_RECOMMENDATIONS,
+    POPULAR_PER_DAYPART, RECENT_DAYS, WINDOW_DAYS,
 };
 
 /// One order of one customer.

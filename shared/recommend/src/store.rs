@@ -14,8 +14,12 @@ use crate::{rank_at, Basket, Params, Reason, Recommendation, StatsParts, StoreSt
 pub const RECENT_DAYS: i64 = 30;
 /// Baskets older than this many days are left out of the store's statistics.
 pub const WINDOW_DAYS: i64 = 365;
-/// Dishes kept per daypart in [`StoreDishes::popular_by_daypart`].
-pub const POPULAR_PER_DAYPART: usize = 20;
+/// Most dishes one answer of the endpoint lists (its largest `limit`).
+pub const MAX_RECOMMENDATIONS: usize = 50;
+/// Dishes kept per daypart in [`StoreDishes::popular_by_daypart`]: as many as one answer can
+/// list, so the popular fill never runs past the list while the daypart has more dishes, and
+/// a dish filled from the overall popularity really had no order at that daypart.
+pub const POPULAR_PER_DAYPART: usize = MAX_RECOMMENDATIONS;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -111,10 +115,14 @@ impl StoreDishesBuilder {
 }
 
 /// The recommendations endpoint's ranking: [`rank_at`] over the guest's baskets with the
-/// store's statistics, keeping only dishes the store served in the last [`RECENT_DAYS`] days
-/// (when it has any statistics), with `popular` filled from the dishes popular in `daypart`
-/// first, then from the store's overall popularity. Without store statistics it is the
-/// guest's own repeat dishes only.
+/// store's statistics, keeping only dishes served in the last [`RECENT_DAYS`] days before
+/// `as_of` (or before the statistics' `computed_at` without it): those of the statistics'
+/// `recent` set, and those in the guest's own orders of that window (an order placed since
+/// the statistics were computed proves the dish is served; the statistics are weekly).
+/// `popular` is filled from the dishes popular in `daypart` first, then from the store's
+/// overall popularity; its `score` is on one scale for every item: the counted orders of the
+/// last [`RECENT_DAYS`] days at `daypart` that held the dish (0 for a dish from the overall
+/// fill). Without store statistics it is the guest's own repeat dishes only.
 pub fn recommend_dishes(
     baskets: &[Basket],
     store: Option<&StoreDishes>,
@@ -124,7 +132,10 @@ pub fn recommend_dishes(
     as_of: Option<DateTime<FixedOffset>>,
 ) -> Vec<Recommendation> {
     let stats = store.map(|s| StoreStats::from_parts(&s.stats));
-    let served = |d: &str| store.is_none_or(|s| s.recent.contains(d));
+    let guest_recent = store
+        .map(|s| guest_recent_dishes(baskets, as_of, s.computed_at))
+        .unwrap_or_default();
+    let served = |d: &str| store.is_none_or(|s| s.recent.contains(d) || guest_recent.contains(d));
     // Ask for enough to survive the filter: the whole menu at most.
     let wide = n + stats.as_ref().map_or(0, |s| s.most_popular().len());
     let ranked = rank_at(baskets, stats.as_ref(), wide, params, as_of);
@@ -142,7 +153,7 @@ pub fn recommend_dishes(
     let overall = ranked
         .iter()
         .filter(|r| r.reason == Reason::Popular)
-        .map(|r| (r.dish_id.as_str(), r.score));
+        .map(|r| (r.dish_id.as_str(), 0.0));
     for (dish, score) in daypart_popular.chain(overall) {
         if out.len() >= n {
             break;
@@ -156,6 +167,25 @@ pub fn recommend_dishes(
         }
     }
     out
+}
+
+/// The dishes of the guest's baskets ordered in the [`RECENT_DAYS`] days before `as_of`, or
+/// before `computed_at` (ms) without it. A basket whose `ordered_at` is not RFC 3339 proves
+/// nothing.
+fn guest_recent_dishes(
+    baskets: &[Basket],
+    as_of: Option<DateTime<FixedOffset>>,
+    computed_at: i64,
+) -> BTreeSet<&str> {
+    let reference = as_of.map_or(computed_at, |t| t.timestamp_millis());
+    baskets
+        .iter()
+        .filter(|b| {
+            DateTime::parse_from_rfc3339(&b.ordered_at)
+                .is_ok_and(|t| reference - t.timestamp_millis() <= RECENT_DAYS * DAY_MS)
+        })
+        .flat_map(|b| b.dishes.iter().map(String::as_str))
+        .collect()
 }
 
 #[cfg(test)]
@@ -222,6 +252,68 @@ mod tests {
         let recs = recommend_dishes(&mine, Some(&s), "lunch", 5, &Params::default(), None);
         assert!(recs.iter().all(|r| r.dish_id != "old_special"), "{recs:?}");
         assert!(!recs.is_empty());
+    }
+
+    #[test]
+    fn a_dish_the_guest_ordered_since_the_statistics_is_served() {
+        let s = store();
+        // The statistics were computed on day 400; the guest ordered a new dish on day 402 and
+        // a dish the store dropped long ago on day 150. Asked on day 403:
+        let rfc = |day: i64| {
+            DateTime::from_timestamp_millis(day * DAY_MS)
+                .expect("a time")
+                .fixed_offset()
+        };
+        let at = |id: &str, day: i64, dishes: &[&str]| Basket {
+            order_id: id.into(),
+            ordered_at: rfc(day).to_rfc3339(),
+            dishes: dishes.iter().map(|d| d.to_string()).collect(),
+        };
+        let mine = [
+            at("m1", 150, &["old_special"]),
+            at("m2", 402, &["mapo_tofu"]),
+        ];
+        assert!(!s.recent.contains("mapo_tofu"));
+        let recs = recommend_dishes(
+            &mine,
+            Some(&s),
+            "lunch",
+            3,
+            &Params::default(),
+            Some(rfc(403)),
+        );
+        assert_eq!(recs[0].dish_id, "mapo_tofu", "{recs:?}");
+        assert_eq!(recs[0].reason, Reason::Repeat);
+        assert!(recs.iter().all(|r| r.dish_id != "old_special"), "{recs:?}");
+        // 40 days later the guest's order no longer proves the dish is on the menu.
+        let later = recommend_dishes(
+            &mine,
+            Some(&s),
+            "lunch",
+            3,
+            &Params::default(),
+            Some(rfc(443)),
+        );
+        assert!(later.iter().all(|r| r.dish_id != "mapo_tofu"), "{later:?}");
+    }
+
+    #[test]
+    fn popular_scores_are_the_dayparts_recent_orders_on_one_scale() {
+        let s = store();
+        let recs = recommend_dishes(&[], Some(&s), "breakfast", 4, &Params::default(), None);
+        let got: Vec<(&str, f64)> = recs.iter().map(|r| (r.dish_id.as_str(), r.score)).collect();
+        // Six breakfast orders held congee and youtiao; noodles and dumplings come from the
+        // overall popularity and had no breakfast order.
+        assert_eq!(
+            got,
+            [
+                ("congee", 6.0),
+                ("youtiao", 6.0),
+                ("noodles", 0.0),
+                ("dumplings", 0.0)
+            ]
+        );
+        assert!(recs.iter().all(|r| r.reason == Reason::Popular));
     }
 
     #[test]
