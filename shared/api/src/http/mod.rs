@@ -196,7 +196,7 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
         Ok((caller, intent)) => {
             let masking = app.access.masking.for_role(caller.role);
             audit.status = 200;
-            let slot = cache_slot(&intent, caller.role, masking);
+            let slot = cache_slot(&intent, caller.role, masking, now, &app.reads.config().zone);
             let (written, answer) = if matches!(intent, Intent::Erase(_)) {
                 // A destructive request is audited before it runs.
                 match audited(app, &audit).await {

@@ -10,16 +10,28 @@ use crate::erase;
 use crate::reads::{Answer, ReadError};
 use crate::recommend::RecommendationKind;
 use c360_domain::access::{mask_answer, Caller, Masking, Role};
+use c360_domain::projection::insights::Daypart;
 use c360_domain::projection::Scope;
+use c360_domain::time::Zone;
 use c360_domain::view::{audit_answer, erase_answer, AuditEntry};
 use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
 use c360_runtime::cache::{CacheUse, Slot};
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
-/// Where the answer to `intent` is cached for a caller of `role` with `masking`: the four reads
-/// are, the audit listing and erasure are not.
-pub(super) fn cache_slot(intent: &Intent, role: Role, masking: Masking) -> Option<Slot> {
+/// Where the answer to `intent` is cached for a caller of `role` with `masking`: the reads
+/// are, the audit listing and erasure are not. A recommendation depends on when it is asked
+/// (`now` in the deployment's `zone`): dishes on the daypart (the popular fill) and the day
+/// (the days since each order), coupons on the day (a birthday-week perk), so their slots
+/// carry the local date and, for dishes, the daypart: a lunch answer is never served at
+/// afternoon tea, whatever the cache's TTL.
+pub(super) fn cache_slot(
+    intent: &Intent,
+    role: Role,
+    masking: Masking,
+    now: Millis,
+    zone: &Zone,
+) -> Option<Slot> {
     let role = role.as_str();
     match intent {
         Intent::Profile(id, scope) => {
@@ -54,14 +66,22 @@ pub(super) fn cache_slot(intent: &Intent, role: Role, masking: Masking) -> Optio
             scope,
             kind,
             limit,
-        } => Some(Slot::customer(
-            "recommendations",
-            id,
-            scope,
-            role,
-            masking,
-            &[kind.as_str(), &limit.to_string()],
-        )),
+        } => {
+            let local = zone.format(now);
+            let date = local.get(..10).unwrap_or(&local);
+            let daypart = match kind {
+                RecommendationKind::Dishes => Daypart::of(now, zone).as_str(),
+                RecommendationKind::Coupons => "",
+            };
+            Some(Slot::customer(
+                "recommendations",
+                id,
+                scope,
+                role,
+                masking,
+                &[kind.as_str(), &limit.to_string(), date, daypart],
+            ))
+        }
         Intent::Audit { .. } | Intent::Erase(_) => None,
     }
 }
@@ -262,7 +282,7 @@ pub(super) fn prepare(
                     )))
                 }
             };
-            let limit = p.limit_up_to(10, 50)?;
+            let limit = p.limit_up_to(10, c360_recommend::MAX_RECOMMENDATIONS)?;
             let scope = caller.scope(p.store()?).map_err(denied)?;
             audit.scope = Some(scope_label(&scope));
             Intent::Recommendations {

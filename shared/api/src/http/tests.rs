@@ -259,3 +259,49 @@ fn paths_map_to_endpoints() {
     );
     assert_eq!(Endpoint::from_path("/api/v1/customer360/other"), None);
 }
+
+#[test]
+fn a_dish_recommendation_is_cached_per_daypart_and_a_coupon_per_day() {
+    use crate::recommend::RecommendationKind;
+    use c360_domain::access::{Masking, Role};
+    use c360_domain::ids::Phone;
+    use c360_domain::projection::Scope;
+    use c360_domain::time::Zone;
+    use c360_domain::Identifier;
+    let zone = Zone::default();
+    let at = |t: &str| zone.parse_time(t).expect("a local time");
+    let slot = |kind, t: &str| {
+        let intent = Intent::Recommendations {
+            id: Identifier::Phone(Phone::parse("13800138000").expect("a phone")),
+            scope: Scope::AllStores,
+            kind,
+            limit: 10,
+        };
+        request::cache_slot(&intent, Role::Staff, Masking::default(), at(t), &zone)
+    };
+    let dishes = RecommendationKind::Dishes;
+    // 12:00 and 13:50 are lunch, 14:10 is the afternoon: the lunch answer must not be served.
+    assert_eq!(
+        slot(dishes, "2026-03-02T12:00:00"),
+        slot(dishes, "2026-03-02T13:50:00")
+    );
+    assert_ne!(
+        slot(dishes, "2026-03-02T13:50:00"),
+        slot(dishes, "2026-03-02T14:10:00")
+    );
+    // Lunch tomorrow is another day (the days since each order moved on).
+    assert_ne!(
+        slot(dishes, "2026-03-02T12:00:00"),
+        slot(dishes, "2026-03-03T12:00:00")
+    );
+    let coupons = RecommendationKind::Coupons;
+    assert_eq!(
+        slot(coupons, "2026-03-02T09:00:00"),
+        slot(coupons, "2026-03-02T21:00:00")
+    );
+    // After midnight a birthday week can begin or end.
+    assert_ne!(
+        slot(coupons, "2026-03-02T23:50:00"),
+        slot(coupons, "2026-03-03T00:10:00")
+    );
+}
