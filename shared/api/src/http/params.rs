@@ -79,14 +79,22 @@ impl Params {
 
     /// `limit`, 1 to `max`, `default` when absent.
     pub(super) fn limit_up_to(&self, default: usize, max: usize) -> Result<usize, ApiError> {
-        match self.get("limit") {
-            None => Ok(default),
-            Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=max).contains(&n) => Ok(n),
-                _ => Err(ApiError::InvalidParameter(format!(
-                    "Parameter `limit` must be a whole number from 1 to {max}; got `{v}`."
-                ))),
-            },
-        }
+        limit(self.get("limit"), default, max)
+    }
+}
+
+/// A `limit` as sent (`None`: absent), 1 to `max`, `default` when absent: ASCII digits
+/// only. `usize`'s own parse also takes a leading `+`, and `limit=+5` in a URL arrives as
+/// ` 5` (a `+` is a space in a query string): neither is a whole number as the message
+/// states it, so both are refused rather than guessed at.
+pub(crate) fn limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let Some(v) = raw else {
+        return Ok(default);
+    };
+    match v.parse::<usize>() {
+        Ok(n) if v.bytes().all(|b| b.is_ascii_digit()) && (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::InvalidParameter(format!(
+            "Parameter `limit` must be a whole number from 1 to {max}; got `{v}`."
+        ))),
     }
 }

@@ -154,6 +154,43 @@ async fn a_parameter_given_twice_is_a_400_naming_it() {
     }
 }
 
+/// The recommendations fixture with its query string replaced by `raw` (as sent, encoded).
+fn recommendations_with_query(raw: &str) -> String {
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../../../../events/apigw/recommendations-dishes.json"
+    ))
+    .expect("fixture");
+    event["rawQueryString"] = Value::from(raw);
+    event.to_string()
+}
+
+#[tokio::test]
+async fn a_signed_or_spaced_limit_is_refused_like_any_other_non_number() {
+    let base = "customer_identifier=13800138000&kind=dishes";
+    // `%2B5` is a literal `+5`; `+5` in a URL is ` 5`.
+    for limit in ["%2B5", "+5", "%205", "5%20", "-5", "5.0", "five"] {
+        let (status, body) = answer_of(
+            Endpoint::Recommendations,
+            &recommendations_with_query(&format!("{base}&limit={limit}")),
+        )
+        .await;
+        assert_eq!(status, 400, "limit={limit}: {body}");
+        assert_eq!(body["error"]["code"], "INVALID_PARAMETER", "{limit}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("`limit` must be a whole number from 1 to 50"),
+            "{message}"
+        );
+    }
+    // A plain number passes validation and goes on to the store (unreachable here: 503).
+    let (status, body) = answer_of(
+        Endpoint::Recommendations,
+        &recommendations_with_query(&format!("{base}&limit=5")),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+}
+
 #[test]
 fn error_messages_never_echo_a_phone_number_in_clear() {
     let resp = error_response(&ApiError::InvalidParameter(

@@ -3,7 +3,7 @@
 
 use super::PATH;
 use crate::audit::AuditRecord;
-use crate::http::{denied, ApiError};
+use crate::http::{denied, limit, ApiError};
 use c360_domain::access::Caller;
 use c360_domain::projection::Scope;
 use c360_domain::segment::{Filter, SegmentDef};
@@ -94,15 +94,7 @@ pub(super) fn limit_of(pairs: &[(String, String)], body: &Value) -> Result<usize
         Some(v) if !v.is_null() => Some(v.to_string()),
         _ => param(pairs, "limit")?.map(str::to_string),
     };
-    match raw {
-        None => Ok(DEFAULT_LIMIT),
-        Some(v) => match v.trim().parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::InvalidParameter(format!(
-                "Parameter `limit` must be a whole number from 1 to {MAX_LIMIT}; got `{v}`."
-            ))),
-        },
-    }
+    limit(raw.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
 }
 
 pub(super) fn cursor_of(
