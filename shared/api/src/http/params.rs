@@ -1,7 +1,7 @@
 //! Query parameters, validated before anything is read: each is given once, and a bad one
 //! is a 400 naming it.
 
-use super::errors::ApiError;
+use super::errors::{echoed, ApiError};
 use super::Endpoint;
 use c360_domain::{Identifier, IdentifierType, StoreId};
 use lambda_http::{Request, RequestExt};
@@ -24,7 +24,8 @@ impl Params {
         {
             if !endpoint.allowed().contains(&k.as_str()) {
                 return Err(ApiError::InvalidParameter(format!(
-                    "Unknown parameter `{k}`; {} accepts: {}.",
+                    "Unknown parameter `{}`; {} accepts: {}.",
+                    echoed(&k),
                     endpoint.path(),
                     endpoint.allowed().join(", ")
                 )));
@@ -53,7 +54,12 @@ impl Params {
         let raw = self.required("customer_identifier")?;
         let kind = match self.get("identifier_type") {
             None => IdentifierType::Phone,
-            Some(t) => IdentifierType::parse(t).map_err(|_| ApiError::InvalidParameter(format!("Parameter `identifier_type` must be one of phone, member_id, email; got `{t}`.")))?,
+            Some(t) => IdentifierType::parse(t).map_err(|_| {
+                ApiError::InvalidParameter(format!(
+                    "Parameter `identifier_type` must be one of phone, member_id, email; got `{}`.",
+                    echoed(t)
+                ))
+            })?,
         };
         Identifier::parse(kind, raw).map_err(|_| {
             ApiError::InvalidParameter(match kind {
@@ -94,7 +100,8 @@ pub(crate) fn limit(raw: Option<&str>, default: usize, max: usize) -> Result<usi
     match v.parse::<usize>() {
         Ok(n) if v.bytes().all(|b| b.is_ascii_digit()) && (1..=max).contains(&n) => Ok(n),
         _ => Err(ApiError::InvalidParameter(format!(
-            "Parameter `limit` must be a whole number from 1 to {max}; got `{v}`."
+            "Parameter `limit` must be a whole number from 1 to {max}; got `{}`.",
+            echoed(v)
         ))),
     }
 }

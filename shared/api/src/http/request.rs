@@ -258,7 +258,7 @@ pub(super) fn prepare(
                 Some(other) => {
                     return Err(ApiError::InvalidParameter(format!(
                         "Parameter `kind` must be `dishes` or `coupons`; got `{}`.",
-                        other.chars().take(32).collect::<String>()
+                        echoed(other)
                     )))
                 }
             };

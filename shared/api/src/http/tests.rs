@@ -191,6 +191,34 @@ async fn a_signed_or_spaced_limit_is_refused_like_any_other_non_number() {
     assert_eq!(status, 503, "{body}");
 }
 
+#[tokio::test]
+async fn a_long_bad_value_is_echoed_cut_at_32_characters() {
+    // 31 x, then y, then z: the message shows up to the y and no z.
+    let long = format!("{}y{}", "x".repeat(31), "z".repeat(200));
+    let shown = format!("got `{}y`", "x".repeat(31));
+    let base = "customer_identifier=13800138000";
+    for query in [
+        format!("{base}&limit={long}"),
+        format!("{base}&kind={long}"),
+        format!("{base}&identifier_type={long}"),
+        format!("{base}&{long}=1"),
+    ] {
+        let (status, body) = answer_of(
+            Endpoint::Recommendations,
+            &recommendations_with_query(&query),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        let echoed = format!("`{}y`", "x".repeat(31));
+        assert!(message.contains(&echoed), "{message}");
+        assert!(!message.contains('z'), "{message}");
+        if !query.ends_with("=1") {
+            assert!(message.contains(&shown), "{message}");
+        }
+    }
+}
+
 #[test]
 fn error_messages_never_echo_a_phone_number_in_clear() {
     let resp = error_response(&ApiError::InvalidParameter(
