@@ -42,6 +42,13 @@ async fn answer_of(endpoint: Endpoint, fixture: &str) -> (u16, Value) {
     answer_with(&offline_app(memory().0), endpoint, fixture).await
 }
 
+/// `fixture` as asked with `method` instead of its own.
+fn with_method(fixture: &str, method: &str) -> String {
+    let mut event: Value = serde_json::from_str(fixture).expect("fixture");
+    event["requestContext"]["http"]["method"] = Value::from(method);
+    event.to_string()
+}
+
 async fn answer_with(app: &App, endpoint: Endpoint, fixture: &str) -> (u16, Value) {
     let req = lambda_http::request::from_str(fixture).expect("an API Gateway v2 event");
     let resp = handle(app, endpoint, req).await;
@@ -254,6 +261,46 @@ async fn requests_without_verified_claims_are_401_and_audited() {
 }
 
 #[tokio::test]
+async fn a_method_the_endpoint_does_not_take_is_a_405_before_authentication() {
+    let (log, records) = memory();
+    let app = offline_app(log);
+    for (endpoint, fixture, method) in [
+        (
+            Endpoint::Recommendations,
+            include_str!("../../../../events/apigw/recommendations-dishes.json"),
+            "POST",
+        ),
+        // A super_admin's GET on the erasure path erases nothing.
+        (
+            Endpoint::Erase,
+            include_str!("../../../../events/apigw/erase.json"),
+            "GET",
+        ),
+        // Without credentials: still the 405, as the segments routes answer.
+        (
+            Endpoint::Profile,
+            include_str!("../../../../events/apigw/profile-unauthenticated.json"),
+            "PUT",
+        ),
+    ] {
+        let (status, body) = answer_with(&app, endpoint, &with_method(fixture, method)).await;
+        assert_eq!(status, 405, "{endpoint:?} {method}: {body}");
+        assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED", "{body}");
+        let want = format!(
+            "{} accepts {}, not {method}.",
+            endpoint.path(),
+            endpoint.method()
+        );
+        assert_eq!(body["error"]["message"], want.as_str());
+    }
+    // Each refusal is audited, with no caller (not authenticated).
+    let records = records.lock().expect("records").clone();
+    let got: Vec<(u16, Option<String>)> =
+        records.iter().map(|r| (r.status, r.sub.clone())).collect();
+    assert_eq!(got, vec![(405, None); 3]);
+}
+
+#[tokio::test]
 async fn staff_asking_for_another_store_is_403_before_any_read() {
     let (log, records) = memory();
     let app = offline_app(log);
@@ -281,7 +328,10 @@ async fn staff_may_not_read_the_audit_log_nor_erase() {
         ),
         (
             Endpoint::Erase,
-            include_str!("../../../../events/apigw/profile.json"),
+            &with_method(
+                include_str!("../../../../events/apigw/profile.json"),
+                "DELETE",
+            ),
         ),
     ] {
         let (status, body) = answer_of(endpoint, fixture).await;
