@@ -76,7 +76,7 @@ pub use offer::{Offer, OfferKind};
 /// | `vip_perk` | `customer_tier = VIP` | 10% off (九折) | 60 |
 /// | `basket_builder` | `avg_order_value <` the scope's median | 15 yuan off from 150, 30 days | 40 |
 ///
-/// `basket_builder` applies only once the daily rescoring job has computed the scope's
+/// `basket_builder` applies only once the weekly calibration has computed the scope's
 /// [`Baseline`]; the `churn_probability` branch of `win_back` only when the caller computed
 /// predictions ([`needs_predictions`]).
 pub const DEFAULT_RULES_JSON: &str = r#"{

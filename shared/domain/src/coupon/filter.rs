@@ -65,7 +65,7 @@ impl RuleFilter {
 
     /// The filter for the scope of `baseline`, each store median replaced by its value
     /// (money as the exact yuan). `Ok(None)` when a median it refers to is unknown: the rule
-    /// does not apply (a fresh deployment has no baseline until the daily rescoring job).
+    /// does not apply (a fresh deployment has no baseline until the first weekly calibration).
     ///
     /// # Errors
     /// [`CouponError::UnusableMedian`] for a negative money median, which the segment
