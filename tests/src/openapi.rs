@@ -487,6 +487,60 @@ mod tests {
         rejects(PROFILE, 200, &profile(None), "member_info without birthday");
     }
 
+    /// A recommendations answer's list is of the kind it says: dishes for `dishes`, coupons
+    /// for `coupons`, never the other (nor a mix).
+    #[test]
+    fn the_recommendations_list_is_of_the_kind_the_answer_says() {
+        const RECOMMENDATIONS: &str = "/api/v1/customer360/recommendations";
+        let dish = json!({"dish_id": "D101", "name": "小笼包", "reason": "repeat", "paired_with": null, "score": 1.5});
+        let coupon = json!({
+            "rule_id": "vip_perk", "title": "VIP专享: 全单九折", "kind": "percent_off", "value": null,
+            "percent": 10.0, "min_spend": null, "valid_days": null, "priority": 60,
+            "reason": "vip_perk: {\"field\":\"customer_tier\",\"op\":\"eq\",\"value\":\"VIP\"}"
+        });
+        let answer = |kind: &str, list: Vec<Value>| {
+            json!({"success": true, "data": {
+                "customer_identifier": "138****8000", "identifier_type": "phone", "kind": kind,
+                "recommendations": list, "store_statistics_at": null,
+                "generated_at": "2026-11-26T12:00:00+08:00"
+            }})
+        };
+        for (kind, list) in [
+            ("dishes", vec![dish.clone()]),
+            ("coupons", vec![coupon.clone()]),
+            ("dishes", vec![]),
+            ("coupons", vec![]),
+        ] {
+            contract()
+                .validate(RECOMMENDATIONS, 200, &answer(kind, list))
+                .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        }
+        rejects(
+            RECOMMENDATIONS,
+            200,
+            &answer("dishes", vec![coupon.clone()]),
+            "coupons said to be dishes",
+        );
+        rejects(
+            RECOMMENDATIONS,
+            200,
+            &answer("coupons", vec![dish.clone()]),
+            "dishes said to be coupons",
+        );
+        rejects(
+            RECOMMENDATIONS,
+            200,
+            &answer("dishes", vec![dish.clone(), coupon.clone()]),
+            "a mix",
+        );
+        rejects(
+            RECOMMENDATIONS,
+            200,
+            &answer("drinks", vec![]),
+            "an unknown kind",
+        );
+    }
+
     #[test]
     fn errors_must_carry_the_code_of_their_status() {
         let error = |code: &str| json!({"success": false, "error": {"code": code, "message": "m"}});

@@ -76,7 +76,7 @@ pub use offer::{Offer, OfferKind};
 /// | `vip_perk` | `customer_tier = VIP` | 10% off (九折) | 60 |
 /// | `basket_builder` | `avg_order_value <` the scope's median | 15 yuan off from 150, 30 days | 40 |
 ///
-/// `basket_builder` applies only once the daily rescoring job has computed the scope's
+/// `basket_builder` applies only once the weekly calibration has computed the scope's
 /// [`Baseline`]; the `churn_probability` branch of `win_back` only when the caller computed
 /// predictions ([`needs_predictions`]).
 pub const DEFAULT_RULES_JSON: &str = r#"{
@@ -254,10 +254,9 @@ impl CouponRule {
             offer: self.offer.clone(),
             priority: self.priority,
             reason: format!(
-                "{}: {}{}",
+                "{}: {}",
                 self.id,
-                filter.to_json(),
-                self.filter.medians_text(baseline)
+                self.filter.matched_text(&filter, figures, baseline)
             ),
         })
     }
@@ -415,9 +414,11 @@ pub struct Match {
     pub rule_id: String,
     pub offer: Offer,
     pub priority: i64,
-    /// For staff: the rule's id and its filter as bound, in the segment JSON spelling, then
-    /// the store medians it used, e.g.
-    /// `basket_builder: {"field":"avg_order_value","op":"lt","value":85.5}; store median of avg_order_value: 85.50 yuan`.
+    /// For staff: the rule's id and the part of its filter the customer satisfied (every
+    /// part of an `and`, the first satisfied branch of an `or`), as bound, in the segment
+    /// JSON spelling, then the store medians that part used, e.g.
+    /// `basket_builder: {"field":"avg_order_value","op":"lt","value":85.5}; store median of avg_order_value: 85.50 yuan`
+    /// or, for a customer tagged 流失风险, `win_back: {"field":"tags","op":"contains_any","value":["流失风险"]}`.
     pub reason: String,
 }
 

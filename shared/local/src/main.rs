@@ -48,7 +48,15 @@ enum Command {
         #[arg(long, default_value_t = demo::DEFAULT_SEED)]
         seed: u64,
     },
-    /// Fit the churn and lifetime-value models per store from the projection (weekly in AWS).
+    /// Fit the churn and lifetime-value models per store and compute the recommendations'
+    /// inputs, from the projection (weekly in AWS).
+    ///
+    /// One scan of the projection gives, per store and for all stores: the BG/NBD and
+    /// Gamma-Gamma models (the predictions of `value` and `profile`), the dish statistics that
+    /// `recommendations?kind=dishes` ranks with (popularity by daypart, reorder priors,
+    /// dishes ordered together), and the store medians that coupon rules compare with
+    /// (`{"store_median": ...}`, as the built-in basket_builder does). Until it has run, a
+    /// guest is recommended their own dishes only and a rule on a median does not apply.
     Calibrate,
     /// Re-evaluate every customer's saved-segment memberships (daily in AWS): resumable by
     /// `--run`; `--at` moves the clock (RFC 3339) to see what time alone changes.
@@ -596,6 +604,30 @@ async fn main() -> anyhow::Result<()> {
                 (!no_seed).then_some((customers, demo::DEFAULT_SEED)),
             )
             .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn calibrate_help_says_it_also_computes_the_recommendation_inputs() {
+        let mut cli = Cli::command();
+        let listing = cli.render_help().to_string();
+        let line = listing
+            .lines()
+            .find(|l| l.trim_start().starts_with("calibrate"))
+            .unwrap_or_else(|| panic!("no calibrate in\n{listing}"));
+        assert!(line.contains("recommendations' inputs"), "{line}");
+        let calibrate = cli
+            .find_subcommand_mut("calibrate")
+            .expect("the calibrate command");
+        let help = calibrate.render_long_help().to_string();
+        for what in ["models", "dish statistics", "store medians", "coupon rules"] {
+            assert!(help.contains(what), "{what} in\n{help}");
         }
     }
 }

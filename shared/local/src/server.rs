@@ -32,24 +32,15 @@ async fn route(
     let endpoint = Endpoint::from_path(uri.path());
     if endpoint.is_none() && !segments {
         let paths: Vec<String> = Endpoint::ALL.iter().map(|e| e.path()).collect();
-        let mut resp = to_axum(error_response(&ApiError::InvalidParameter(format!(
+        return to_axum(error_response(&ApiError::NoRoute(format!(
             "No such path `{}`; try one of {}, {}.",
             uri.path(),
             paths.join(", "),
             c360_api::segments::PATH
         ))));
-        *resp.status_mut() = axum::http::StatusCode::NOT_FOUND;
-        return resp;
     }
-    if let Some(endpoint) = endpoint.filter(|e| method.as_str() != e.method()) {
-        let mut resp = to_axum(error_response(&ApiError::InvalidParameter(format!(
-            "{} takes {} only.",
-            endpoint.path(),
-            endpoint.method()
-        ))));
-        *resp.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-        return resp;
-    }
+    // A method the endpoint does not take is the handler's to refuse (405
+    // METHOD_NOT_ALLOWED), as it is in the function.
     let pairs: Vec<(String, String)> =
         match serde_urlencoded::from_str(query.as_deref().unwrap_or("")) {
             Ok(p) => p,
@@ -86,4 +77,90 @@ pub fn router(app: App) -> axum::Router {
     axum::Router::new()
         .fallback(route)
         .with_state(Arc::new(app))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use c360_api::audit::{AuditLog, SubjectHasher};
+    use c360_api::auth::Authenticator;
+    use c360_api::http::Access;
+    use c360_api::reads::Reads;
+    use c360_domain::access::MaskingConfig;
+    use c360_dynamodb::store::Store;
+    use c360_runtime::config::Config;
+    use serde_json::Value;
+
+    /// An app whose store points nowhere (port 9): what is asked here is answered before
+    /// any read.
+    fn offline_app() -> Arc<App> {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        let reads = Reads::new(
+            Store::new(client, "unused"),
+            Config::from_env().expect("default config"),
+        );
+        Arc::new(App::new(
+            reads,
+            Access {
+                auth: Authenticator::api_gateway(),
+                masking: MaskingConfig::default(),
+                audit: AuditLog::Memory(Arc::default()),
+                hasher: SubjectHasher::new(b"unit-test-key-0123456789"),
+            },
+        ))
+    }
+
+    async fn ask(method: Method, path_and_query: &str) -> (u16, Value) {
+        let uri: Uri = path_and_query.parse().expect("a URI");
+        let query = uri.query().map(str::to_string);
+        let resp = route(
+            State(offline_app()),
+            method,
+            uri,
+            axum::http::HeaderMap::new(),
+            RawQuery(query),
+            axum::body::Bytes::new(),
+        )
+        .await;
+        let status = resp.status().as_u16();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("the body");
+        (status, serde_json::from_slice(&bytes).expect("a JSON body"))
+    }
+
+    #[tokio::test]
+    async fn a_wrong_method_is_405_method_not_allowed_and_an_unknown_path_404_not_found() {
+        let (status, body) = ask(
+            Method::POST,
+            "/api/v1/customer360/recommendations?customer_identifier=13800138000",
+        )
+        .await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (405, &Value::from("METHOD_NOT_ALLOWED")),
+            "{body}"
+        );
+        assert_eq!(
+            body["error"]["message"],
+            "/api/v1/customer360/recommendations accepts GET, not POST."
+        );
+        let (status, body) = ask(Method::GET, "/api/v1/customer360/customer").await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (405, &Value::from("METHOD_NOT_ALLOWED")),
+            "{body}"
+        );
+        let (status, body) = ask(Method::GET, "/api/v1/customer360/nope").await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (404, &Value::from("NOT_FOUND")),
+            "{body}"
+        );
+    }
 }

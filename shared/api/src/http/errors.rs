@@ -60,6 +60,16 @@ impl ApiError {
     }
 }
 
+/// Longest echo of a caller's value in an error message, in characters.
+const MAX_ECHOED_CHARS: usize = 32;
+
+/// A value the caller sent, as an error message echoes it (`got `...``): its first
+/// [`MAX_ECHOED_CHARS`] characters. Enough to spot the mistake; a value of kilobytes would
+/// otherwise come back whole, in a message meant to be read by a person.
+pub(crate) fn echoed(value: &str) -> String {
+    value.chars().take(MAX_ECHOED_CHARS).collect()
+}
+
 pub(crate) fn json_response(status: u16, body: &Value) -> Response<Body> {
     let text = serde_json::to_string(body).unwrap_or_else(|_| {
         r#"{"success":false,"error":{"code":"INTERNAL","message":"unserializable answer"}}"#.into()

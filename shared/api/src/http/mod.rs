@@ -10,8 +10,9 @@ mod request;
 mod tests;
 
 pub use access::{Access, LocalDefaults};
-pub(crate) use errors::{denied, json_response, store_error};
+pub(crate) use errors::{denied, echoed, json_response, store_error};
 pub use errors::{error_response, ApiError};
+pub(crate) use params::limit;
 use request::{answer, cache_slot, note_subject, prepare, Intent};
 
 use crate::audit::AuditRecord;

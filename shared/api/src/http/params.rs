@@ -1,7 +1,7 @@
 //! Query parameters, validated before anything is read: each is given once, and a bad one
 //! is a 400 naming it.
 
-use super::errors::ApiError;
+use super::errors::{echoed, ApiError};
 use super::Endpoint;
 use c360_domain::{Identifier, IdentifierType, StoreId};
 use lambda_http::{Request, RequestExt};
@@ -24,7 +24,8 @@ impl Params {
         {
             if !endpoint.allowed().contains(&k.as_str()) {
                 return Err(ApiError::InvalidParameter(format!(
-                    "Unknown parameter `{k}`; {} accepts: {}.",
+                    "Unknown parameter `{}`; {} accepts: {}.",
+                    echoed(&k),
                     endpoint.path(),
                     endpoint.allowed().join(", ")
                 )));
@@ -53,7 +54,12 @@ impl Params {
         let raw = self.required("customer_identifier")?;
         let kind = match self.get("identifier_type") {
             None => IdentifierType::Phone,
-            Some(t) => IdentifierType::parse(t).map_err(|_| ApiError::InvalidParameter(format!("Parameter `identifier_type` must be one of phone, member_id, email; got `{t}`.")))?,
+            Some(t) => IdentifierType::parse(t).map_err(|_| {
+                ApiError::InvalidParameter(format!(
+                    "Parameter `identifier_type` must be one of phone, member_id, email; got `{}`.",
+                    echoed(t)
+                ))
+            })?,
         };
         Identifier::parse(kind, raw).map_err(|_| {
             ApiError::InvalidParameter(match kind {
@@ -79,14 +85,23 @@ impl Params {
 
     /// `limit`, 1 to `max`, `default` when absent.
     pub(super) fn limit_up_to(&self, default: usize, max: usize) -> Result<usize, ApiError> {
-        match self.get("limit") {
-            None => Ok(default),
-            Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=max).contains(&n) => Ok(n),
-                _ => Err(ApiError::InvalidParameter(format!(
-                    "Parameter `limit` must be a whole number from 1 to {max}; got `{v}`."
-                ))),
-            },
-        }
+        limit(self.get("limit"), default, max)
+    }
+}
+
+/// A `limit` as sent (`None`: absent), 1 to `max`, `default` when absent: ASCII digits
+/// only. `usize`'s own parse also takes a leading `+`, and `limit=+5` in a URL arrives as
+/// ` 5` (a `+` is a space in a query string): neither is a whole number as the message
+/// states it, so both are refused rather than guessed at.
+pub(crate) fn limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let Some(v) = raw else {
+        return Ok(default);
+    };
+    match v.parse::<usize>() {
+        Ok(n) if v.bytes().all(|b| b.is_ascii_digit()) && (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::InvalidParameter(format!(
+            "Parameter `limit` must be a whole number from 1 to {max}; got `{}`.",
+            echoed(v)
+        ))),
     }
 }

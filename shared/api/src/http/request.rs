@@ -210,6 +210,17 @@ pub(super) fn prepare(
     req: &Request,
     audit: &mut AuditRecord,
 ) -> Result<(Caller, Intent), ApiError> {
+    // API Gateway routes only the endpoint's method here, but `cargo lambda watch` and the
+    // dev server route by path alone: a POST must not be served as the GET it is not (nor a
+    // GET erase a customer). Checked before authentication, as the segments routes are.
+    if req.method().as_str() != endpoint.method() {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "{} accepts {}, not {}.",
+            endpoint.path(),
+            endpoint.method(),
+            echoed(req.method().as_str())
+        )));
+    }
     let caller = app.access.auth.authenticate(req).map_err(|e| match e {
         AuthError::Unauthenticated(why) => ApiError::Unauthenticated(why.to_string()),
         AuthError::Forbidden(why) => ApiError::Forbidden(why),
@@ -278,7 +289,7 @@ pub(super) fn prepare(
                 Some(other) => {
                     return Err(ApiError::InvalidParameter(format!(
                         "Parameter `kind` must be `dishes` or `coupons`; got `{}`.",
-                        other.chars().take(32).collect::<String>()
+                        echoed(other)
                     )))
                 }
             };

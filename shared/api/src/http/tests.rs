@@ -42,6 +42,13 @@ async fn answer_of(endpoint: Endpoint, fixture: &str) -> (u16, Value) {
     answer_with(&offline_app(memory().0), endpoint, fixture).await
 }
 
+/// `fixture` as asked with `method` instead of its own.
+fn with_method(fixture: &str, method: &str) -> String {
+    let mut event: Value = serde_json::from_str(fixture).expect("fixture");
+    event["requestContext"]["http"]["method"] = Value::from(method);
+    event.to_string()
+}
+
 async fn answer_with(app: &App, endpoint: Endpoint, fixture: &str) -> (u16, Value) {
     let req = lambda_http::request::from_str(fixture).expect("an API Gateway v2 event");
     let resp = handle(app, endpoint, req).await;
@@ -154,6 +161,71 @@ async fn a_parameter_given_twice_is_a_400_naming_it() {
     }
 }
 
+/// The recommendations fixture with its query string replaced by `raw` (as sent, encoded).
+fn recommendations_with_query(raw: &str) -> String {
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../../../../events/apigw/recommendations-dishes.json"
+    ))
+    .expect("fixture");
+    event["rawQueryString"] = Value::from(raw);
+    event.to_string()
+}
+
+#[tokio::test]
+async fn a_signed_or_spaced_limit_is_refused_like_any_other_non_number() {
+    let base = "customer_identifier=13800138000&kind=dishes";
+    // `%2B5` is a literal `+5`; `+5` in a URL is ` 5`.
+    for limit in ["%2B5", "+5", "%205", "5%20", "-5", "5.0", "five"] {
+        let (status, body) = answer_of(
+            Endpoint::Recommendations,
+            &recommendations_with_query(&format!("{base}&limit={limit}")),
+        )
+        .await;
+        assert_eq!(status, 400, "limit={limit}: {body}");
+        assert_eq!(body["error"]["code"], "INVALID_PARAMETER", "{limit}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("`limit` must be a whole number from 1 to 50"),
+            "{message}"
+        );
+    }
+    // A plain number passes validation and goes on to the store (unreachable here: 503).
+    let (status, body) = answer_of(
+        Endpoint::Recommendations,
+        &recommendations_with_query(&format!("{base}&limit=5")),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+}
+
+#[tokio::test]
+async fn a_long_bad_value_is_echoed_cut_at_32_characters() {
+    // 31 x, then y, then z: the message shows up to the y and no z.
+    let long = format!("{}y{}", "x".repeat(31), "z".repeat(200));
+    let shown = format!("got `{}y`", "x".repeat(31));
+    let base = "customer_identifier=13800138000";
+    for query in [
+        format!("{base}&limit={long}"),
+        format!("{base}&kind={long}"),
+        format!("{base}&identifier_type={long}"),
+        format!("{base}&{long}=1"),
+    ] {
+        let (status, body) = answer_of(
+            Endpoint::Recommendations,
+            &recommendations_with_query(&query),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        let echoed = format!("`{}y`", "x".repeat(31));
+        assert!(message.contains(&echoed), "{message}");
+        assert!(!message.contains('z'), "{message}");
+        if !query.ends_with("=1") {
+            assert!(message.contains(&shown), "{message}");
+        }
+    }
+}
+
 #[test]
 fn error_messages_never_echo_a_phone_number_in_clear() {
     let resp = error_response(&ApiError::InvalidParameter(
@@ -189,6 +261,46 @@ async fn requests_without_verified_claims_are_401_and_audited() {
 }
 
 #[tokio::test]
+async fn a_method_the_endpoint_does_not_take_is_a_405_before_authentication() {
+    let (log, records) = memory();
+    let app = offline_app(log);
+    for (endpoint, fixture, method) in [
+        (
+            Endpoint::Recommendations,
+            include_str!("../../../../events/apigw/recommendations-dishes.json"),
+            "POST",
+        ),
+        // A super_admin's GET on the erasure path erases nothing.
+        (
+            Endpoint::Erase,
+            include_str!("../../../../events/apigw/erase.json"),
+            "GET",
+        ),
+        // Without credentials: still the 405, as the segments routes answer.
+        (
+            Endpoint::Profile,
+            include_str!("../../../../events/apigw/profile-unauthenticated.json"),
+            "PUT",
+        ),
+    ] {
+        let (status, body) = answer_with(&app, endpoint, &with_method(fixture, method)).await;
+        assert_eq!(status, 405, "{endpoint:?} {method}: {body}");
+        assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED", "{body}");
+        let want = format!(
+            "{} accepts {}, not {method}.",
+            endpoint.path(),
+            endpoint.method()
+        );
+        assert_eq!(body["error"]["message"], want.as_str());
+    }
+    // Each refusal is audited, with no caller (not authenticated).
+    let records = records.lock().expect("records").clone();
+    let got: Vec<(u16, Option<String>)> =
+        records.iter().map(|r| (r.status, r.sub.clone())).collect();
+    assert_eq!(got, vec![(405, None); 3]);
+}
+
+#[tokio::test]
 async fn staff_asking_for_another_store_is_403_before_any_read() {
     let (log, records) = memory();
     let app = offline_app(log);
@@ -216,7 +328,10 @@ async fn staff_may_not_read_the_audit_log_nor_erase() {
         ),
         (
             Endpoint::Erase,
-            include_str!("../../../../events/apigw/profile.json"),
+            &with_method(
+                include_str!("../../../../events/apigw/profile.json"),
+                "DELETE",
+            ),
         ),
     ] {
         let (status, body) = answer_of(endpoint, fixture).await;

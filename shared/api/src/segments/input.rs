@@ -3,7 +3,7 @@
 
 use super::PATH;
 use crate::audit::AuditRecord;
-use crate::http::{denied, ApiError};
+use crate::http::{denied, echoed, limit, ApiError};
 use c360_domain::access::Caller;
 use c360_domain::projection::Scope;
 use c360_domain::segment::{Filter, SegmentDef};
@@ -34,7 +34,8 @@ pub(super) fn param<'a>(
 pub(super) fn only_known(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), ApiError> {
     match pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
         Some((k, _)) => Err(ApiError::InvalidParameter(format!(
-            "Unknown parameter `{k}`; this route accepts: {}.",
+            "Unknown parameter `{}`; this route accepts: {}.",
+            echoed(k),
             allowed.join(", ")
         ))),
         None => Ok(()),
@@ -94,15 +95,7 @@ pub(super) fn limit_of(pairs: &[(String, String)], body: &Value) -> Result<usize
         Some(v) if !v.is_null() => Some(v.to_string()),
         _ => param(pairs, "limit")?.map(str::to_string),
     };
-    match raw {
-        None => Ok(DEFAULT_LIMIT),
-        Some(v) => match v.trim().parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::InvalidParameter(format!(
-                "Parameter `limit` must be a whole number from 1 to {MAX_LIMIT}; got `{v}`."
-            ))),
-        },
-    }
+    limit(raw.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
 }
 
 pub(super) fn cursor_of(
@@ -135,12 +128,17 @@ pub(super) fn asked_identifiers(
             None => IdentifierType::Phone,
             Some(t) => IdentifierType::parse(t).map_err(|_| {
                 ApiError::InvalidParameter(format!(
-                    "`identifier_type` must be one of phone, member_id, email; got `{t}`."
+                    "`identifier_type` must be one of phone, member_id, email; got `{}`.",
+                    echoed(t)
                 ))
             })?,
         };
         Identifier::parse(kind, raw).map_err(|_| {
-            ApiError::InvalidParameter(format!("`{raw}` is not a valid {}.", kind.as_str()))
+            ApiError::InvalidParameter(format!(
+                "`{}` is not a valid {}.",
+                echoed(raw),
+                kind.as_str()
+            ))
         })
     };
     let mut out = Vec::new();

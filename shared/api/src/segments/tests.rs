@@ -69,3 +69,54 @@ fn csv_columns_are_the_member_hit_fields() {
     assert_eq!(CSV_COLUMNS[0], "customer_identifier");
     assert!(CSV_COLUMNS.contains(&"rfm_score"));
 }
+
+#[test]
+fn a_member_page_limit_is_digits_only() {
+    let pairs = |v: &str| vec![("limit".to_string(), v.to_string())];
+    let none = serde_json::Value::Null;
+    assert_eq!(input::limit_of(&[], &none).unwrap(), input::DEFAULT_LIMIT);
+    assert_eq!(input::limit_of(&pairs("7"), &none).unwrap(), 7);
+    assert_eq!(
+        input::limit_of(&[], &serde_json::json!({"limit": 7})).unwrap(),
+        7
+    );
+    for bad in ["+7", " 7", "7 ", "-7", "0", "201", "7.0"] {
+        let e = input::limit_of(&pairs(bad), &none).unwrap_err();
+        assert_eq!((e.status(), e.code()), (400, "INVALID_PARAMETER"), "{bad}");
+    }
+    let e = input::limit_of(&[], &serde_json::json!({"limit": "+7"})).unwrap_err();
+    assert_eq!(e.status(), 400);
+}
+
+#[test]
+fn a_long_bad_value_is_echoed_cut_at_32_characters() {
+    let long = format!("{}y{}", "x".repeat(31), "z".repeat(200));
+    let echoed = format!("`{}y`", "x".repeat(31));
+    let none = serde_json::Value::Null;
+    let errors = [
+        input::limit_of(&[("limit".to_string(), long.clone())], &none).unwrap_err(),
+        input::only_known(&[(long.clone(), "1".to_string())], &["limit"]).unwrap_err(),
+        input::asked_identifiers(
+            &[
+                ("customer_identifier".to_string(), "13800138000".to_string()),
+                ("identifier_type".to_string(), long.clone()),
+            ],
+            &none,
+        )
+        .unwrap_err(),
+        input::asked_identifiers(
+            &[
+                ("customer_identifier".to_string(), long.clone()),
+                ("identifier_type".to_string(), "member_id".to_string()),
+            ],
+            &none,
+        )
+        .unwrap_err(),
+    ];
+    for e in errors {
+        let message = e.to_string();
+        assert_eq!(e.status(), 400, "{message}");
+        assert!(message.contains(&echoed), "{message}");
+        assert!(!message.contains('z'), "{message}");
+    }
+}

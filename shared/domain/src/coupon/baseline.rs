@@ -56,8 +56,9 @@ impl fmt::Display for Median {
 /// One scope's medians (a store's, or the whole chain's for the all-stores scope), which
 /// `{"store_median": ...}` in a rule's filter stands for.
 ///
-/// The baseline is computed by the daily rescoring job ([`Baseline::of_figures`] over the
-/// scope's customers), so a fresh deployment has none ([`Baseline::unknown`]): a rule that
+/// The baseline is computed by the weekly calibration ([`Baseline::of_figures`] over the
+/// scope's customers, from the scan that fits the models: `c360_ingest::store_reco`; locally
+/// `c360-dev calibrate`), so a fresh deployment has none ([`Baseline::unknown`]): a rule that
 /// refers to an unknown median does not apply ([`RuleFilter::bind`]), the other rules do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,7 +74,7 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// No median known (no rescoring has run yet); `computed_at` is the epoch.
+    /// No median known (no calibration has run yet); `computed_at` is the epoch.
     pub fn unknown() -> Baseline {
         Baseline {
             avg_order_value: None,

@@ -65,7 +65,7 @@ impl RuleFilter {
 
     /// The filter for the scope of `baseline`, each store median replaced by its value
     /// (money as the exact yuan). `Ok(None)` when a median it refers to is unknown: the rule
-    /// does not apply (a fresh deployment has no baseline until the daily rescoring job).
+    /// does not apply (a fresh deployment has no baseline until the first weekly calibration).
     ///
     /// # Errors
     /// [`CouponError::UnusableMedian`] for a negative money median, which the segment
@@ -88,9 +88,27 @@ impl RuleFilter {
             .map_err(CouponError::Filter)
     }
 
-    /// `; store median of avg_order_value: 85.50 yuan`, for each median referred to.
-    pub(super) fn medians_text(&self, baseline: &Baseline) -> String {
-        self.medians
+    /// What a match reports as its reason (after the rule's id): the part of `bound` (this
+    /// filter bound for the scope) that `figures` satisfy, as JSON, then
+    /// `; store median of avg_order_value: 85.50 yuan` for each median that part compares
+    /// with. Only the satisfied part, because staff act on why this customer qualified: the
+    /// whole `or` of `win_back` would not say whether it was the tag or the prediction.
+    pub(super) fn matched_text(
+        &self,
+        bound: &Filter,
+        figures: &SegmentFigures,
+        baseline: &Baseline,
+    ) -> String {
+        let (part, mut configured) = satisfied(bound, &self.json, figures);
+        let mut medians = BTreeSet::new();
+        // The configured JSON was checked when read: `reference` cannot fail on it.
+        let _ = for_each_comparison(&mut configured, 1, &mut |m| {
+            if let Ok(Some(median)) = reference(m) {
+                medians.insert(median);
+            }
+            Ok(())
+        });
+        let medians: String = medians
             .iter()
             .filter_map(|m| {
                 Some(format!(
@@ -98,7 +116,38 @@ impl RuleFilter {
                     baseline.get(*m)?.text()
                 ))
             })
-            .collect()
+            .collect();
+        format!("{}{medians}", part.to_json())
+    }
+}
+
+/// The part of `filter` that `figures` satisfy, with the same part of `configured` (the
+/// rule's JSON, which `filter` was bound from node for node, so that the medians of that part
+/// can be named): every part of an `and`, the first satisfied branch of an `or`, each looked
+/// into in turn; a `not` or a comparison whole (a `not` holds because its inner filter does
+/// not: there is no branch to single out). On a filter `figures` do not satisfy, an `or`
+/// without a satisfied branch stays whole.
+fn satisfied(filter: &Filter, configured: &Value, figures: &SegmentFigures) -> (Filter, Value) {
+    let child = |key: &str, i: usize| {
+        configured
+            .get(key)
+            .and_then(|items| items.get(i))
+            .unwrap_or(&Value::Null)
+    };
+    match filter {
+        Filter::And(parts) => {
+            let (parts, configured): (Vec<Filter>, Vec<Value>) = parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| satisfied(p, child("and", i), figures))
+                .unzip();
+            (Filter::And(parts), json!({ "and": configured }))
+        }
+        Filter::Or(branches) => match branches.iter().position(|b| b.matches(figures)) {
+            Some(i) => satisfied(&branches[i], child("or", i), figures),
+            None => (filter.clone(), configured.clone()),
+        },
+        Filter::Not(_) | Filter::Compare(_) => (filter.clone(), configured.clone()),
     }
 }
 

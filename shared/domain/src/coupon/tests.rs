@@ -431,16 +431,75 @@ fn a_churned_customer_gets_win_back_and_an_active_vip_the_vip_perk() {
     let got = applicable(rules.iter().copied(), &churned(), &b);
     assert_eq!(ids(&got), ["win_back"]);
     assert_eq!(got[0].offer.value_yuan, Some(Fen(5000)));
-    assert!(
-        got[0].reason.starts_with("win_back: {\"or\":["),
-        "{}",
-        got[0].reason
+    assert_eq!(
+        got[0].reason,
+        r#"win_back: {"field":"tags","op":"contains_any","value":["流失风险"]}"#
     );
-    assert!(got[0].reason.contains("流失风险"), "{}", got[0].reason);
 
     let got = applicable(rules.iter().copied(), &active_vip(), &b);
     assert_eq!(ids(&got), ["vip_perk"]);
     assert_eq!(got[0].offer.percent, Some(10.0));
+}
+
+#[test]
+fn the_reason_names_the_branch_that_matched_not_the_whole_or() {
+    let d = defaults();
+    let rules = d.rules_for(&Scope::AllStores);
+    let reason = |f: &SegmentFigures| {
+        let got = applicable(rules.iter().copied(), f, &Baseline::unknown());
+        assert_eq!(ids(&got), ["win_back"], "{f:?}");
+        got[0].reason.clone()
+    };
+    let tag = r#"win_back: {"field":"tags","op":"contains_any","value":["流失风险"]}"#;
+    let prediction = r#"win_back: {"field":"churn_probability","op":"gte","value":0.6}"#;
+    // Not tagged, but predicted to churn: the prediction, not the tag it lacks.
+    let predicted = SegmentFigures {
+        customer_tier: Some(Tier::Low),
+        tags: vec!["低价值".into()],
+        churn_probability: Some(0.8),
+        ..churned()
+    };
+    assert_eq!(reason(&predicted), prediction);
+    // Both: the first branch that holds.
+    let both = SegmentFigures {
+        churn_probability: Some(0.8),
+        ..churned()
+    };
+    assert_eq!(reason(&both), tag);
+
+    // An `and` keeps every part, each narrowed in turn; only the medians of what matched.
+    let c = CouponConfig::parse(&with_defaults(json!([rule(
+        "big_vip",
+        10,
+        json!({"and": [
+            {"field": "customer_tier", "op": "eq", "value": "VIP"},
+            {"or": [
+                {"field": "total_orders", "op": "gte", "value": {"store_median": "total_orders"}},
+                {"field": "total_spent", "op": "gte", "value": {"store_median": "total_spent"}}
+            ]},
+            {"not": {"field": "tags", "op": "contains_any", "value": ["流失风险"]}}
+        ]}),
+    )])))
+    .unwrap();
+    let reason_of = |f: &SegmentFigures| {
+        let got = applicable(c.rules_for(&Scope::AllStores), f, &baseline(20_000));
+        assert_eq!(ids(&got), ["big_vip"], "{f:?}");
+        got[0].reason.clone()
+    };
+    // 40 orders, 12,000 yuan: above both medians (5 orders, 1,000 yuan); the first counts.
+    assert_eq!(
+        reason_of(&active_vip()),
+        r#"big_vip: {"and":[{"field":"customer_tier","op":"eq","value":"VIP"},{"field":"total_orders","op":"gte","value":5},{"not":{"field":"tags","op":"contains_any","value":["流失风险"]}}]}; store median of total_orders: 5 orders"#
+    );
+    // Few orders but a big spender: the second branch, and its median.
+    let few = SegmentFigures {
+        total_orders: Some(2),
+        ..active_vip()
+    };
+    assert_eq!(
+        reason_of(&few),
+        r#"big_vip: {"and":[{"field":"customer_tier","op":"eq","value":"VIP"},{"field":"total_spent","op":"gte","value":1000.0},{"not":{"field":"tags","op":"contains_any","value":["流失风险"]}}]}; store median of total_spent: 1000.00 yuan"#
+    );
 }
 
 #[test]
