@@ -106,6 +106,13 @@ async fn pinyin_initials_find_a_name_reading_surnames_as_surnames() {
     // Another store: nobody, whether its staff ask or a super_admin asks for that store.
     assert!(search(&env, STAFF_S2, "zs", None).await.is_empty());
     assert!(search(&env, ALL, "zs", Some("s2")).await.is_empty());
+
+    // 尾号: digits are a phone's tail or a member id, not a name: two index Queries.
+    env.counter.reset();
+    let hits = search(&env, ALL, "8000", None).await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["matched_by"], json!("phone_last4"), "{hits:?}");
+    assert_eq!(env.counter.snapshot().get("Query"), Some(&2));
 }
 
 /// A member whose phone and email only the member record carries: its orders, in a store

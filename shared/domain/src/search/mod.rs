@@ -301,7 +301,10 @@ pub fn initials(name: &str) -> Option<String> {
 
 /// The tokens to look up for what someone typed: a whole phone, 4 digits (尾号, or a member
 /// id), a member id, an email, a name or the start of one, pinyin initials (letters only).
-/// At most three, so a search is at most three index Queries sent together. The text is
+/// A query of digits only is not a name (a guest's name is what a person is called; the
+/// digits someone types are a phone or a card number), so it sends no name Query: `8000` is
+/// two index Queries, not three. At most three, so a search is at most three index Queries
+/// sent together. The text is
 /// folded as names and identifiers are (`fold`, `Phone::parse`, `Email::parse`), so a
 /// full-width `０００５` or `ｗｕ＠ｅｘａｍｐｌｅ．ｃｏｍ` finds what its plain spelling finds.
 pub fn query_tokens(query: &str) -> Vec<Token> {
@@ -326,7 +329,9 @@ pub fn query_tokens(query: &str) -> Vec<Token> {
             out.push(Token::new(TokenKind::MemberId, &lower));
         }
         let prefix: String = lower.chars().take(MAX_NAME_PREFIX).collect();
-        out.push(Token::new(TokenKind::Name, &prefix));
+        if !lower.bytes().all(|b| b.is_ascii_digit()) {
+            out.push(Token::new(TokenKind::Name, &prefix));
+        }
         if !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_lowercase()) {
             out.push(Token::new(TokenKind::Initials, &prefix));
         }
