@@ -1117,3 +1117,50 @@ async fn an_interrupted_rescoring_resumes_where_it_stopped_and_evaluates_no_one_
     let again = engine.rescore("r", 1, now).await.unwrap();
     assert_eq!(again.changed.evaluated, 0);
 }
+
+#[tokio::test]
+async fn admins_saving_at_once_never_save_more_than_the_limit() {
+    use c360_domain::segment::MAX_SAVED_SEGMENTS;
+    let env = TestEnv::new().await;
+    let filter = r#"{"field":"total_spent","op":"gte","value":1}"#;
+    for k in 0..MAX_SAVED_SEGMENTS - 2 {
+        save(&env, &format!("s{k}"), filter).await;
+    }
+    // Five admins save a segment at the same moment, with room for two.
+    let token = env.super_admin.clone();
+    let body = |k: usize| {
+        Some(
+            json!({"name": format!("late{k}"), "filter": serde_json::from_str::<Value>(filter).unwrap()}),
+        )
+    };
+    let answers = futures::future::join_all(
+        (0..5).map(|k| env.segments_request(Some(&token), "POST", "", &[], body(k))),
+    )
+    .await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        2,
+        "{statuses:?}"
+    );
+    for a in answers.into_iter().filter(|a| a.status() != 201) {
+        assert_eq!(a.status(), 409);
+        let message = a.json()["error"]["message"].to_string();
+        assert!(message.contains("40 saved segments"), "{message}");
+    }
+    let list = env.segments_ok("GET", "", &[], None).await;
+    assert_eq!(list["total"], json!(MAX_SAVED_SEGMENTS));
+
+    // A deletion makes room for one more, and only one.
+    let first = list["segments"][0]["segment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.segments_ok("DELETE", &format!("/{first}"), &[], None)
+        .await;
+    save(&env, "after the deletion", filter).await;
+    let again = env
+        .segments_request(Some(&token), "POST", "", &[], body(9))
+        .await;
+    assert_eq!(again.status(), 409);
+}

@@ -247,7 +247,9 @@ async fn demo_segments(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::
     }
     let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
     for def in c360_local::demo_segments(now) {
-        store.put_segment_def(&def, None).await?;
+        store
+            .create_segment_def(&def, c360_domain::segment::MAX_SAVED_SEGMENTS)
+            .await?;
         println!("  segment {} {}", def.id, def.name);
     }
     Ok(())

@@ -553,7 +553,7 @@ impl Segments {
                     built_at: Some(now),
                     ..def
                 };
-                match self.store.put_segment_def(&marked, Some(expected)).await {
+                match self.store.replace_segment_def(&marked, expected).await {
                     Ok(()) => report.materialized.push(marked.id),
                     // Changed meanwhile: it waits for the next run.
                     Err(StoreError::Conflict) => {}

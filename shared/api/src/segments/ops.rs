@@ -12,7 +12,7 @@ use c360_domain::prediction::StoreModel;
 use c360_domain::projection::Scope;
 use c360_domain::segment::{canonical, Filter, SegmentDef, MAX_SAVED_SEGMENTS};
 use c360_domain::{Identifier, Millis};
-use c360_dynamodb::store::{StoreError, StoredRow};
+use c360_dynamodb::store::{Created, StoreError, StoredRow};
 use lambda_http::Request;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -225,12 +225,6 @@ pub(super) async fn run(
         Route::Create => {
             only_known(&pairs, &[])?;
             let (name, description, filter) = definition_fields(&body, None)?;
-            let defs = store.segment_defs().await.map_err(store_error)?;
-            if defs.len() >= MAX_SAVED_SEGMENTS {
-                return Err(ApiError::Conflict(format!(
-                    "There are already {MAX_SAVED_SEGMENTS} saved segments, the most this service keeps current; delete one first."
-                )));
-            }
             let def = SegmentDef {
                 id: new_segment_id(),
                 name,
@@ -242,15 +236,20 @@ pub(super) async fn run(
                 created_by: Some(caller.sub.clone()),
                 built_at: None,
             };
-            store
-                .put_segment_def(&def, None)
+            let created = store
+                .create_segment_def(&def, MAX_SAVED_SEGMENTS)
                 .await
                 .map_err(|e| match e {
-                    StoreError::Conflict => {
-                        ApiError::Conflict("A segment with this id exists; try again.".into())
-                    }
+                    StoreError::Conflict => ApiError::Conflict(
+                        "Saved segments are being changed by someone else; try again.".into(),
+                    ),
                     e => store_error(e),
                 })?;
+            if created == Created::Full {
+                return Err(ApiError::Conflict(format!(
+                    "There are already {MAX_SAVED_SEGMENTS} saved segments, the most this service keeps current; delete one first."
+                )));
+            }
             app.segments.refresh_defs();
             audit.detail = Some(format!("segment={}", def.id));
             Ok(Reply::Json(201, def.json(&zone)))
@@ -290,7 +289,7 @@ pub(super) async fn run(
                 ..old.clone()
             };
             store
-                .put_segment_def(&def, Some(old.version))
+                .replace_segment_def(&def, old.version)
                 .await
                 .map_err(|e| match e {
                     StoreError::Conflict => ApiError::Conflict(format!(

@@ -11,6 +11,7 @@ mod segments;
 mod store_reco;
 mod writes;
 
+pub use segment_defs::Created;
 pub use segments::{NewRow, RescoreCheckpoint, RowWrite, StoredRow};
 pub use store_reco::{CountedBasket, StoreReco};
 pub use writes::WriteSet;
