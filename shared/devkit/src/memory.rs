@@ -9,7 +9,10 @@
 //! BatchWriteItem, TransactWriteItems (Put, Delete, ConditionCheck, Update with `ADD`/`SET`; all or nothing, with
 //! cancellation reasons), Query (table, LSIs and GSIs; `=`, `begins_with`, `BETWEEN` on the
 //! sort key; forward and backward; `Limit`, `ExclusiveStartKey`, `LastEvaluatedKey`) and Scan
-//! (`Segment`/`TotalSegments`, `Limit`, `ExclusiveStartKey`, `LastEvaluatedKey`; no filters). Conditions: `attribute_not_exists(a)`, `attribute_exists(a)`, `a = :v`.
+//! (`Segment`/`TotalSegments`, `Limit`, `ExclusiveStartKey`, `LastEvaluatedKey`, and a
+//! `FilterExpression` applied after `Limit`, as DynamoDB does). Conditions and filters:
+//! `attribute_not_exists(a)`, `attribute_exists(a)`, `begins_with(a, :v)`, `a = :v`, joined by
+//! `OR`.
 //! Projection expressions are ignored (whole items come back, a superset).
 //!
 //! Not modelled: capacity, throttling, item size limits, eventual consistency (every read is
@@ -35,7 +38,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use expr::check;
+use expr::{check, Expr};
 use query::query;
 use transact::transact;
 
@@ -215,11 +218,6 @@ impl MemoryDynamo {
             "TransactWriteItems" => transact(&mut tables, body),
             "Query" => query(&mut tables, body),
             "Scan" => {
-                if body.get("FilterExpression").is_some() {
-                    return Err(invalid(
-                        "the in-memory DynamoDB does not support Scan filters",
-                    ));
-                }
                 let t = table(&mut tables, s_field(body, "TableName")?)?;
                 let sch = schema(t)?.clone();
                 // A parallel scan's segment holds the partitions whose key hashes to it
@@ -253,12 +251,20 @@ impl MemoryDynamo {
                 if let Some(l) = limit {
                     page.truncate(l);
                 }
-                let items: Vec<Value> = page
-                    .iter()
-                    .map(|(_, i)| Value::Object((*i).clone()))
-                    .collect();
+                // As DynamoDB does: the filter applies to the page Limit read, after it.
+                let filter = body.get("FilterExpression").and_then(Value::as_str);
+                let expr = Expr {
+                    names: body.get("ExpressionAttributeNames"),
+                    values: body.get("ExpressionAttributeValues"),
+                };
+                let mut items: Vec<Value> = Vec::with_capacity(page.len());
+                for (_, i) in &page {
+                    if filter.map_or(Ok(true), |f| expr.holds(f, Some(i)))? {
+                        items.push(Value::Object((*i).clone()));
+                    }
+                }
                 let mut out =
-                    json!({"Items": items, "Count": items.len(), "ScannedCount": items.len()});
+                    json!({"Items": items, "Count": items.len(), "ScannedCount": page.len()});
                 if more {
                     if let Some((_, last)) = page.last() {
                         out["LastEvaluatedKey"] = Value::Object(key_item(&sch, last));

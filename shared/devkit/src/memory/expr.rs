@@ -28,9 +28,31 @@ impl Expr<'_> {
             .ok_or_else(|| invalid(format!("no value for {token}")))
     }
 
-    /// `attribute_not_exists(a)`, `attribute_exists(a)` or `a = :v`.
-    fn holds(&self, condition: &str, item: Option<&Item>) -> Result<bool, Fail> {
+    /// `attribute_not_exists(a)`, `attribute_exists(a)`, `begins_with(a, :v)` or `a = :v`, or
+    /// several of them joined by `OR` (no parentheses, no `AND`: what the service sends).
+    pub(super) fn holds(&self, condition: &str, item: Option<&Item>) -> Result<bool, Fail> {
+        if condition.contains(" OR ") {
+            for part in condition.split(" OR ") {
+                if self.holds(part, item)? {
+                    return Ok(true);
+                }
+            }
+            return Ok(false);
+        }
         let c = condition.trim();
+        if let Some((a, v)) = c
+            .strip_prefix("begins_with(")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|r| r.split_once(','))
+        {
+            let a = self.name(a.trim());
+            let prefix = self.value(v.trim())?;
+            let prefix = prefix.get("S").and_then(Value::as_str).unwrap_or_default();
+            let value = item.and_then(|i| i.get(&a)).and_then(|v| v.get("S"));
+            return Ok(value
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.starts_with(prefix)));
+        }
         if let Some(inner) = c
             .strip_prefix("attribute_not_exists(")
             .and_then(|r| r.strip_suffix(')'))

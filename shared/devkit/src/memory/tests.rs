@@ -230,3 +230,84 @@ async fn a_parallel_scan_pages_through_each_segment_once() {
     seen.dedup();
     assert_eq!(seen.len(), 57);
 }
+
+#[tokio::test]
+async fn a_scan_filter_keeps_the_matching_items_of_each_page_like_dynamodb() {
+    let memory = MemoryDynamo::new();
+    let c = client(&memory);
+    use aws_sdk_dynamodb::types::*;
+    c.create_table()
+        .table_name("t")
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("create");
+    // 30 items: pk p00..p29, "kind" alternating stats#/node, every fifth with a "di" set.
+    for i in 0..30 {
+        let mut put = c
+            .put_item()
+            .table_name("t")
+            .item("pk", Av::S(format!("p{i:02}")))
+            .item(
+                "kind",
+                Av::S(if i % 2 == 0 {
+                    format!("stats#{i}")
+                } else {
+                    "node".into()
+                }),
+            );
+        if i % 5 == 0 {
+            put = put.item("di", Av::Ss(vec!["D1".into()]));
+        }
+        put.send().await.expect("put");
+    }
+    let (mut kept, mut scanned, mut start) = (Vec::new(), 0, None);
+    loop {
+        let page = c
+            .scan()
+            .table_name("t")
+            .filter_expression("begins_with(kind, :stats) OR attribute_exists(di)")
+            .expression_attribute_values(":stats", Av::S("stats#".into()))
+            .limit(7)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        // The limit counts items read, not items kept.
+        assert!(page.items().len() as i32 <= page.scanned_count());
+        assert!(page.scanned_count() <= 7);
+        scanned += page.scanned_count();
+        kept.extend(
+            page.items()
+                .iter()
+                .filter_map(|i| i.get("pk")?.as_s().ok().cloned()),
+        );
+        match page.last_evaluated_key() {
+            Some(k) => start = Some(k.clone()),
+            None => break,
+        }
+    }
+    assert_eq!(scanned, 30);
+    kept.sort();
+    // Even numbers (stats#) and the odd multiples of five (a "di" set): 15 + 3.
+    let want: Vec<String> = (0..30)
+        .filter(|i| i % 2 == 0 || i % 5 == 0)
+        .map(|i| format!("p{i:02}"))
+        .collect();
+    assert_eq!(kept, want);
+    // An expression it does not model is refused, not ignored.
+    let err = c
+        .scan()
+        .table_name("t")
+        .filter_expression("kind > :x")
+        .expression_attribute_values(":x", Av::S("a".into()))
+        .send()
+        .await;
+    assert!(err.is_err());
+}
