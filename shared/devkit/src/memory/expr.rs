@@ -28,54 +28,103 @@ impl Expr<'_> {
             .ok_or_else(|| invalid(format!("no value for {token}")))
     }
 
-    /// `attribute_not_exists(a)`, `attribute_exists(a)`, `begins_with(a, :v)` or `a = :v`, or
-    /// several of them joined by `OR` (no parentheses, no `AND`: what the service sends).
-    pub(super) fn holds(&self, condition: &str, item: Option<&Item>) -> Result<bool, Fail> {
-        if condition.contains(" OR ") {
-            for part in condition.split(" OR ") {
-                if self.holds(part, item)? {
-                    return Ok(true);
-                }
-            }
-            return Ok(false);
-        }
-        let c = condition.trim();
-        if let Some((a, v)) = c
-            .strip_prefix("begins_with(")
-            .and_then(|r| r.strip_suffix(')'))
-            .and_then(|r| r.split_once(','))
-        {
-            let a = self.name(a.trim());
-            let prefix = self.value(v.trim())?;
-            let prefix = prefix.get("S").and_then(Value::as_str).unwrap_or_default();
-            let value = item.and_then(|i| i.get(&a)).and_then(|v| v.get("S"));
-            return Ok(value
+    /// An attribute name token: a plain name, or a `#name` that must resolve (DynamoDB refuses
+    /// an undefined one).
+    fn attr(&self, token: &str) -> Result<String, Fail> {
+        let t = token.trim();
+        let plain =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        match t.strip_prefix('#') {
+            Some(rest) if plain(rest) => self
+                .names
+                .and_then(|n| n.get(t))
                 .and_then(Value::as_str)
-                .is_some_and(|v| v.starts_with(prefix)));
+                .map(str::to_string)
+                .ok_or_else(|| invalid(format!("undefined attribute name {t}"))),
+            None if plain(t) => Ok(t.to_string()),
+            _ => Err(unsupported(t)),
         }
-        if let Some(inner) = c
-            .strip_prefix("attribute_not_exists(")
-            .and_then(|r| r.strip_suffix(')'))
-        {
-            let a = self.name(inner.trim());
-            return Ok(item.is_none_or(|i| !i.contains_key(&a)));
-        }
-        if let Some(inner) = c
-            .strip_prefix("attribute_exists(")
-            .and_then(|r| r.strip_suffix(')'))
-        {
-            let a = self.name(inner.trim());
-            return Ok(item.is_some_and(|i| i.contains_key(&a)));
-        }
-        if let Some((a, v)) = c.split_once(" = ") {
-            let a = self.name(a.trim());
-            let v = self.value(v.trim())?;
-            return Ok(item.and_then(|i| i.get(&a)) == Some(&v));
-        }
-        Err(invalid(format!(
-            "the in-memory DynamoDB does not support the condition `{c}`"
-        )))
     }
+
+    /// `attribute_not_exists(a)`, `attribute_exists(a)`, `begins_with(a, :v)` (`:v` a string),
+    /// `a = :v` or `a < :v` (`:v` a number), or several of them joined by `OR` (any case, any
+    /// spacing). Anything else (`AND`, `NOT`, parentheses, other comparators or functions) is
+    /// refused, never evaluated as something else.
+    pub(super) fn holds(&self, condition: &str, item: Option<&Item>) -> Result<bool, Fail> {
+        let words: Vec<&str> = condition.split_whitespace().collect();
+        if words
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case("and") || w.eq_ignore_ascii_case("not"))
+        {
+            return Err(unsupported(condition));
+        }
+        let parts: Vec<String> = words
+            .split(|w| w.eq_ignore_ascii_case("or"))
+            .map(|p| p.join(" "))
+            .collect();
+        if parts.iter().any(String::is_empty) {
+            return Err(unsupported(condition));
+        }
+        for part in &parts {
+            if self.term(part, item)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// One term of [`Expr::holds`].
+    fn term(&self, c: &str, item: Option<&Item>) -> Result<bool, Fail> {
+        let get = |a: &str| item.and_then(|i| i.get(a));
+        if let Some((f, args)) = c.split_once('(') {
+            let args = args
+                .strip_suffix(')')
+                .filter(|a| !a.contains('(') && !a.contains(')'))
+                .ok_or_else(|| unsupported(c))?;
+            return match (f.trim(), args.split_once(',')) {
+                ("attribute_not_exists", None) => Ok(get(&self.attr(args)?).is_none()),
+                ("attribute_exists", None) => Ok(get(&self.attr(args)?).is_some()),
+                ("begins_with", Some((a, v))) => {
+                    let prefix = self.value(v.trim())?;
+                    let prefix = prefix
+                        .get("S")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| invalid(format!("begins_with needs a string: {c}")))?
+                        .to_string();
+                    Ok(get(&self.attr(a)?)
+                        .and_then(|v| v.get("S"))
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.starts_with(&prefix)))
+                }
+                _ => Err(unsupported(c)),
+            };
+        }
+        let words: Vec<&str> = c.split_whitespace().collect();
+        let [a, op, v] = words[..] else {
+            return Err(unsupported(c));
+        };
+        if !v.starts_with(':') {
+            return Err(unsupported(c));
+        }
+        let a = self.attr(a)?;
+        let v = self.value(v)?;
+        match op {
+            "=" => Ok(get(&a) == Some(&v)),
+            "<" => {
+                let number = |x: &Value| x.get("N").and_then(Value::as_str)?.parse::<f64>().ok();
+                let bound =
+                    number(&v).ok_or_else(|| invalid(format!("`<` needs a number: {c}")))?;
+                Ok(get(&a).and_then(number).is_some_and(|x| x < bound))
+            }
+            _ => Err(unsupported(c)),
+        }
+    }
+}
+
+fn unsupported(what: &str) -> Fail {
+    invalid(format!(
+        "the in-memory DynamoDB does not support the expression `{what}`"
+    ))
 }
 
 pub(super) fn check(request: &Value, current: Option<&Item>) -> Result<(), Fail> {

@@ -272,8 +272,10 @@ async fn a_scan_filter_keeps_the_matching_items_of_each_page_like_dynamodb() {
         let page = c
             .scan()
             .table_name("t")
-            .filter_expression("begins_with(kind, :stats) OR attribute_exists(di)")
+            .filter_expression("begins_with(kind, :stats) OR #k = :none or  attribute_exists(di)")
+            .expression_attribute_names("#k", "kind")
             .expression_attribute_values(":stats", Av::S("stats#".into()))
+            .expression_attribute_values(":none", Av::S("none".into()))
             .limit(7)
             .set_exclusive_start_key(start)
             .send()
@@ -301,13 +303,60 @@ async fn a_scan_filter_keeps_the_matching_items_of_each_page_like_dynamodb() {
         .map(|i| format!("p{i:02}"))
         .collect();
     assert_eq!(kept, want);
-    // An expression it does not model is refused, not ignored.
-    let err = c
-        .scan()
+    // An expression it does not model is refused, never evaluated as something else.
+    for refused in [
+        "kind > :x",
+        "attribute_not_exists(kind) AND attribute_not_exists(di)",
+        "attribute_exists(kind) and kind = :x",
+        "NOT attribute_exists(di)",
+        "(kind = :x)",
+        "#undefined = :x",
+        "begins_with(kind, :x) OR",
+    ] {
+        let err = c
+            .scan()
+            .table_name("t")
+            .filter_expression(refused)
+            .expression_attribute_values(":x", Av::S("a".into()))
+            .send()
+            .await;
+        assert!(err.is_err(), "{refused}");
+    }
+}
+
+#[tokio::test]
+async fn a_number_below_a_bound_is_a_condition_like_dynamodbs() {
+    let memory = MemoryDynamo::new();
+    let c = client(&memory);
+    use aws_sdk_dynamodb::types::*;
+    c.create_table()
         .table_name("t")
-        .filter_expression("kind > :x")
-        .expression_attribute_values(":x", Av::S("a".into()))
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
         .send()
-        .await;
-    assert!(err.is_err());
+        .await
+        .expect("create");
+    let bump = || {
+        let update = Update::builder()
+            .table_name("t")
+            .key("pk", Av::S("set".into()))
+            .update_expression("ADD n :one")
+            .condition_expression("attribute_not_exists(n) OR n < :max")
+            .expression_attribute_values(":one", Av::N("1".into()))
+            .expression_attribute_values(":max", Av::N("3".into()))
+            .build()
+            .expect("update");
+        c.transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+    };
+    for _ in 0..3 {
+        bump().await.expect("below the bound");
+    }
+    assert!(bump().await.is_err(), "3 is not below 3");
 }
