@@ -58,9 +58,10 @@ pub const SUPPRESSION_SK: &str = "SUP";
 pub const CHECKPOINT_PK: &str = "REBUILD";
 const SEGMENT_ROW: &str = "SEG#";
 pub const SEGMENT_DEF_PK: &str = "SEGDEF";
-/// The item whose version every creation and deletion of a saved segment bumps, so that the
-/// limit on saved segments holds under concurrent creations (`Store::create_segment_def`).
-/// Its own partition: listing the definitions never meets it.
+/// The item that counts the saved segments (attribute `n`), written in the transaction of
+/// every creation and deletion, so that the limit on saved segments holds under concurrent
+/// creations (`Store::create_segment_def`). Its own partition: listing the definitions never
+/// meets it.
 pub const SEGMENT_SET_PK: &str = "SEGSET";
 pub const SEGMENT_SET_SK: &str = "SET";
 const SEGMENT_MEMBER: &str = "SEGM#";

@@ -247,10 +247,17 @@ async fn demo_segments(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::
     }
     let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
     for def in c360_local::demo_segments(now) {
-        store
+        let created = store
             .create_segment_def(&def, c360_domain::segment::MAX_SAVED_SEGMENTS)
             .await?;
-        println!("  segment {} {}", def.id, def.name);
+        if created == c360_dynamodb::store::Created::Full {
+            println!(
+                "  segment {} not saved: the saved segments are full",
+                def.name
+            );
+        } else {
+            println!("  segment {} {}", def.id, def.name);
+        }
     }
     Ok(())
 }

@@ -303,7 +303,13 @@ pub(super) async fn run(
         }
         Route::Delete(id) => {
             only_known(&pairs, &[])?;
-            if !store.delete_segment_def(&id).await.map_err(store_error)? {
+            let deleted = store.delete_segment_def(&id).await.map_err(|e| match e {
+                StoreError::Conflict => ApiError::Conflict(
+                    "Saved segments are being changed by someone else; try again.".into(),
+                ),
+                e => store_error(e),
+            })?;
+            if !deleted {
                 return Err(ApiError::SegmentNotFound(id));
             }
             app.segments.refresh_defs();

@@ -1,11 +1,13 @@
 //! Saved segment definitions (`SEGDEF / {id}`): listed, read, created within the limit on
 //! saved segments, replaced with a version condition, deleted.
 //!
-//! The limit holds under concurrent creations through the set's version (`SEGSET / SET`,
-//! attribute `v`): a creation reads the version, then lists the definitions, and commits the
-//! new one in one transaction with a bump of the version conditioned on the value it read; a
-//! deletion bumps it too. Two creations that both saw 39 of 40 cannot both commit: the second
-//! finds the version moved, lists again and sees 40.
+//! The limit holds under concurrent creations through a count of the definitions on one item
+//! (`SEGSET / SET`, attribute `n`): a creation writes the definition and `n + 1` in one
+//! transaction, only if `n` is below the limit; a deletion writes `n − 1` with it. The
+//! condition is on one item, which a transaction checks serializably, so two creations that
+//! both see 39 of 40 cannot both commit. (Counting the definitions with a Query would not do:
+//! a Query is only read-committed against a transaction.) The count is set once from the
+//! definitions when it is missing (a table from before it existed).
 
 use crate::keys::*;
 use c360_domain::segment::{Filter, SegmentDef};
@@ -17,9 +19,10 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use super::codec::*;
 use super::{classify, Item, Store, StoreError};
 
-/// Attempts of [`Store::create_segment_def`] (and of a deletion) when another creation or
-/// deletion commits between its read and its write; each attempt is three requests.
-const CREATE_ATTEMPTS: usize = 5;
+/// Attempts of [`Store::create_segment_def`] and [`Store::delete_segment_def`] while other
+/// transactions on the count's item cancel theirs (`TransactionConflict`), with a short
+/// random pause between them.
+const ATTEMPTS: u32 = 5;
 
 /// What [`Store::create_segment_def`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,42 +85,45 @@ impl Store {
     }
 
     /// Saves a new segment unless `max` are saved already, atomically with the count (see the
-    /// module's doc): 3 requests (GetItem, Query, TransactWriteItems), again while a
-    /// concurrent creation or deletion commits in between, at most [`CREATE_ATTEMPTS`] times.
+    /// module's doc): one TransactWriteItems (and a GetItem when it fails, to tell a full set
+    /// from contention), retried while other writers contend, at most [`ATTEMPTS`] times.
     /// Errors: `Conflict` when every attempt met another writer, or when `def.id` exists.
     pub async fn create_segment_def(
         &self,
         def: &SegmentDef,
         max: usize,
     ) -> Result<Created, StoreError> {
-        for _ in 0..CREATE_ATTEMPTS {
-            let version = self.segment_set_version().await?;
-            if self.segment_defs().await?.len() >= max {
-                return Ok(Created::Full);
-            }
+        self.ensure_segment_count().await?;
+        for attempt in 0..ATTEMPTS {
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(def_item(def)))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .map_err(|e| StoreError::Failed(e.to_string()))?;
-            let bump = self.bump_segment_set(Some(version))?;
+            let count = self.count_update(1, Some(max))?;
             match self
                 .transact(vec![
                     TransactWriteItem::builder().put(put).build(),
-                    TransactWriteItem::builder().update(bump).build(),
+                    TransactWriteItem::builder().update(count).build(),
                 ])
                 .await
             {
-                Err(StoreError::Conflict) => continue,
-                other => return other.map(|()| Created::Saved),
+                Ok(()) => return Ok(Created::Saved),
+                Err(StoreError::Conflict) => {
+                    if self.saved_segments().await?.unwrap_or(0) >= max as i64 {
+                        return Ok(Created::Full);
+                    }
+                    pause(attempt).await;
+                }
+                Err(e) => return Err(e),
             }
         }
         Err(StoreError::Conflict)
     }
 
-    /// The saved segments' set version: 0 before the first creation or deletion.
-    async fn segment_set_version(&self) -> Result<i64, StoreError> {
+    /// The count of saved definitions, `None` on a table from before it was kept.
+    async fn saved_segments(&self) -> Result<Option<i64>, StoreError> {
         let resp = self
             .client
             .get_item()
@@ -127,25 +133,51 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        Ok(resp.item().and_then(|i| get_n(i, "v")).unwrap_or(0))
+        Ok(resp.item().and_then(|i| get_n(i, "n")))
     }
 
-    /// `v += 1` on the set's item; when `seen` is given, only if `v` is still `seen` (absent
-    /// counts as 0).
-    fn bump_segment_set(&self, seen: Option<i64>) -> Result<Update, StoreError> {
+    /// Sets the count from the definitions if it is missing (once per table: a GetItem
+    /// otherwise). Two processes doing it at once write the same count; the second's
+    /// condition fails and its count is the first's.
+    async fn ensure_segment_count(&self) -> Result<(), StoreError> {
+        if self.saved_segments().await?.is_some() {
+            return Ok(());
+        }
+        let n = self.segment_defs().await?.len();
+        let mut item = key(SEGMENT_SET_PK.to_string(), SEGMENT_SET_SK);
+        item.insert("n".into(), super::codec::n(n as i64));
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(n)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// `n += by` on the count's item; with `below`, only if `n` is below it.
+    fn count_update(&self, by: i64, below: Option<usize>) -> Result<Update, StoreError> {
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(SEGMENT_SET_PK.to_string(), SEGMENT_SET_SK)))
-            .update_expression("ADD v :one")
-            .expression_attribute_values(":one", n(1));
-        update = match seen {
-            None => update,
-            // The in-memory DynamoDB has no OR: an absent version and 0 are told apart here.
-            Some(0) => update.condition_expression("attribute_not_exists(v)"),
-            Some(v) => update
-                .condition_expression("v = :seen")
-                .expression_attribute_values(":seen", n(v)),
-        };
+            .update_expression("ADD n :by")
+            .expression_attribute_values(":by", n(by));
+        if let Some(max) = below {
+            update = update
+                .condition_expression("n < :max")
+                .expression_attribute_values(":max", n(max as i64));
+        }
         update
             .build()
             .map_err(|e| StoreError::Failed(e.to_string()))
@@ -202,37 +234,49 @@ impl Store {
         }
     }
 
-    /// Deletes a saved segment, bumping the set's version with it; `false` when there was
-    /// none. Its member items and counts are removed by the next rescoring (each row leaves
-    /// the segments it no longer knows).
+    /// Deletes a saved segment and takes it off the count; `false` when there was none. Its
+    /// member items and counts are removed by the next rescoring (each row leaves the
+    /// segments it no longer knows). Errors: `Conflict` when every attempt met another
+    /// writer of the count.
     pub async fn delete_segment_def(&self, id: &str) -> Result<bool, StoreError> {
+        self.ensure_segment_count().await?;
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(SEGMENT_DEF_PK.to_string(), id)))
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(|e| StoreError::Failed(e.to_string()))?;
-        for _ in 0..CREATE_ATTEMPTS {
-            let bump = self.bump_segment_set(None)?;
+        for attempt in 0..ATTEMPTS {
+            let count = self.count_update(-1, None)?;
             match self
                 .transact(vec![
                     TransactWriteItem::builder().delete(delete.clone()).build(),
-                    TransactWriteItem::builder().update(bump).build(),
+                    TransactWriteItem::builder().update(count).build(),
                 ])
                 .await
             {
                 Ok(()) => return Ok(true),
-                // Either the definition is gone or another transaction held the set's item.
+                // Either the definition is gone or another transaction held the count.
                 Err(StoreError::Conflict) => {
                     if self.segment_def(id).await?.is_none() {
                         return Ok(false);
                     }
+                    pause(attempt).await;
                 }
                 Err(e) => return Err(e),
             }
         }
         Err(StoreError::Conflict)
     }
+}
+
+/// A random pause of up to 20·2^attempt ms, so that contending writers spread out.
+async fn pause(attempt: u32) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let ms = u64::from(nanos) % (20u64 << attempt.min(4));
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
 /// A definition as its item.
