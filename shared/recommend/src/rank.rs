@@ -39,7 +39,8 @@ pub struct Recommendation {
     pub reason: Reason,
     /// The score it was ranked by within its reason: the repeat score (see [`rank`]) for
     /// `repeat`, the confidence (the share of the paired dish's baskets that hold this one,
-    /// in [0, 1]) for `paired_with`, the store's basket count for `popular`.
+    /// in [0, 1]) for `paired_with`, the store's basket count for `popular` (which
+    /// [`crate::recommend_dishes`] replaces with the daypart's recent orders).
     /// Comparable only within one reason.
     pub score: f64,
 }
