@@ -85,8 +85,9 @@ impl Store {
     }
 
     /// Saves a new segment unless `max` are saved already, atomically with the count (see the
-    /// module's doc): one TransactWriteItems (and a GetItem when it fails, to tell a full set
-    /// from contention), retried while other writers contend, at most [`ATTEMPTS`] times.
+    /// module's doc): a GetItem (the count exists; a Query and a PutItem once on an older
+    /// table) and one TransactWriteItems, and after a cancelled one a GetItem to tell a full
+    /// set from contention, retried while others contend, at most [`ATTEMPTS`] times.
     /// Errors: `Conflict` when every attempt met another writer, or when `def.id` exists.
     pub async fn create_segment_def(
         &self,
