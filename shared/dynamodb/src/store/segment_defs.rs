@@ -13,11 +13,10 @@ use crate::keys::*;
 use c360_domain::segment::{Filter, SegmentDef};
 use c360_domain::Millis;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
 use super::codec::*;
-use super::{classify, Item, Store, StoreError};
+use super::{classify, Item, Store, StoreError, WriteSet};
 
 /// Attempts of [`Store::create_segment_def`] and [`Store::delete_segment_def`] while other
 /// transactions on the count's item cancel theirs (`TransactionConflict`), with a short
@@ -104,10 +103,10 @@ impl Store {
                 .map_err(|e| StoreError::Failed(e.to_string()))?;
             let count = self.count_update(1, Some(max))?;
             match self
-                .transact(vec![
+                .commit(WriteSet::from_items(vec![
                     TransactWriteItem::builder().put(put).build(),
                     TransactWriteItem::builder().update(count).build(),
-                ])
+                ]))
                 .await
             {
                 Ok(()) => return Ok(Created::Saved),
@@ -184,32 +183,6 @@ impl Store {
             .map_err(|e| StoreError::Failed(e.to_string()))
     }
 
-    /// One transaction; a failed condition is `Conflict`.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(tc))
-                    if tc.cancellation_reasons().iter().any(|r| {
-                        matches!(
-                            r.code(),
-                            Some("ConditionalCheckFailed") | Some("TransactionConflict")
-                        )
-                    }) =>
-                {
-                    Err(StoreError::Conflict)
-                }
-                _ => Err(classify(e)),
-            },
-        }
-    }
-
     /// Replaces a saved segment if its stored version is `expected` (`Conflict` otherwise).
     pub async fn replace_segment_def(
         &self,
@@ -250,10 +223,10 @@ impl Store {
         for attempt in 0..ATTEMPTS {
             let count = self.count_update(-1, None)?;
             match self
-                .transact(vec![
+                .commit(WriteSet::from_items(vec![
                     TransactWriteItem::builder().delete(delete.clone()).build(),
                     TransactWriteItem::builder().update(count).build(),
-                ])
+                ]))
                 .await
             {
                 Ok(()) => return Ok(true),
