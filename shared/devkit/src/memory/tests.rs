@@ -15,6 +15,23 @@ fn client(memory: &MemoryDynamo) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
+/// Table `t` keyed by `pk` alone.
+async fn pk_table(c: &aws_sdk_dynamodb::Client) {
+    use aws_sdk_dynamodb::types::{KeySchemaElement, KeyType};
+    c.create_table()
+        .table_name("t")
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("create");
+}
+
 #[tokio::test]
 async fn conditions_transactions_and_queries_behave_like_dynamodb() {
     let memory = MemoryDynamo::new();
@@ -181,19 +198,7 @@ async fn a_transaction_adds_to_a_counter_and_sets_attributes_like_dynamodb() {
 async fn a_parallel_scan_pages_through_each_segment_once() {
     let memory = MemoryDynamo::new();
     let c = client(&memory);
-    use aws_sdk_dynamodb::types::*;
-    c.create_table()
-        .table_name("t")
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .send()
-        .await
-        .expect("create");
+    pk_table(&c).await;
     for i in 0..57 {
         c.put_item()
             .table_name("t")
@@ -235,19 +240,7 @@ async fn a_parallel_scan_pages_through_each_segment_once() {
 async fn a_scan_filter_keeps_the_matching_items_of_each_page_like_dynamodb() {
     let memory = MemoryDynamo::new();
     let c = client(&memory);
-    use aws_sdk_dynamodb::types::*;
-    c.create_table()
-        .table_name("t")
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .send()
-        .await
-        .expect("create");
+    pk_table(&c).await;
     // 30 items: pk p00..p29, "kind" alternating stats#/node, every fifth with a "di" set.
     for i in 0..30 {
         let mut put = c
@@ -329,18 +322,7 @@ async fn a_number_below_a_bound_is_a_condition_like_dynamodbs() {
     let memory = MemoryDynamo::new();
     let c = client(&memory);
     use aws_sdk_dynamodb::types::*;
-    c.create_table()
-        .table_name("t")
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .send()
-        .await
-        .expect("create");
+    pk_table(&c).await;
     let bump = || {
         let update = Update::builder()
             .table_name("t")
