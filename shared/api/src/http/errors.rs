@@ -21,8 +21,10 @@ pub enum ApiError {
     SegmentNotFound(String),
     #[error("{0}")]
     NoRoute(String),
+    /// The message, and the methods the path takes as the `Allow` header lists them
+    /// (`GET`, `GET, POST`).
     #[error("{0}")]
-    MethodNotAllowed(String),
+    MethodNotAllowed(String, &'static str),
     #[error("{0}")]
     Conflict(String),
     #[error("A service this answer depends on is unavailable; try again shortly.")]
@@ -38,7 +40,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => 401,
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) | ApiError::SegmentNotFound(_) | ApiError::NoRoute(_) => 404,
-            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::MethodNotAllowed(..) => 405,
             ApiError::Conflict(_) => 409,
             ApiError::Unavailable => 503,
             ApiError::Internal => 500,
@@ -52,7 +54,7 @@ impl ApiError {
             ApiError::NotFound(_) => "CUSTOMER_NOT_FOUND",
             ApiError::SegmentNotFound(_) => "SEGMENT_NOT_FOUND",
             ApiError::NoRoute(_) => "NOT_FOUND",
-            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::MethodNotAllowed(..) => "METHOD_NOT_ALLOWED",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::Unavailable => "UNAVAILABLE",
             ApiError::Internal => "INTERNAL",
@@ -85,13 +87,19 @@ pub(crate) fn json_response(status: u16, body: &Value) -> Response<Body> {
 }
 
 /// An error answer. Messages may echo what the caller sent (`got `...``); phone numbers and
-/// emails in them are masked like everywhere else.
+/// emails in them are masked like everywhere else. A 405 carries the `Allow` header, which
+/// RFC 9110 (section 15.5.6) requires of it, so a client can tell what the path takes.
 pub fn error_response(err: &ApiError) -> Response<Body> {
     let message = redact_text(&err.to_string(), true, true);
-    json_response(
+    let mut resp = json_response(
         err.status(),
         &json!({"success": false, "error": {"code": err.code(), "message": message}}),
-    )
+    );
+    if let ApiError::MethodNotAllowed(_, allow) = err {
+        resp.headers_mut()
+            .insert("allow", lambda_http::http::HeaderValue::from_static(allow));
+    }
+    resp
 }
 
 pub(super) fn read_error(err: ReadError, kind: &'static str) -> ApiError {

@@ -174,6 +174,7 @@ pub(crate) async fn audited(app: &App, audit: &AuditRecord) -> Result<(), ApiErr
 /// outcome. Never panics on input and never answers 500 for a client's mistake.
 pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Body> {
     let started = Instant::now();
+    let method = req.method().clone();
     let now = Millis(chrono::Utc::now().timestamp_millis());
     let mut audit = AuditRecord {
         at: now,
@@ -247,6 +248,7 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
     }
     tracing::info!(
         endpoint = endpoint.name(),
+        method = %method,
         status = response.status().as_u16(),
         request_id = %audit.request_id,
         sub = audit.sub.as_deref().unwrap_or("-"),

@@ -214,12 +214,15 @@ pub(super) fn prepare(
     // dev server route by path alone: a POST must not be served as the GET it is not (nor a
     // GET erase a customer). Checked before authentication, as the segments routes are.
     if req.method().as_str() != endpoint.method() {
-        return Err(ApiError::MethodNotAllowed(format!(
-            "{} accepts {}, not {}.",
-            endpoint.path(),
+        return Err(ApiError::MethodNotAllowed(
+            format!(
+                "{} accepts {}, not {}.",
+                endpoint.path(),
+                endpoint.method(),
+                echoed(req.method().as_str())
+            ),
             endpoint.method(),
-            echoed(req.method().as_str())
-        )));
+        ));
     }
     let caller = app.access.auth.authenticate(req).map_err(|e| match e {
         AuthError::Unauthenticated(why) => ApiError::Unauthenticated(why.to_string()),

@@ -283,7 +283,20 @@ async fn a_method_the_endpoint_does_not_take_is_a_405_before_authentication() {
             "PUT",
         ),
     ] {
-        let (status, body) = answer_with(&app, endpoint, &with_method(fixture, method)).await;
+        let req = lambda_http::request::from_str(&with_method(fixture, method))
+            .expect("an API Gateway v2 event");
+        let resp = handle(&app, endpoint, req).await;
+        // RFC 9110: a 405 lists what the path takes, for a client to correct itself.
+        assert_eq!(
+            resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(endpoint.method()),
+            "{endpoint:?} {method}"
+        );
+        let status = resp.status().as_u16();
+        let body: Value = match resp.body() {
+            Body::Text(t) => serde_json::from_str(t).expect("JSON"),
+            _ => Value::Null,
+        };
         assert_eq!(status, 405, "{endpoint:?} {method}: {body}");
         assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED", "{body}");
         let want = format!(

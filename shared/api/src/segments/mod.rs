@@ -67,8 +67,8 @@ impl Route {
             .strip_prefix(PATH)
             .ok_or_else(|| ApiError::NoRoute(format!("No route {path}.")))?;
         let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
-        let wrong = |allowed: &str| {
-            ApiError::MethodNotAllowed(format!("{path} accepts {allowed}, not {method}."))
+        let wrong = |allowed: &str, allow: &'static str| {
+            ApiError::MethodNotAllowed(format!("{path} accepts {allowed}, not {method}."), allow)
         };
         let op = |name: &str, target: Target| -> Result<Route, ApiError> {
             match (name, method) {
@@ -76,7 +76,9 @@ impl Route {
                 ("count", "GET" | "POST") => Ok(Route::Count(target)),
                 ("check", "GET" | "POST") => Ok(Route::Check(target)),
                 ("export", "GET" | "POST") => Ok(Route::Export(target)),
-                ("members" | "count" | "check" | "export", _) => Err(wrong("GET or POST")),
+                ("members" | "count" | "check" | "export", _) => {
+                    Err(wrong("GET or POST", "GET, POST"))
+                }
                 _ => Err(ApiError::NoRoute(format!(
                     "No route {path}: after a segment come `members`, `count`, `check` or `export`."
                 ))),
@@ -86,7 +88,7 @@ impl Route {
             [] => match method {
                 "GET" => Ok(Route::List),
                 "POST" => Ok(Route::Create),
-                _ => Err(wrong("GET or POST")),
+                _ => Err(wrong("GET or POST", "GET, POST")),
             },
             [name @ ("members" | "count" | "check" | "export")] => op(name, Target::Inline),
             [id] => {
@@ -95,7 +97,7 @@ impl Route {
                     "GET" => Ok(Route::Get(id)),
                     "PUT" => Ok(Route::Update(id)),
                     "DELETE" => Ok(Route::Delete(id)),
-                    _ => Err(wrong("GET, PUT or DELETE")),
+                    _ => Err(wrong("GET, PUT or DELETE", "GET, PUT, DELETE")),
                 }
             }
             [id, name] => op(name, Target::Saved(checked_id(id)?)),

@@ -30,6 +30,11 @@ fn routes_are_read_from_method_and_path_and_a_wrong_one_says_what_exists() {
     );
     let e = r("DELETE", "").unwrap_err();
     assert_eq!((e.status(), e.code()), (405, "METHOD_NOT_ALLOWED"));
+    let resp = crate::http::error_response(&e);
+    assert_eq!(
+        resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, POST")
+    );
     let e = r("GET", "/seg_ab12/nope").unwrap_err();
     assert_eq!((e.status(), e.code()), (404, "NOT_FOUND"));
     assert!(e.to_string().contains("members"));
