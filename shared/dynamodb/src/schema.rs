@@ -96,7 +96,7 @@ pub fn audit_table() -> TableSpec {
     }
 }
 
-/// A source table as `../shared/spec/sources.md` describes it: partition key = its id attribute,
+/// A source table as `docs/spec/sources.md` describes it: partition key = its id attribute,
 /// a `NEW_AND_OLD_IMAGES` stream. (The sources' own retention TTLs are theirs, not ours.)
 pub fn source_table(kind: SourceKind) -> TableSpec {
     TableSpec {

@@ -1,4 +1,4 @@
-//! Deterministic demo data for the five source tables (`../shared/spec/sources.md`).
+//! Deterministic demo data for the five source tables (`docs/spec/sources.md`).
 //!
 //! [`generate`] builds a year of a restaurant chain's operational records (orders,
 //! reservations, POS transactions, member syncs, activities) for a population of
