@@ -180,3 +180,104 @@ pub fn demo_segments(now: c360_domain::Millis) -> Vec<c360_domain::segment::Segm
     .filter_map(Result::ok)
     .collect()
 }
+
+/// What [`save_demo_segments`] did with one of the seed's segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoSegment {
+    Saved,
+    /// A segment with its id exists (maybe changed since); left as it is.
+    AlreadySaved,
+    /// Not saved: [`c360_domain::segment::MAX_SAVED_SEGMENTS`] are saved already.
+    Full,
+}
+
+/// Saves the seed's two segments ([`demo_segments`]) under their fixed ids, each only if no
+/// segment has that id: other saved segments do not keep them out, and a changed one is kept.
+///
+/// Errors: the store's (unavailable, or a conflict that outlasted its retries).
+pub async fn save_demo_segments(
+    store: &Store,
+    now: c360_domain::Millis,
+) -> Result<Vec<(c360_domain::segment::SegmentDef, DemoSegment)>, c360_dynamodb::store::StoreError>
+{
+    let mut out = Vec::new();
+    for def in demo_segments(now) {
+        let outcome = if store.segment_def(&def.id).await?.is_some() {
+            DemoSegment::AlreadySaved
+        } else {
+            match store
+                .create_segment_def(&def, c360_domain::segment::MAX_SAVED_SEGMENTS)
+                .await?
+            {
+                c360_dynamodb::store::Created::Full => DemoSegment::Full,
+                _ => DemoSegment::Saved,
+            }
+        };
+        out.push((def, outcome));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use c360_devkit::memory::MemoryDynamo;
+    use c360_domain::Millis;
+
+    async fn memory_store() -> Store {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "memory", "memory", None, None, "memory",
+            ))
+            .http_client(MemoryDynamo::new())
+            .load()
+            .await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        c360_dynamodb::schema::create_service_table(&client, "c360")
+            .await
+            .expect("table");
+        Store::new(client, "c360")
+    }
+
+    #[tokio::test]
+    async fn a_segment_saved_before_the_demos_does_not_keep_the_seeds_two_out() {
+        let store = memory_store().await;
+        let mut mine = demo_segments(Millis(0)).remove(0);
+        mine.id = "seg_mine".into();
+        mine.name = "我的".into();
+        store
+            .create_segment_def(&mine, c360_domain::segment::MAX_SAVED_SEGMENTS)
+            .await
+            .expect("saved");
+        let first = save_demo_segments(&store, Millis(1)).await.expect("saved");
+        let outcomes: Vec<(&str, DemoSegment)> =
+            first.iter().map(|(d, o)| (d.id.as_str(), *o)).collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("seg_demo_high_value_active", DemoSegment::Saved),
+                ("seg_demo_churn_risk", DemoSegment::Saved)
+            ]
+        );
+        // Again: nothing doubled, nothing overwritten.
+        let again = save_demo_segments(&store, Millis(2)).await.expect("read");
+        assert!(again.iter().all(|(_, o)| *o == DemoSegment::AlreadySaved));
+        let mut ids: Vec<String> = store
+            .segment_defs()
+            .await
+            .expect("listed")
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            [
+                "seg_demo_churn_risk",
+                "seg_demo_high_value_active",
+                "seg_mine"
+            ]
+        );
+    }
+}

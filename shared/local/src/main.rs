@@ -71,7 +71,7 @@ enum Command {
         at: Option<String>,
     },
     /// Save the seed's two example segments (高价值活跃: rfm_score >= 70 and 活跃用户;
-    /// 流失风险: tag 流失风险) unless saved segments exist.
+    /// 流失风险: tag 流失风险) under their fixed ids, each unless already saved.
     DemoSegments,
     /// Print bearer tokens for the three roles, signed with the local secret (C360_JWT_SECRET).
     Tokens {
@@ -240,24 +240,14 @@ async fn rescore(
 }
 
 async fn demo_segments(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<()> {
-    let store = store(sdk, config);
-    if !store.segment_defs().await?.is_empty() {
-        println!("Saved segments exist; leaving them as they are.");
-        return Ok(());
-    }
     let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
-    for def in c360_local::demo_segments(now) {
-        let created = store
-            .create_segment_def(&def, c360_domain::segment::MAX_SAVED_SEGMENTS)
-            .await?;
-        if created == c360_dynamodb::store::Created::Full {
-            println!(
-                "  segment {} not saved: the saved segments are full",
-                def.name
-            );
-        } else {
-            println!("  segment {} {}", def.id, def.name);
-        }
+    for (def, outcome) in c360_local::save_demo_segments(&store(sdk, config), now).await? {
+        let what = match outcome {
+            c360_local::DemoSegment::Saved => "saved",
+            c360_local::DemoSegment::AlreadySaved => "already saved, left as it is",
+            c360_local::DemoSegment::Full => "not saved: the saved segments are full",
+        };
+        println!("  segment {} {}: {what}", def.id, def.name);
     }
     Ok(())
 }
