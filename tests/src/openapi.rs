@@ -346,6 +346,9 @@ mod tests {
                 },
                 "customer_tags": ["会员", "会员等级:金卡", "中价值", "活跃用户"],
                 "statistics": {"total_orders": 4, "total_reservations": 1, "total_pos_transactions": 1, "total_activities": 1},
+                "monthly_spend": (1..=12)
+                    .map(|m| json!({"month": format!("2025-{m:02}"), "orders": i64::from(m == 12), "spent": if m == 12 { 500.0 } else { 0.0 }}))
+                    .collect::<Vec<_>>(),
                 "predictions": null,
                 "predictions_unavailable_reason": "no model has been fitted for this scope yet (the calibration runs weekly)",
                 "generated_at": "2026-02-20T17:00:00+08:00"
@@ -417,6 +420,13 @@ mod tests {
         let mut fractional = value_answer();
         fractional["data"]["statistics"]["total_orders"] = json!(4.5);
         rejects(VALUE, 200, &fractional, "a fractional count");
+
+        let mut months = value_answer();
+        months["data"]["monthly_spend"]
+            .as_array_mut()
+            .unwrap()
+            .pop();
+        rejects(VALUE, 200, &months, "eleven months of spend");
 
         let mut tier = value_answer();
         tier["data"]["customer_value"]["customer_tier"] = json!("gold");

@@ -811,3 +811,107 @@ async fn an_erased_customer_stays_erased() {
         .count();
     assert_eq!(erasures, 2);
 }
+
+/// A masked caller opens a customer they found without seeing the number: every search hit
+/// (and customer answer) carries a `customer_ref`, the identifier sealed, which
+/// `identifier_type=customer_ref` accepts on every customer read. It reveals nothing, opens
+/// only unaltered, and gives no way around the store scope. In-memory DynamoDB, the real
+/// ingest and HTTP handlers.
+#[tokio::test]
+async fn staff_open_a_search_hit_by_its_customer_ref_without_seeing_the_phone() {
+    let env = TestEnv::in_memory().await;
+    let mut seq = 0;
+    let orders: Vec<Value> = [("o-r1", "s1"), ("o-r2", "s1")]
+        .iter()
+        .map(|(id, store)| {
+            items::order(&Order {
+                id,
+                store,
+                phone: Some(A_PHONE),
+                name: Some("张三"),
+                total: "88.00",
+                at: &days_ago(3),
+                ..Order::default()
+            })
+        })
+        .collect();
+    env.ingest_inserts(SourceKind::Orders, &orders, &mut seq)
+        .await;
+    let staff = token(Role::Staff, Some("s1"));
+    let (status, found) = env
+        .get_as(Some(&staff), Endpoint::Search, &[("query", "0001")])
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let hit = &found["data"]["results"][0];
+    assert_eq!(hit["customer_identifier"], "138****0001", "{hit}");
+    let customer_ref = hit["customer_ref"].as_str().expect("a customer_ref");
+    assert!(!customer_ref.contains("0000"), "{customer_ref}");
+
+    let by_ref = |r: &str| {
+        [
+            ("customer_identifier", r.to_string()),
+            ("identifier_type", "customer_ref".to_string()),
+        ]
+    };
+    let query = by_ref(customer_ref);
+    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for endpoint in [Endpoint::Profile, Endpoint::Value, Endpoint::Timeline] {
+        let (status, body) = env.get_as(Some(&staff), endpoint, &query).await;
+        assert_eq!(status, 200, "{endpoint:?}: {body}");
+        let data = &body["data"];
+        assert_eq!(data["customer_identifier"], "138****0001", "{endpoint:?}");
+        assert_eq!(data["identifier_type"], "phone");
+        assert!(!body.to_string().contains(A_PHONE), "{body}");
+        // The answer carries a ref too, for the next call (another page, another endpoint).
+        assert!(data["customer_ref"].is_string(), "{endpoint:?}");
+    }
+    let (_, profile) = env.get_as(Some(&staff), Endpoint::Profile, &query).await;
+    assert_eq!(profile["data"]["customer_value"]["total_orders"], 2);
+
+    // Altered, cut or made up: a 400 that says what a ref is, never someone else.
+    let mut altered = customer_ref.to_string();
+    let last = altered.pop().expect("not empty");
+    altered.push(if last == 'A' { 'B' } else { 'A' });
+    for bad in [altered.as_str(), &customer_ref[..20], "13800000001"] {
+        let q = by_ref(bad);
+        let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, body) = env.get_as(Some(&staff), Endpoint::Profile, &q).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("customer_ref")),
+            "{body}"
+        );
+    }
+    // The scope still decides: staff of another store find nobody behind the ref.
+    let elsewhere = token(Role::Staff, Some("s2"));
+    let (status, body) = env
+        .get_as(Some(&elsewhere), Endpoint::Profile, &query)
+        .await;
+    assert_eq!(status, 404, "{body}");
+    // Audited as lookups of the customer: the phone's audit lists the ref's reads.
+    let (status, audit) = env
+        .get(
+            Endpoint::Audit,
+            &[("customer_identifier", A_PHONE), ("limit", "100")],
+        )
+        .await;
+    assert_eq!(status, 200, "{audit}");
+    let by_endpoint = |e: &str| {
+        audit["data"]["accesses"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|x| x["endpoint"] == e).count())
+    };
+    // Profile: two 200s and the other store's 404 (the three 400s opened to nobody, so
+    // none is hers); value and timeline once each.
+    assert_eq!(
+        (
+            by_endpoint("profile"),
+            by_endpoint("value"),
+            by_endpoint("timeline")
+        ),
+        (3, 1, 1),
+        "{audit}"
+    );
+}

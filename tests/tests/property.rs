@@ -440,6 +440,8 @@ struct Expected {
     /// Counted orders' local calendar days (+08:00, days since 1970-01-01): the purchase
     /// occasions.
     order_days: BTreeSet<i64>,
+    /// Counted orders and their spend (fen) by local calendar month, `YYYY-MM`.
+    months: BTreeMap<String, (i64, i64)>,
     /// Dish id -> (counted orders containing it, the latest one's time in seconds).
     dishes: BTreeMap<String, (i64, i64)>,
     /// Finished reservations by how they ended.
@@ -642,8 +644,16 @@ fn reference(items: &[ItemHistory]) -> BTreeMap<(String, String), Expected> {
                     if matches!(get(m, "status").as_deref(), Some("paid" | "completed")) {
                         let total = m["total"]["N"].as_str().unwrap();
                         let (y, f) = total.split_once('.').unwrap();
-                        e.spent_fen += y.parse::<i64>().unwrap() * 100 + f.parse::<i64>().unwrap();
+                        let fen = y.parse::<i64>().unwrap() * 100 + f.parse::<i64>().unwrap();
+                        e.spent_fen += fen;
                         e.counted += 1;
+                        let month = chrono::DateTime::from_timestamp(at + 8 * 3600, 0)
+                            .unwrap()
+                            .format("%Y-%m")
+                            .to_string();
+                        let tally = e.months.entry(month).or_default();
+                        tally.0 += 1;
+                        tally.1 += fen;
                         e.order_days.insert((at + 8 * 3600).div_euclid(DAY));
                         let dishes: BTreeSet<String> = m["items"]["L"]
                             .as_array()
@@ -822,6 +832,21 @@ async fn check(
                             scope
                         );
                         prop_assert_eq!(&v["customer_value"]["total_orders"], &json!(w.counted));
+                        // The chart's twelve local months, each as recounted from the orders.
+                        let months = v["monthly_spend"].as_array().cloned().unwrap_or_default();
+                        prop_assert_eq!(months.len(), 12, "{}", &v["monthly_spend"]);
+                        for m in &months {
+                            let label = m["month"].as_str().unwrap_or_default();
+                            let (orders, fen) = w.months.get(label).copied().unwrap_or_default();
+                            prop_assert_eq!(
+                                (&m["orders"], &m["spent"]),
+                                (&json!(orders), &json!(fen as f64 / 100.0)),
+                                "{} of {} in {}",
+                                label,
+                                key,
+                                scope
+                            );
+                        }
                         // The read came first: around local midnight it may have counted to yesterday.
                         let today = (chrono::Utc::now().timestamp() + 8 * 3600).div_euclid(DAY);
                         let p = &v["predictions"];

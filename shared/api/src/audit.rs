@@ -38,7 +38,7 @@ impl SubjectHasher {
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
     /// A 256-bit key for `purpose`, derived from the same secret (HMAC-SHA-256 of the label):
-    /// what seals the segment-list cursors.
+    /// what seals the segment-list cursors and the `customer_ref`s (`crate::seal`).
     pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
         let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&self.key) else {
             return [0; 32];

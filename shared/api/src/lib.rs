@@ -13,4 +13,5 @@ pub mod erase;
 pub mod http;
 pub mod reads;
 pub mod recommend;
+pub mod seal;
 pub mod segments;

@@ -4,8 +4,10 @@
 //! overridden per store ([`ValueConfig`]).
 
 use crate::money::Fen;
+use crate::prediction::local_day;
 use crate::projection::{Scope, ScopeStats};
-use crate::time::{whole_days_between, Millis};
+use crate::time::{whole_days_between, Millis, Zone};
+use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -295,6 +297,63 @@ pub fn tags(stats: &ScopeStats, value: &CustomerValue, now: Millis, t: &Threshol
         tags.push(activity_tag(whole_days_between(last, now), t).to_string());
     }
     tags
+}
+
+/// How many calendar months [`monthly_spend`] covers: the current one and the 11 before, the
+/// span of the spend-by-month chart a guest card shows.
+pub const SPEND_MONTHS: usize = 12;
+
+/// One local calendar month of a customer's counted orders (`monthly_spend` in the answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthSpend {
+    /// The month in the deployment's zone, `YYYY-MM`.
+    pub month: String,
+    /// Counted orders (`paid`/`completed`, refunds and cancellations taken back out) placed in it.
+    pub orders: i64,
+    /// Their totals, in fen.
+    pub spend: Fen,
+}
+
+/// Counted orders and spend per local calendar month for the [`SPEND_MONTHS`] months ending
+/// with `now`'s, oldest first, every month present (0 when nothing was ordered).
+///
+/// Summed from `stats.order_days` (counted orders by local day, kept exactly by the
+/// projection whatever the delivery order; `crate::prediction`), so it equals a recount of
+/// the source records over those months. Counted orders stored before the projection recorded
+/// their day are missing here until a rebuild (as for the predictions, `docs/adr/0003`).
+pub fn monthly_spend(stats: &ScopeStats, now: Millis, zone: &Zone) -> Vec<MonthSpend> {
+    let month_of_day = |day: i64| {
+        chrono::DateTime::from_timestamp(day.saturating_mul(86_400), 0)
+            .map(|t| (t.year(), t.month()))
+    };
+    let Some((mut year, mut month)) = month_of_day(local_day(now, zone)) else {
+        return Vec::new();
+    };
+    let mut months: Vec<(i32, u32)> = Vec::with_capacity(SPEND_MONTHS);
+    for _ in 0..SPEND_MONTHS {
+        months.push((year, month));
+        (year, month) = if month == 1 {
+            (year - 1, 12)
+        } else {
+            (year, month - 1)
+        };
+    }
+    months.reverse();
+    let mut out: Vec<MonthSpend> = months
+        .iter()
+        .map(|(y, m)| MonthSpend {
+            month: format!("{y:04}-{m:02}"),
+            orders: 0,
+            spend: Fen(0),
+        })
+        .collect();
+    for (day, tally) in &stats.order_days {
+        if let Some(i) = month_of_day(*day).and_then(|ym| months.iter().position(|m| *m == ym)) {
+            out[i].orders += tally.orders;
+            out[i].spend = Fen(out[i].spend.0 + tally.spend_fen);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

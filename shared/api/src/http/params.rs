@@ -3,9 +3,13 @@
 
 use super::errors::{echoed, ApiError};
 use super::Endpoint;
+use crate::seal::Seal;
 use c360_domain::{Identifier, IdentifierType, StoreId};
 use lambda_http::{Request, RequestExt};
 use std::collections::BTreeMap;
+
+/// The `identifier_type` of a sealed handle (`customer_ref`) rather than an identifier.
+pub(super) const CUSTOMER_REF_TYPE: &str = "customer_ref";
 
 /// Query parameters, validated against what the endpoint accepts: each known, each once.
 pub(super) struct Params(BTreeMap<String, String>);
@@ -50,13 +54,23 @@ impl Params {
                 ApiError::InvalidParameter(format!("Missing required parameter `{name}`."))
             })
     }
-    pub(super) fn identifier(&self) -> Result<Identifier, ApiError> {
+    /// `customer_identifier` read as `identifier_type` says (default `phone`); with
+    /// `customer_ref`, a ref this service handed out (search hits, segment members, customer
+    /// answers: [`crate::seal::add_customer_refs`]) opened with `refs`.
+    pub(super) fn identifier(&self, refs: &Seal) -> Result<Identifier, ApiError> {
         let raw = self.required("customer_identifier")?;
         let kind = match self.get("identifier_type") {
             None => IdentifierType::Phone,
+            Some(CUSTOMER_REF_TYPE) => {
+                return refs.open(raw).ok_or_else(|| {
+                    ApiError::InvalidParameter(
+                        "Parameter `customer_identifier` is not a `customer_ref` this service handed out (search results, segment members and customer answers carry one); it may have been cut or altered.".into(),
+                    )
+                })
+            }
             Some(t) => IdentifierType::parse(t).map_err(|_| {
                 ApiError::InvalidParameter(format!(
-                    "Parameter `identifier_type` must be one of phone, member_id, email; got `{}`.",
+                    "Parameter `identifier_type` must be one of phone, member_id, email, customer_ref; got `{}`.",
                     echoed(t)
                 ))
             })?,

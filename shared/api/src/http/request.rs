@@ -2,13 +2,14 @@
 //! which scope), the cache slot it may be served from, the audit subject, and the execution.
 
 use super::errors::*;
-use super::params::Params;
+use super::params::{Params, CUSTOMER_REF_TYPE};
 use super::{App, Endpoint};
 use crate::audit::{AuditRecord, SubjectHasher};
 use crate::auth::AuthError;
 use crate::erase;
 use crate::reads::{Answer, ReadError};
 use crate::recommend::RecommendationKind;
+use crate::seal::{add_customer_refs, Seal, CUSTOMER_REF};
 use c360_domain::access::{mask_answer, Caller, Masking, Role};
 use c360_domain::projection::insights::Daypart;
 use c360_domain::projection::Scope;
@@ -95,8 +96,10 @@ pub(super) async fn answer(
     masking: Masking,
     slot: Option<Slot>,
 ) -> (Result<Value, ApiError>, CacheUse) {
+    let refs = Seal::new(app.access.hasher.derive_key(CUSTOMER_REF));
     let masked = |a: Answer| {
         let Answer { mut data, names } = a;
+        add_customer_refs(&mut data, &refs);
         mask_answer(&mut data, masking, &names);
         data
     };
@@ -189,6 +192,17 @@ pub(super) fn note_subject(
         return;
     };
     let kind_text = first("identifier_type").unwrap_or_else(|| "phone".into());
+    if kind_text == CUSTOMER_REF_TYPE {
+        // The customer the ref stands for, hashed like the identifier itself: the audit of
+        // that customer lists lookups by ref too.
+        let refs = Seal::new(hasher.derive_key(CUSTOMER_REF));
+        audit.identifier_type = Some(CUSTOMER_REF_TYPE.into());
+        audit.subject = Some(match refs.open(&raw) {
+            Some(id) => hasher.identifier(&id),
+            None => hasher.raw(CUSTOMER_REF_TYPE, raw.trim()),
+        });
+        return;
+    }
     // Only a known type is kept as given: the parameter is free text and could hold anything.
     audit.identifier_type = Some(
         IdentifierType::parse(&kind_text)
@@ -236,9 +250,10 @@ pub(super) fn prepare(
         _ => {}
     }
     let p = Params::from_request(req, endpoint)?;
+    let refs = Seal::new(app.access.hasher.derive_key(CUSTOMER_REF));
     let intent = match endpoint {
         Endpoint::Profile | Endpoint::Value | Endpoint::Timeline => {
-            let id = p.identifier()?;
+            let id = p.identifier(&refs)?;
             let limit = p.limit(50)?;
             let scope = caller.scope(p.store()?).map_err(denied)?;
             audit.scope = Some(scope_label(&scope));
@@ -270,7 +285,7 @@ pub(super) fn prepare(
             }
         }
         Endpoint::Audit => {
-            let id = p.identifier()?;
+            let id = p.identifier(&refs)?;
             let limit = p.limit(50)?;
             let scope = caller.scope(p.store()?).map_err(denied)?;
             audit.scope = Some(scope_label(&scope));
@@ -282,10 +297,10 @@ pub(super) fn prepare(
         }
         Endpoint::Erase => {
             audit.scope = Some(scope_label(&Scope::AllStores));
-            Intent::Erase(p.identifier()?)
+            Intent::Erase(p.identifier(&refs)?)
         }
         Endpoint::Recommendations => {
-            let id = p.identifier()?;
+            let id = p.identifier(&refs)?;
             let kind = match p.get("kind").map(str::trim) {
                 None | Some("dishes") => RecommendationKind::Dishes,
                 Some("coupons") => RecommendationKind::Coupons,

@@ -101,7 +101,7 @@ pub(super) fn limit_of(pairs: &[(String, String)], body: &Value) -> Result<usize
 pub(super) fn cursor_of(
     pairs: &[(String, String)],
     body: &Value,
-    seal: &super::cursor::CursorSeal,
+    seal: &crate::seal::Seal,
 ) -> Result<Option<Identifier>, ApiError> {
     let raw = match body.get("cursor").and_then(Value::as_str) {
         Some(c) => Some(c.to_string()),

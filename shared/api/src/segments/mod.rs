@@ -19,7 +19,6 @@
 //! Without an id the filter is the query parameters ([`Filter::from_query`]) or, with `POST`,
 //! the body's `filter` (JSON spelling).
 
-mod cursor;
 mod input;
 mod ops;
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! nine routes read best side by side, with the two ways of answering them, from member items
 //! or live from the roster; their inputs are `input.rs`).
 
-use super::cursor::CursorSeal;
 use super::input::*;
 use super::{inline_filter, json_body, query_pairs, Reply, Route, Target};
 use crate::audit::AuditRecord;
 use crate::http::{store_error, ApiError, App};
+use crate::seal::Seal;
 use c360_domain::access::{mask_answer, Caller};
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::Scope;
@@ -208,7 +208,9 @@ pub(super) async fn run(
     let zone = app.reads.config().zone;
     let store = app.segments.store();
     let masking = app.access.masking.for_role(caller.role);
+    let refs = Seal::new(app.access.hasher.derive_key(crate::seal::CUSTOMER_REF));
     let masked = |mut v: Value| {
+        crate::seal::add_customer_refs(&mut v, &refs);
         mask_answer(&mut v, masking, &[]);
         v
     };
@@ -320,7 +322,7 @@ pub(super) async fn run(
             let scope = scope_of(caller, &pairs, &body, audit)?;
             let source = source(app, &target, &pairs, &body).await?;
             let limit = limit_of(&pairs, &body)?;
-            let seal = CursorSeal::new(app.access.hasher.derive_key("segment-member-cursor"));
+            let seal = Seal::new(app.access.hasher.derive_key("segment-member-cursor"));
             let after = cursor_of(&pairs, &body, &seal)?;
             let (rows, next) = if let (true, Some(def)) = (source.materialized, &source.segment) {
                 let (ids, next) = store

@@ -259,3 +259,15 @@ fn a_birthday_shows_its_year_to_clear_roles_only() {
         }
     }
 }
+
+/// A `customer_ref` is ciphertext: a name the answer masks (here an ASCII one, as base64
+/// can hold it) or a digit run must not be replaced inside it, or the ref would not open.
+#[test]
+fn a_customer_ref_is_left_as_it_is() {
+    let mut answer = json!({"customer_identifier": "M1", "identifier_type": "member_id",
+        "customer_ref": "xLi13800138000Li", "member_info": {"name": "Li"},
+        "timeline": [{"description": "Li 13800138000"}]});
+    mask_answer(&mut answer, Masking::ALL, &[]);
+    assert_eq!(answer["customer_ref"], "xLi13800138000Li");
+    assert_eq!(answer["timeline"][0]["description"], "L* 138****8000");
+}

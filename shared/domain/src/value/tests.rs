@@ -175,3 +175,56 @@ proptest! {
         prop_assert!(rfm_score(None, f, m, &t) <= base);
     }
 }
+
+/// The chart's months are the deployment's local months: an order at 00:30 on 1 December
+/// (+08:00, still 30 November in UTC) is December's; the twelve months end with now's, and
+/// an order thirteen months back is left out.
+#[test]
+fn monthly_spend_counts_local_calendar_months_ending_with_nows() {
+    use crate::projection::OrderDay;
+    let zone = Zone::default();
+    let at = |t: &str| zone.parse_time(t).expect("a time");
+    let mut stats = ScopeStats::default();
+    for (t, orders, fen) in [
+        ("2026-11-30T23:30:00+08:00", 1, 4_400),
+        ("2026-12-01T00:30:00+08:00", 2, 12_800),
+        ("2026-01-03T12:00:00+08:00", 1, 1_000),
+        ("2025-12-31T12:00:00+08:00", 1, 99_900),
+    ] {
+        stats.order_days.insert(
+            local_day(at(t), &zone),
+            OrderDay {
+                orders,
+                spend_fen: fen,
+            },
+        );
+    }
+    let months = monthly_spend(&stats, at("2026-12-15T09:00:00+08:00"), &zone);
+    assert_eq!(months.len(), SPEND_MONTHS);
+    assert_eq!(months[0].month, "2026-01");
+    assert_eq!(months[11].month, "2026-12");
+    let got: Vec<(&str, i64, i64)> = months
+        .iter()
+        .filter(|m| m.orders > 0)
+        .map(|m| (m.month.as_str(), m.orders, m.spend.0))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("2026-01", 1, 1_000),
+            ("2026-11", 1, 4_400),
+            ("2026-12", 2, 12_800)
+        ]
+    );
+    // January looks back across the year's turn.
+    let january = monthly_spend(&stats, at("2027-01-02T09:00:00+08:00"), &zone);
+    assert_eq!(
+        (january[0].month.as_str(), january[11].month.as_str()),
+        ("2026-02", "2027-01")
+    );
+    assert_eq!(
+        january.iter().map(|m| m.orders).sum::<i64>(),
+        3,
+        "November and December"
+    );
+}

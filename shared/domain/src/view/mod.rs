@@ -16,7 +16,9 @@ use crate::prediction::{predict, StoreModel};
 use crate::projection::insights::mode;
 use crate::projection::{MemberInfo, ScopeStats, TimelineEntry};
 use crate::time::{Millis, Zone};
-use crate::value::{customer_value, tags, CustomerValue, ReservationHabits, Thresholds};
+use crate::value::{
+    customer_value, monthly_spend, tags, CustomerValue, ReservationHabits, Thresholds,
+};
 
 /// How many dishes `guest_insights.favorite_dishes` lists.
 pub const FAVORITE_DISHES: usize = 5;
@@ -71,6 +73,15 @@ impl CustomerView<'_> {
             "rfm_score": v.rfm_score,
             "customer_tier": v.tier.label(),
         })
+    }
+
+    /// `monthly_spend`: `[{"month": "YYYY-MM", "orders": n, "spent": yuan}]`, the last
+    /// [`crate::value::SPEND_MONTHS`] local months oldest first ([`monthly_spend`]).
+    pub fn monthly_spend_json(&self) -> Value {
+        monthly_spend(self.stats, self.now, self.zone)
+            .into_iter()
+            .map(|m| json!({"month": m.month, "orders": m.orders, "spent": m.spend.yuan()}))
+            .collect()
     }
 
     pub fn statistics_json(&self) -> Value {
@@ -203,6 +214,7 @@ impl CustomerView<'_> {
         m.insert("customer_value".into(), self.customer_value_json());
         m.insert("customer_tags".into(), json!(self.tags()));
         m.insert("statistics".into(), self.statistics_json());
+        m.insert("monthly_spend".into(), self.monthly_spend_json());
         self.add_predictions(&mut m);
         m.insert("guest_insights".into(), self.guest_insights_json());
         m.insert(
@@ -236,6 +248,7 @@ impl CustomerView<'_> {
         m.insert("customer_value".into(), self.customer_value_json());
         m.insert("customer_tags".into(), json!(self.tags()));
         m.insert("statistics".into(), self.statistics_json());
+        m.insert("monthly_spend".into(), self.monthly_spend_json());
         self.add_predictions(&mut m);
         m.insert("generated_at".into(), json!(self.zone.format(self.now)));
         Value::Object(m)

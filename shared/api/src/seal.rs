@@ -1,0 +1,146 @@
+//! Identifiers sealed for callers who see them masked: the segment member lists' cursors (a
+//! list is ordered by the members' canonical identifiers and a cursor names the last one
+//! shown) and the `customer_ref` of search hits, segment members and customer answers (a
+//! handle a masked caller can open the customer with, ADR 0011). Either may stand for a phone
+//! number or an email the caller sees masked, so it is encrypted and authenticated, and one
+//! that was not made here with that purpose's key, or was altered, opens to nothing (a 400).
+//!
+//! The cipher is AES-256-GCM-SIV (RFC 8452, the `aes-gcm-siv` crate) with a fixed nonce, one
+//! key per purpose derived from `C360_AUDIT_HASH_KEY`: deterministic authenticated encryption
+//! (RFC 8452 section 9 allows nonce reuse, at the cost of showing when two plaintexts are
+//! equal). So a customer's ref is the same in every answer: an answer served from the cache
+//! equals a fresh one, and a client may use the ref as a key (a console's URL of a guest
+//! card). What it shows is only that two refs are the same customer, which the rows show
+//! anyway.
+
+use aes_gcm_siv::aead::{Aead, KeyInit};
+use aes_gcm_siv::{Aes256GcmSiv, Nonce};
+use base64::Engine;
+use c360_domain::{Identifier, IdentifierType};
+use serde_json::Value;
+
+/// The one nonce (deterministic encryption, see the module's doc). It is part of the format:
+/// a text sealed under another nonce does not open.
+const NONCE: [u8; 12] = *b"c360-seal-v1";
+
+/// A key for one purpose (`SubjectHasher::derive_key`: `segment-member-cursor`, `customer-ref`).
+pub struct Seal(Aes256GcmSiv);
+
+impl Seal {
+    pub fn new(key: [u8; 32]) -> Self {
+        Seal(Aes256GcmSiv::new(&key.into()))
+    }
+
+    /// `id`, sealed: base64url (no padding) of the ciphertext and its 16-byte tag, 30 to 110
+    /// characters; the same every time for the same identifier and key. `None` only if
+    /// encryption failed (it does not, for inputs this small).
+    pub fn seal(&self, id: &Identifier) -> Option<String> {
+        let sealed = self
+            .0
+            .encrypt(Nonce::from_slice(&NONCE), id.key().as_bytes())
+            .ok()?;
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    /// The identifier a sealed text of this key stands for; `None` for anything else.
+    pub fn open(&self, sealed: &str) -> Option<Identifier> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sealed.trim())
+            .ok()?;
+        let plain = self
+            .0
+            .decrypt(Nonce::from_slice(&NONCE), bytes.as_slice())
+            .ok()?;
+        Identifier::from_key(std::str::from_utf8(&plain).ok()?).ok()
+    }
+}
+
+/// The purpose `customer_ref`s are sealed with ([`crate::audit::SubjectHasher::derive_key`]).
+pub const CUSTOMER_REF: &str = "customer-ref";
+
+/// Puts a `customer_ref` (the object's identifier, sealed) beside every `customer_identifier`
+/// whose `identifier_type` is `phone`, `member_id` or `email`, at any depth of `answer`: a
+/// customer answer, each search hit, each segment member. Done before masking, which leaves
+/// `customer_ref` alone, so a caller who sees `138****8000` can still open that customer
+/// (`identifier_type=customer_ref`) without ever seeing the number.
+pub fn add_customer_refs(answer: &mut Value, seal: &Seal) {
+    match answer {
+        Value::Object(obj) => {
+            let id = match (
+                obj.get("customer_identifier").and_then(Value::as_str),
+                obj.get("identifier_type").and_then(Value::as_str),
+            ) {
+                (Some(raw), Some(kind)) => IdentifierType::parse(kind)
+                    .and_then(|k| Identifier::parse(k, raw))
+                    .ok(),
+                _ => None,
+            };
+            if let Some(sealed) = id.and_then(|id| seal.seal(&id)) {
+                obj.insert("customer_ref".into(), Value::String(sealed));
+            }
+            obj.values_mut().for_each(|v| add_customer_refs(v, seal));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| add_customer_refs(v, seal)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use c360_domain::ids::Phone;
+
+    #[test]
+    fn a_seal_hides_the_identifier_and_opens_only_with_its_key_unaltered() {
+        let seal = Seal::new([7; 32]);
+        let id = Identifier::Phone(Phone::parse("13800138000").unwrap());
+        let cursor = seal.seal(&id).unwrap();
+        assert_eq!(seal.open(&cursor), Some(id.clone()));
+        // Deterministic: the same identifier seals the same, another one differently.
+        assert_eq!(seal.seal(&id), Some(cursor.clone()));
+        let other = Identifier::Phone(Phone::parse("13800138001").unwrap());
+        assert_ne!(seal.seal(&other), Some(cursor.clone()));
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&cursor)
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains("13800138000"));
+        assert!(!cursor.contains("13800138000"));
+        // Another key, an altered byte, garbage: nothing.
+        assert_eq!(Seal::new([8; 32]).open(&cursor), None);
+        let mut bad = raw.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        let bad = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bad);
+        assert_eq!(seal.open(&bad), None);
+        assert_eq!(seal.open("!!"), None);
+        assert_eq!(seal.open(""), None);
+    }
+
+    #[test]
+    fn every_customer_in_an_answer_gets_a_ref_that_opens_to_its_identifier() {
+        let seal = Seal::new([7; 32]);
+        let mut answer = serde_json::json!({
+            "customer_identifier": "13800138000", "identifier_type": "phone",
+            "results": [
+                {"customer_identifier": "M123456", "identifier_type": "member_id"},
+                {"customer_identifier": "zs@example.com", "identifier_type": "email"},
+                {"customer_identifier": "whatever", "identifier_type": "query"}
+            ]
+        });
+        add_customer_refs(&mut answer, &seal);
+        let opened = |v: &Value| v["customer_ref"].as_str().and_then(|r| seal.open(r));
+        assert_eq!(
+            opened(&answer),
+            Some(Identifier::Phone(Phone::parse("13800138000").unwrap()))
+        );
+        assert_eq!(
+            opened(&answer["results"][0]).map(|i| i.key()),
+            Identifier::parse(IdentifierType::MemberId, "M123456")
+                .ok()
+                .map(|i| i.key())
+        );
+        assert!(opened(&answer["results"][1]).is_some());
+        // Not an identifier: no ref rather than a wrong one.
+        assert_eq!(answer["results"][2].get("customer_ref"), None);
+    }
+}
