@@ -32,6 +32,24 @@ c360_ensure_python() {
     fi
 }
 
+# The console's npm packages (console/package-lock.json: Chart.js, and playwright-core for the
+# browser test) into console/node_modules, and Chart.js's browser build into console/vendor,
+# where the console loads it from its own origin. Again only when the lockfile changed.
+c360_ensure_console() {
+    local dir="$C360_ROOT/console" stamp="$C360_ROOT/console/node_modules/.c360-lock"
+    if ! command -v npm >/dev/null; then
+        c360_log "npm is missing; installing Debian's nodejs and npm"
+        apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
+        c360_log "installing the console's npm packages (npm ci in console/)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        cp "$dir/package-lock.json" "$stamp"
+    fi
+    mkdir -p "$dir/vendor"
+    cp "$dir/node_modules/chart.js/dist/chart.umd.min.js" "$dir/vendor/chart.umd.js"
+}
+
 # cargo-lambda (and zig, its default linker) from PyPI into the venv.
 c360_ensure_cargo_lambda() {
     c360_ensure_python

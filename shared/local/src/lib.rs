@@ -3,7 +3,7 @@
 //! handlers under the seed's paths.
 
 pub mod server;
-pub use server::router;
+pub use server::{router, with_console};
 
 use c360_api::auth::sign_hs256;
 use c360_api::http::{Access, LocalDefaults};
@@ -71,6 +71,41 @@ pub fn local_access(sdk: &aws_config::SdkConfig) -> anyhow::Result<Access> {
             audit_hash_key: DEV_AUDIT_HASH_KEY,
         }),
     )?)
+}
+
+/// The identities the console offers locally (`/console/dev-identities.json`): the three of
+/// [`dev_tokens`] and a store admin of `other_store`, who must not see `store`'s guests.
+/// `{"identities": [{"label", "role", "store_id", "token"}]}`.
+pub fn console_identities(store: &str, other_store: &str) -> anyhow::Result<serde_json::Value> {
+    let secret = std::env::var("C360_JWT_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEV_JWT_SECRET.to_string());
+    let exp = chrono::Utc::now().timestamp() + 30 * 86_400;
+    let list = [
+        ("门店员工", "staff-1", Role::Staff, Some(store)),
+        ("门店管理员", "manager-1", Role::StoreAdmin, Some(store)),
+        ("总部管理员", "hq-admin", Role::SuperAdmin, None),
+        (
+            "门店管理员",
+            "manager-2",
+            Role::StoreAdmin,
+            Some(other_store),
+        ),
+    ]
+    .into_iter()
+    .map(|(label, sub, role, store)| {
+        let token =
+            sign_hs256(secret.as_bytes(), sub, role, store, exp).map_err(anyhow::Error::msg)?;
+        Ok(serde_json::json!({
+            "label": match store { Some(s) => format!("{label} · {s}"), None => label.to_string() },
+            "role": role.as_str(),
+            "store_id": store,
+            "token": token,
+        }))
+    })
+    .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(serde_json::json!({ "identities": list }))
 }
 
 /// Tokens for the three roles (the demo's first store for the store roles), valid for 30

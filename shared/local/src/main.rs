@@ -436,9 +436,17 @@ async fn serve(
         args.addr
     );
     println!("Dead letters: {}", args.dead_letter_dir.display());
+    // The console's files are read from the checkout at run time (edit and reload), with
+    // Chart.js from console/node_modules (scripts/console-deps).
+    let console_dir = std::env::var_os("C360_CONSOLE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console"));
+    let identities = c360_local::console_identities(demo::SEED_STORE, "store_bj_001")?;
+    let app_router = c360_local::with_console(router(app), &console_dir, identities);
+    println!("Console:   http://{}/console/", args.addr);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(
-        axum::serve(listener, router(app))
+        axum::serve(listener, app_router)
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|s| *s).await;
             })

@@ -79,6 +79,39 @@ pub fn router(app: App) -> axum::Router {
         .with_state(Arc::new(app))
 }
 
+/// The console (`console/`, issue 15) on the API's origin: its files under `/console/`, and
+/// `/console/dev-identities.json`, the local identities a person can sign in as (this server
+/// only: in AWS there is no such file and the console asks for a token). `/` leads there.
+pub fn with_console(
+    api: axum::Router,
+    dir: &std::path::Path,
+    identities: serde_json::Value,
+) -> axum::Router {
+    let identities = Arc::new(identities);
+    axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async { axum::response::Redirect::to("/console/") }),
+        )
+        .route(
+            "/console/dev-identities.json",
+            axum::routing::get(move || {
+                let identities = identities.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        identities.to_string(),
+                    )
+                }
+            }),
+        )
+        .nest_service(
+            "/console",
+            tower_http::services::ServeDir::new(dir).append_index_html_on_directories(true),
+        )
+        .merge(api)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

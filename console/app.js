@@ -1,0 +1,453 @@
+// 客户360 console: a page of the public API (infra/openapi.yaml) and nothing else. No build
+// step: an ES module served as it is, Chart.js from npm (console/package-lock.json) beside it.
+//
+// State lives in the URL hash (#/c/<customer_ref>, a sealed handle that never shows the
+// identifier: ADR 0011) and the bearer token in sessionStorage (gone with the tab), or in
+// localStorage only when the person ticks 记住我.
+
+const API = "/api/v1/customer360";
+const TOKEN_KEY = "c360.token";
+const PAGE = 20;
+
+// ---------- sign-in ----------
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || localStorage.getItem(TOKEN_KEY);
+}
+
+function signIn(t, remember) {
+  signOut();
+  (remember ? localStorage : sessionStorage).setItem(TOKEN_KEY, t);
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(TOKEN_KEY);
+}
+
+/** The token's claims, for display only: the API verifies the token, not this page. */
+function claims(t) {
+  try {
+    const part = t.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const json = new TextDecoder().decode(Uint8Array.from(atob(part), (c) => c.charCodeAt(0)));
+    return JSON.parse(json);
+  } catch {
+    return {};
+  }
+}
+
+const ROLE = { super_admin: "总部管理员", store_admin: "门店管理员", staff: "门店员工" };
+
+// ---------- the API ----------
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(path, params = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, v);
+  let resp;
+  try {
+    resp = await fetch(`${API}/${path}?${q}`, { headers: { Authorization: `Bearer ${token()}` } });
+  } catch {
+    throw new ApiError(0, "NETWORK", "连接不上服务");
+  }
+  let body = null;
+  try {
+    body = await resp.json();
+  } catch {
+    /* a gateway page, not our JSON: the status says enough */
+  }
+  if (!resp.ok || !body || body.success === false) {
+    throw new ApiError(resp.status, body?.error?.code ?? "", body?.error?.message ?? body?.message ?? "");
+  }
+  return body.data;
+}
+
+/** What a person at the counter should read for an error, never raw JSON. */
+function explain(err) {
+  switch (err.status) {
+    case 400:
+      return ["输入有误", err.message || "请检查输入后重试。"];
+    case 401:
+      return ["请重新登录", "登录已失效或未登录。"];
+    case 403:
+      return ["没有权限", "您的账号不能查看这个门店或这项功能。"];
+    case 404:
+      return ["未找到该客户", "在当前门店范围内没有这位客户的记录。"];
+    case 429:
+      return ["请求过于频繁", "请稍后再试。"];
+    case 503:
+      return ["服务暂时不可用", "请稍后重试；问题持续时请联系技术支持。"];
+    case 0:
+      return ["网络异常", "连接不上服务，请检查网络。"];
+    default:
+      return ["出错了", "服务出现问题，已记录。请稍后重试。"];
+  }
+}
+
+// ---------- small DOM helpers ----------
+
+function el(tag, attrs = {}, ...children) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") n.className = v;
+    else if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
+    else n.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) n.append(c instanceof Node ? c : String(c));
+  return n;
+}
+
+const yuan = (v) => (v === null || v === undefined ? "—" : `¥${Number(v).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
+const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
+const day = (t) => (t ? t.slice(0, 10) : "—");
+const when = (t) => (t ? t.slice(0, 16).replace("T", " ") : "—");
+
+function errorScreen(err) {
+  const [title, text] = explain(err);
+  return el("section", { class: `error status-${err.status}`, role: "alert", "data-status": err.status },
+    el("h2", {}, title), el("p", {}, text));
+}
+
+// ---------- scope ----------
+
+const scopeInput = () => document.getElementById("scope");
+
+/** The store the console asks about: the caller's own for store roles, else the picker's. */
+function store() {
+  const c = claims(token() ?? "");
+  if (c.role !== "super_admin") return undefined;
+  return scopeInput().value.trim() || undefined;
+}
+
+function rememberStores(ids) {
+  const list = document.getElementById("stores");
+  const known = new Set([...list.options].map((o) => o.value));
+  for (const id of ids) if (id && !known.has(id)) list.append(el("option", { value: id }));
+}
+
+// ---------- screens ----------
+
+const app = () => document.getElementById("app");
+
+async function showSignIn(message) {
+  document.querySelector(".scope").hidden = true;
+  document.getElementById("sign-out").hidden = true;
+  document.getElementById("who").textContent = "";
+  const form = el("form", { class: "sign-in", onsubmit: (e) => {
+    e.preventDefault();
+    const t = form.querySelector("textarea").value.trim();
+    if (!t) return;
+    signIn(t, form.querySelector("input[type=checkbox]").checked);
+    route();
+  } },
+  el("h2", {}, "登录"),
+  message ? el("p", { class: "notice" }, message) : null,
+  el("div", { class: "identities" }),
+  el("label", {}, "访问令牌 (Bearer token)", el("textarea", { rows: 3, spellcheck: "false", autocomplete: "off" })),
+  el("label", { class: "remember" }, el("input", { type: "checkbox" }), " 记住我 (关闭浏览器后仍保持登录)"),
+  el("button", { type: "submit" }, "登录"));
+  app().replaceChildren(form);
+  // Locally, scripts/dev serves the identities it printed; in AWS there is no such file.
+  try {
+    const resp = await fetch("dev-identities.json");
+    if (!resp.ok) return;
+    const { identities } = await resp.json();
+    const box = form.querySelector(".identities");
+    box.append(el("p", {}, "本地开发身份:"));
+    for (const id of identities) {
+      box.append(el("button", { type: "button", class: "identity", "data-role": id.role, "data-store": id.store_id ?? "",
+        onclick: () => { signIn(id.token, false); route(); } }, id.label));
+    }
+  } catch {
+    /* no dev identities: paste a token */
+  }
+}
+
+function header() {
+  const c = claims(token());
+  document.getElementById("who").textContent =
+    `${ROLE[c.role] ?? c.role ?? ""}${c.store_id ? ` · ${c.store_id}` : ""}${c.sub ? ` · ${c.sub}` : ""}`;
+  const signOutButton = document.getElementById("sign-out");
+  signOutButton.hidden = false;
+  signOutButton.onclick = () => { signOut(); location.hash = ""; showSignIn(); };
+  const scope = document.querySelector(".scope");
+  scope.hidden = c.role !== "super_admin";
+}
+
+function searchScreen() {
+  const box = el("input", { id: "search", type: "search", placeholder: "手机号 / 尾号 / 会员号 / 邮箱 / 姓名 / 拼音首字母",
+    autocomplete: "off", spellcheck: "false", "aria-label": "查找客户" });
+  const results = el("ol", { id: "results", class: "results", role: "listbox" });
+  const status = el("p", { class: "search-status" });
+  let selected = -1;
+  let asked = 0;
+  let hits = [];
+
+  const mark = () => [...results.children].forEach((li, i) => li.setAttribute("aria-selected", i === selected));
+  const open = (hit) => { location.hash = `#/c/${encodeURIComponent(hit.customer_ref)}`; };
+
+  async function run() {
+    const text = box.value.trim();
+    const mine = ++asked;
+    if (!text) { results.replaceChildren(); status.textContent = ""; hits = []; return; }
+    try {
+      const data = await api("search", { query: text, store_id: store(), limit: 20 });
+      if (mine !== asked) return; // a newer keystroke's answer wins
+      hits = data.results;
+      selected = hits.length ? 0 : -1;
+      status.textContent = hits.length ? `${hits.length} 位客户` : "没有匹配的客户";
+      results.replaceChildren(...hits.map((h, i) => el("li", { role: "option", class: "hit", "data-ref": h.customer_ref,
+        onclick: () => open(h), onmousemove: () => { selected = i; mark(); } },
+      el("span", { class: "name" }, h.name ?? "(未留名)"),
+      el("span", { class: "phone" }, h.phone ?? h.customer_identifier),
+      h.member_level ? el("span", { class: "chip" }, h.member_level) : null,
+      el("span", { class: "tier" }, h.customer_tier),
+      el("span", { class: "spent" }, `${h.total_orders} 单 · ${yuan(h.total_spent)}`))));
+      mark();
+    } catch (err) {
+      if (mine !== asked) return;
+      hits = [];
+      results.replaceChildren();
+      if (err.status === 401) return showSignIn("登录已失效，请重新登录。");
+      status.textContent = explain(err).join("：");
+    }
+  }
+
+  let timer;
+  box.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(run, 150); });
+  box.addEventListener("keydown", async (e) => {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      if (!hits.length) return;
+      selected = (selected + (e.key === "ArrowDown" ? 1 : hits.length - 1)) % hits.length;
+      mark();
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      clearTimeout(timer);
+      const direct = wholeIdentifier(box.value);
+      if (direct) {
+        // Opened in place: the number goes to the API, never into the URL or the history.
+        showCustomer({ customer_identifier: direct.value, identifier_type: direct.type }, true);
+        return;
+      }
+      await run();
+      if (hits[selected]) open(hits[selected]);
+    }
+  });
+  return { node: el("section", { class: "search" }, box, status, results), focus: () => box.focus() };
+}
+
+/** A whole phone number (any spelling the API accepts) or email: opened without a search. */
+function wholeIdentifier(text) {
+  const t = text.trim();
+  if (/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(t)) return { type: "email", value: t };
+  const digits = t.replace(/[\s\-()（）]/g, "").replace(/^(\+86|0086|86)(?=1\d{10}$)/, "");
+  if (/^1\d{10}$/.test(digits)) return { type: "phone", value: digits };
+  return null;
+}
+
+// ---------- the guest card ----------
+
+/** The guest card of a customer (`idParams`: customer_identifier and identifier_type). The
+ * URL then names the customer by ref: a new history entry when `push` (opened from the
+ * search box), else in place of the one that named them by identifier. */
+async function showCustomer(idParams, push = false) {
+  const root = el("section", { class: "card", "aria-busy": "true" }, el("p", {}, "加载中…"));
+  app().replaceChildren(backLink(), root);
+  const scoped = { ...idParams, store_id: store() };
+  let profile;
+  try {
+    profile = await api("profile", scoped);
+  } catch (err) {
+    if (err.status === 401) return showSignIn("登录已失效，请重新登录。");
+    root.replaceWith(errorScreen(err));
+    return;
+  }
+  // From here on the customer is asked about by their ref alone.
+  const byRef = { customer_identifier: profile.customer_ref, identifier_type: "customer_ref", store_id: store() };
+  if (idParams.identifier_type !== "customer_ref") {
+    history[push ? "pushState" : "replaceState"](null, "", `#/c/${encodeURIComponent(profile.customer_ref)}`);
+  }
+  rememberStores([profile.member_info?.store_id, profile.guest_insights?.favorite_store,
+    ...profile.recent_orders.map((o) => o.store_id)]);
+  root.removeAttribute("aria-busy");
+  root.replaceChildren(
+    identity(profile),
+    el("div", { class: "grid" },
+      valuePanel(profile), predictionsPanel(profile), insightsPanel(profile),
+      chartPanel(profile), recommendationsPanel(byRef)),
+    timelinePanel(byRef));
+  performance.mark("c360-card-painted");
+}
+
+function backLink() {
+  return el("a", { href: "#/", class: "back" }, "← 查找客户");
+}
+
+function identity(p) {
+  const m = p.member_info ?? {};
+  return el("div", { class: "identity-row" },
+    el("h2", { class: "customer-name" }, m.name ?? "(未留名)"),
+    el("span", { class: "customer-phone", "data-field": "phone" }, m.phone ?? (p.identifier_type === "phone" ? p.customer_identifier : "")),
+    m.member_id ? el("span", { class: "member-id" }, `会员 ${m.member_id}`) : null,
+    m.level ? el("span", { class: "chip level" }, m.level) : null,
+    el("span", { class: "tier", "data-field": "tier" }, p.customer_value.customer_tier),
+    el("span", { class: "rfm" }, `RFM ${p.customer_value.rfm_score}`),
+    el("ul", { class: "tags" }, p.customer_tags.map((t) => el("li", { class: "chip tag" }, t))),
+    m.points !== undefined ? el("span", { class: "points" }, `积分 ${m.points ?? "—"} · 余额 ${yuan(m.balance)}`) : null);
+}
+
+function panel(title, ...children) {
+  return el("section", { class: "panel" }, el("h3", {}, title), ...children);
+}
+
+function facts(rows) {
+  return el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+function valuePanel(p) {
+  const v = p.customer_value;
+  return panel("客户价值", facts([
+    ["累计消费", yuan(v.total_spent)], ["有效订单", v.total_orders], ["客单价", yuan(v.avg_order_value)],
+    ["月均频次", v.order_frequency_per_month], ["客户生命周期", `${v.customer_lifetime_days} 天`],
+    ["订单 / 预订 / POS / 活动", `${p.statistics.total_orders} / ${p.statistics.total_reservations} / ${p.statistics.total_pos_transactions} / ${p.statistics.total_activities}`]]));
+}
+
+function predictionsPanel(p) {
+  const pr = p.predictions;
+  if (!pr) return panel("预测", el("p", { class: "muted" }, `暂无预测${p.predictions_unavailable_reason ? `：${p.predictions_unavailable_reason}` : ""}`));
+  return panel("预测", facts([
+    ["流失概率", pct(pr.churn_probability)], ["未来12个月价值 (CLV)", yuan(pr.predicted_clv_12m)],
+    ["90天预计订单", pr.expected_orders_90d?.toFixed(1) ?? "—"], ["模型日期", day(pr.model_fitted_at)]]));
+}
+
+const DAYPART = { breakfast: "早餐", lunch: "午餐", afternoon: "下午茶", dinner: "晚餐", late_night: "夜宵" };
+const ORDER_TYPE = { dine_in: "堂食", delivery: "外卖", pickup: "自提" };
+
+function insightsPanel(p) {
+  const g = p.guest_insights ?? {};
+  const dishes = (g.favorite_dishes ?? []).map((d) => el("li", {}, `${d.name ?? d.dish_id} × ${d.count}`));
+  return panel("客户洞察",
+    el("ol", { class: "favorites" }, dishes.length ? dishes : el("li", { class: "muted" }, "暂无")),
+    facts([["常来时段", DAYPART[g.preferred_daypart] ?? "—"], ["常用方式", ORDER_TYPE[g.preferred_order_type] ?? "—"],
+      ["爽约率", pct(g.no_show_rate)], ["取消率", pct(g.cancellation_rate)], ["常来门店", g.favorite_store ?? "—"],
+      ["到店次数", g.visits ?? "—"]]));
+}
+
+function chartPanel(p) {
+  const spend = el("canvas", { id: "spend-chart", role: "img", "aria-label": "近12个月消费" });
+  const mix = el("canvas", { id: "mix-chart", role: "img", "aria-label": "订单与预订构成" });
+  const node = panel("近12个月消费", el("div", { class: "chart" }, spend),
+    el("h3", {}, "订单与预订构成"), el("div", { class: "chart" }, mix));
+  requestAnimationFrame(() => {
+    if (!window.Chart) {
+      node.append(el("p", { class: "muted" }, "图表库未加载 (scripts/console-deps)。"));
+      return;
+    }
+    new window.Chart(spend, {
+      type: "bar",
+      data: { labels: p.monthly_spend.map((m) => m.month), datasets: [{ label: "消费 (元)", data: p.monthly_spend.map((m) => m.spent) }] },
+      options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } } },
+    });
+    const s = p.statistics;
+    new window.Chart(mix, {
+      type: "doughnut",
+      data: { labels: ["订单", "预订", "POS交易", "活动"], datasets: [{ data: [s.total_orders, s.total_reservations, s.total_pos_transactions, s.total_activities] }] },
+      options: { animation: false, maintainAspectRatio: false, plugins: { legend: { position: "right" } } },
+    });
+  });
+  return node;
+}
+
+function recommendationsPanel(byRef) {
+  const dishes = el("ol", { class: "recommend dishes" }, el("li", { class: "muted" }, "加载中…"));
+  const coupons = el("ol", { class: "recommend coupons" }, el("li", { class: "muted" }, "加载中…"));
+  const why = { repeat: "常点", paired_with: "常一起点", popular: "本店热门" };
+  api("recommendations", { ...byRef, kind: "dishes", limit: 5 }).then((d) => {
+    dishes.replaceChildren(...d.recommendations.map((r) => el("li", { class: "dish", "data-reason": r.reason },
+      el("span", { class: "name" }, r.name ?? r.dish_id),
+      el("span", { class: "why" }, r.reason === "paired_with" && r.paired_with ? `和「${r.paired_with.name ?? r.paired_with.dish_id}」${why.paired_with}` : why[r.reason] ?? r.reason))));
+    if (!d.recommendations.length) dishes.replaceChildren(el("li", { class: "muted" }, "暂无推荐"));
+  }, (err) => dishes.replaceChildren(el("li", { class: "muted" }, explain(err)[0])));
+  api("recommendations", { ...byRef, kind: "coupons" }).then((d) => {
+    coupons.replaceChildren(...d.recommendations.map((r) => el("li", { class: "coupon" },
+      el("details", {}, el("summary", {}, r.title), el("p", { class: "muted" }, r.reason)))));
+    if (!d.recommendations.length) coupons.replaceChildren(el("li", { class: "muted" }, "暂无适用优惠"));
+  }, (err) => coupons.replaceChildren(el("li", { class: "muted" }, explain(err)[0])));
+  return panel("推荐", el("h4", {}, "菜品"), dishes, el("h4", {}, "优惠券"), coupons);
+}
+
+const EVENT = { order: "订单", reservation: "预订", pos_transaction: "POS交易", activity: "活动", member: "会员" };
+
+function timelinePanel(byRef) {
+  const filter = el("select", { id: "event-filter", "aria-label": "事件类型" },
+    el("option", { value: "" }, "全部事件"), Object.entries(EVENT).map(([v, t]) => el("option", { value: v }, t)));
+  const list = el("ol", { id: "timeline", class: "timeline" });
+  const sentinel = el("li", { class: "sentinel muted" }, "加载中…");
+  list.append(sentinel);
+  let cursor;
+  let done = false;
+  let loading = false;
+
+  const shown = (e) => !filter.value || e.event_type === filter.value;
+  const apply = () => [...list.querySelectorAll(".event")].forEach((li) => { li.hidden = !shown({ event_type: li.dataset.type }); });
+
+  async function more() {
+    if (loading || done) return;
+    loading = true;
+    try {
+      const page = await api("timeline", { ...byRef, limit: PAGE, cursor });
+      for (const e of page.timeline) {
+        const li = el("li", { class: "event", "data-type": e.event_type },
+          el("time", { datetime: e.event_time }, when(e.event_time)),
+          el("span", { class: "chip" }, EVENT[e.event_type] ?? e.event_type),
+          el("span", { class: "title" }, e.title), el("span", { class: "muted" }, e.description));
+        li.hidden = !shown(e);
+        sentinel.before(li);
+      }
+      cursor = page.next_cursor;
+      done = !cursor;
+      sentinel.textContent = done ? `共 ${list.querySelectorAll(".event").length} 条` : "加载中…";
+    } catch (err) {
+      done = true;
+      sentinel.textContent = explain(err)[0];
+    } finally {
+      loading = false;
+    }
+    // Still in view (a short page, or a filter hiding most of it): keep going.
+    const r = sentinel.getBoundingClientRect();
+    if (!done && r.top < window.innerHeight + 200) more();
+  }
+  // The first page at once; the next ones as the end of the list scrolls into view.
+  more();
+  new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) more(); }, { rootMargin: "200px" }).observe(sentinel);
+  filter.addEventListener("change", () => { apply(); more(); });
+  return el("section", { class: "panel timeline-panel" }, el("div", { class: "panel-head" }, el("h3", {}, "时间线"), filter), list);
+}
+
+// ---------- routing ----------
+
+async function route() {
+  if (!token()) return showSignIn();
+  header();
+  const hash = decodeURIComponent(location.hash.slice(1));
+  const ref = hash.match(/^\/c\/(.+)$/);
+  const id = hash.match(/^\/id\/(phone|email|member_id)\/(.+)$/);
+  if (ref) return showCustomer({ customer_identifier: ref[1], identifier_type: "customer_ref" });
+  if (id) return showCustomer({ customer_identifier: id[2], identifier_type: id[1] });
+  const s = searchScreen();
+  app().replaceChildren(s.node);
+  s.focus();
+}
+
+window.addEventListener("hashchange", route);
+scopeInput().addEventListener("change", route);
+route();

@@ -1,0 +1,128 @@
+// The console in a real browser: Debian's chromium, headless, driven over the DevTools
+// protocol by playwright-core, against the dev stack scripts/test-console starts (the emulator,
+// the stream pollers, the API with the console, demo data with 张三). Run by
+// scripts/test-console; C360_CONSOLE_URL is the console's address.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.C360_CONSOLE_URL ?? "http://127.0.0.1:8000/console/";
+const SHOTS = process.env.C360_SCREENSHOTS; // a folder, or unset for no screenshots
+
+let browser;
+let page;
+const requests = [];
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    // Without the background-networking flags chromium keeps trying Google's hosts, which
+    // this machine's closed network refuses.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  page.on("request", (r) => requests.push(r.url()));
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function signInAs(label) {
+  await page.goto(BASE);
+  await page.evaluate(() => { sessionStorage.clear(); localStorage.clear(); });
+  await page.goto(BASE);
+  await page.getByRole("button", { name: label }).click();
+  await page.locator("#search").waitFor();
+}
+
+async function find(text) {
+  await page.locator("#search").fill(text);
+  await page.locator(".hit").first().waitFor();
+  return page.locator(".hit").allInnerTexts();
+}
+
+test("staff find 张三 by pinyin initials, by 尾号 and by her phone in any spelling, and see her masked card", async () => {
+  await signInAs("门店员工 · store_sh_001");
+  const byInitials = await find("zs");
+  assert.ok(byInitials.some((t) => t.includes("张*") && t.includes("138****8000")), byInitials.join("\n"));
+  const byLast4 = await find("8000");
+  assert.ok(byLast4.some((t) => t.includes("138****8000")), byLast4.join("\n"));
+
+  // Arrow keys and Enter open the selected hit.
+  await find("zs");
+  await page.locator("#search").press("ArrowDown");
+  await page.locator("#search").press("ArrowUp");
+  await page.locator("#search").press("Enter");
+  await page.locator(".customer-name").waitFor();
+  assert.match(page.url(), /#\/c\//, "the card's URL carries the customer_ref, not the phone");
+  assert.ok(!page.url().includes("13800138000"));
+
+  // A whole phone number opens directly.
+  await page.goto(BASE);
+  await page.locator("#search").fill("+86 138 0013 8000");
+  await page.locator("#search").press("Enter");
+  await page.locator(".customer-name").waitFor();
+  assert.equal(await page.locator(".customer-phone").innerText(), "138****8000");
+  assert.equal(await page.locator(".customer-name").innerText(), "张*");
+  assert.equal(await page.locator("[data-field=tier]").innerText(), "高价值");
+  const tags = await page.locator(".tags .tag").allInnerTexts();
+  assert.ok(tags.includes("会员等级:金卡"), tags.join(","));
+  assert.ok(!(await page.content()).includes("13800138000"), "the clear phone never reaches staff");
+
+  // The timeline scrolls past its first page (20 events).
+  await page.locator("#timeline .event").first().waitFor();
+  for (let i = 0; i < 10 && (await page.locator("#timeline .event").count()) <= 20; i++) {
+    await page.locator("#timeline .sentinel").scrollIntoViewIfNeeded();
+    await page.waitForTimeout(300);
+  }
+  assert.ok((await page.locator("#timeline .event").count()) > 20, "a second page was loaded");
+  // Filtered to reservations: only reservations are shown.
+  await page.locator("#event-filter").selectOption("reservation");
+  const visible = await page.locator("#timeline .event:visible").evaluateAll((els) => els.map((e) => e.dataset.type));
+  assert.ok(visible.length > 0 && visible.every((t) => t === "reservation"), visible.join(","));
+
+  // A recommendation opens to its reason.
+  await page.locator(".recommend.dishes .dish").first().waitFor();
+  const coupon = page.locator(".recommend.coupons .coupon summary").first();
+  await coupon.waitFor();
+  await coupon.click();
+  assert.ok((await page.locator(".recommend.coupons .coupon details[open] p").first().innerText()).length > 0);
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/console-guest-card.png`, fullPage: true });
+});
+
+test("a super_admin sees the clear phone; another store's admin gets the not-found screen", async () => {
+  await signInAs("总部管理员");
+  await page.goto(`${BASE}#/id/phone/13800138000`);
+  await page.locator(".customer-name").waitFor();
+  assert.equal(await page.locator(".customer-phone").innerText(), "13800138000");
+  assert.equal(await page.locator(".customer-name").innerText(), "张三");
+
+  await signInAs("门店管理员 · store_bj_001");
+  await page.goto(`${BASE}#/id/phone/13800138000`);
+  await page.locator(".error").waitFor();
+  assert.equal(await page.locator(".error").getAttribute("data-status"), "404");
+  assert.equal(await page.locator(".error h2").innerText(), "未找到该客户");
+  assert.ok(!(await page.locator(".error").innerText()).includes("{"), "no raw JSON");
+});
+
+test("a guest card's first meaningful paint with a warm cache, and no request leaves the origin", async () => {
+  await signInAs("门店员工 · store_sh_001");
+  const url = `${BASE}#/id/phone/13800138000`;
+  await page.goto(url);
+  await page.locator(".customer-name").waitFor();
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    await page.goto("about:blank");
+    await page.goto(url);
+    await page.locator(".customer-name").waitFor();
+    times.push(await page.evaluate(() => performance.getEntriesByName("c360-card-painted")[0]?.startTime));
+  }
+  assert.ok(times.every((t) => typeof t === "number"), JSON.stringify(times));
+  times.sort((a, b) => a - b);
+  console.log(`guest card first meaningful paint, warm cache, 5 loads: median ${times[2].toFixed(0)} ms, max ${times[4].toFixed(0)} ms`);
+  const origin = new URL(BASE).origin;
+  const outside = requests.filter((u) => !u.startsWith(origin) && !u.startsWith("about:") && !u.startsWith("data:"));
+  assert.deepEqual(outside, [], "every request stays on the service's origin");
+});
