@@ -180,6 +180,9 @@ function header() {
   signOutButton.onclick = () => { signOut(); location.hash = ""; showSignIn(); };
   const scope = document.querySelector(".scope");
   scope.hidden = c.role !== "super_admin";
+  const nav = document.getElementById("nav");
+  nav.replaceChildren(el("a", { href: "#/" }, "查找客户"),
+    c.role === "staff" ? null : el("a", { href: "#/segments", id: "nav-segments" }, "客户分群"));
 }
 
 function searchScreen() {
@@ -433,6 +436,103 @@ function timelinePanel(byRef) {
   return el("section", { class: "panel timeline-panel" }, el("div", { class: "panel-head" }, el("h3", {}, "时间线"), filter), list);
 }
 
+// ---------- segments (admins) ----------
+
+async function showSegments() {
+  const root = el("section", { class: "segments" }, el("h2", {}, "客户分群"), el("p", { class: "muted" }, "加载中…"));
+  app().replaceChildren(root);
+  let list;
+  try {
+    list = await api("segments");
+  } catch (err) {
+    if (err.status === 401) return showSignIn("登录已失效，请重新登录。");
+    root.replaceChildren(errorScreen(err));
+    return;
+  }
+  // The seed's two example segments first: one click from the marketer's usual lists.
+  const seed = (s) => s.segment_id.startsWith("seg_demo_");
+  const ordered = [...list.segments].sort((a, b) => seed(b) - seed(a));
+  const rows = ordered.map((seg) => {
+    const count = el("td", { class: "count" }, "…");
+    api(`segments/${seg.segment_id}/count`, { store_id: store() })
+      .then((c) => { count.textContent = c.count.toLocaleString("zh-CN"); },
+        (err) => { count.textContent = explain(err)[0]; });
+    return el("tr", { class: "segment", "data-id": seg.segment_id },
+      el("td", {}, el("a", { href: `#/segments/${seg.segment_id}` }, seg.name), seed(seg) ? el("span", { class: "chip" }, "示例") : null),
+      el("td", { class: "muted" }, seg.description ?? ""), count);
+  });
+  root.replaceChildren(el("h2", {}, "客户分群"),
+    rows.length
+      ? el("table", { class: "list" }, el("thead", {}, el("tr", {}, el("th", {}, "名称"), el("th", {}, "说明"), el("th", {}, "人数"))), el("tbody", {}, rows))
+      : el("p", { class: "muted" }, "还没有保存的分群。"));
+}
+
+async function showSegment(id) {
+  const root = el("section", { class: "segment-detail" }, el("p", { class: "muted" }, "加载中…"));
+  app().replaceChildren(el("a", { href: "#/segments", class: "back" }, "← 客户分群"), root);
+  let seg;
+  try {
+    seg = await api(`segments/${id}`);
+  } catch (err) {
+    if (err.status === 401) return showSignIn("登录已失效，请重新登录。");
+    root.replaceChildren(errorScreen(err));
+    return;
+  }
+  const body = el("tbody", {});
+  const count = el("span", { class: "count" }, "…");
+  const more = el("button", { type: "button", id: "more-members", hidden: true }, "加载更多");
+  const exportButton = el("button", { type: "button", id: "export" }, "导出 CSV");
+  let cursor;
+
+  async function page() {
+    more.disabled = true;
+    try {
+      const p = await api(`segments/${id}/members`, { store_id: store(), limit: 50, cursor });
+      count.textContent = `${p.count.toLocaleString("zh-CN")} 人`;
+      for (const m of p.members) {
+        body.append(el("tr", { class: "member", onclick: () => { location.hash = `#/c/${encodeURIComponent(m.customer_ref)}`; } },
+          el("td", {}, m.name ?? "(未留名)"), el("td", {}, m.phone ?? m.customer_identifier), el("td", {}, m.member_level ?? ""),
+          el("td", {}, m.customer_tier), el("td", {}, m.rfm_score), el("td", {}, m.total_orders), el("td", {}, yuan(m.total_spent)),
+          el("td", {}, day(m.last_activity_at))));
+      }
+      cursor = p.next_cursor;
+      more.hidden = !cursor;
+    } catch (err) {
+      body.append(el("tr", {}, el("td", { colspan: 8 }, explain(err).join("：")))); 
+    } finally {
+      more.disabled = false;
+    }
+  }
+  more.addEventListener("click", page);
+  exportButton.addEventListener("click", async () => {
+    // A link cannot carry the bearer token: fetch the CSV, then hand it over as a file.
+    exportButton.disabled = true;
+    try {
+      const q = new URLSearchParams(store() ? { store_id: store() } : {});
+      const resp = await fetch(`${API}/segments/${id}/export?${q}`, { headers: { Authorization: `Bearer ${token()}` } });
+      if (!resp.ok) throw new ApiError(resp.status, "", "");
+      const url = URL.createObjectURL(await resp.blob());
+      const a = el("a", { href: url, download: `${id}.csv` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (err) {
+      exportButton.after(el("span", { class: "notice" }, ` ${explain(err)[0]}`));
+    } finally {
+      exportButton.disabled = false;
+    }
+  });
+  root.replaceChildren(
+    el("div", { class: "identity-row" }, el("h2", {}, seg.name), count, exportButton),
+    seg.description ? el("p", { class: "muted" }, seg.description) : null,
+    el("details", {}, el("summary", {}, "筛选条件"), el("pre", {}, JSON.stringify(seg.filter, null, 2))),
+    el("table", { class: "list members" },
+      el("thead", {}, el("tr", {}, ["姓名", "手机", "会员等级", "价值层级", "RFM", "订单", "消费", "最近活动"].map((h) => el("th", {}, h)))), body),
+    more);
+  await page();
+}
+
 // ---------- routing ----------
 
 async function route() {
@@ -441,6 +541,9 @@ async function route() {
   const hash = decodeURIComponent(location.hash.slice(1));
   const ref = hash.match(/^\/c\/(.+)$/);
   const id = hash.match(/^\/id\/(phone|email|member_id)\/(.+)$/);
+  const segment = hash.match(/^\/segments\/(seg_[0-9a-z_-]+)$/);
+  if (hash === "/segments") return showSegments();
+  if (segment) return showSegment(segment[1]);
   if (ref) return showCustomer({ customer_identifier: ref[1], identifier_type: "customer_ref" });
   if (id) return showCustomer({ customer_identifier: id[2], identifier_type: id[1] });
   const s = searchScreen();

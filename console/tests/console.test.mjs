@@ -107,6 +107,36 @@ test("a super_admin sees the clear phone; another store's admin gets the not-fou
   assert.ok(!(await page.locator(".error").innerText()).includes("{"), "no raw JSON");
 });
 
+test("a store admin finds the seed's two segments one click away, pages their members and exports them", async () => {
+  await signInAs("门店管理员 · store_sh_001");
+  await page.locator("#nav-segments").click();
+  const rows = page.locator("tr.segment");
+  await rows.first().waitFor();
+  const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+  assert.deepEqual(ids.slice(0, 2).sort(), ["seg_demo_churn_risk", "seg_demo_high_value_active"]);
+  // Every count arrives as a number.
+  await page.waitForFunction(() => [...document.querySelectorAll("tr.segment .count")].every((td) => /^[\d,]+$/.test(td.textContent)));
+
+  await page.locator('tr.segment[data-id="seg_demo_high_value_active"] a').click();
+  await page.locator("tr.member").first().waitFor();
+  const members = await page.locator("tr.member").allInnerTexts();
+  // Admins see clear values (docs/spec/api.md, Masking).
+  assert.ok(members.some((m) => m.includes("张三") && m.includes("13800138000")), members.join("\n"));
+  assert.match(await page.locator(".segment-detail .count").innerText(), /^\d+ 人$/);
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/console-segments.png`, fullPage: true });
+
+  const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#export").click()]);
+  const csv = await (await download.createReadStream()).toArray();
+  const text = Buffer.concat(csv).toString("utf8");
+  assert.ok(text.startsWith("customer_identifier,identifier_type,name,phone"), text.slice(0, 80));
+  assert.ok(text.includes("13800138000,phone,张三"), "exported as the admin sees the members");
+
+  // A member opens as a guest card.
+  await page.locator("tr.member", { hasText: "13800138000" }).first().click();
+  await page.locator(".customer-name").waitFor();
+  assert.equal(await page.locator(".customer-name").innerText(), "张三");
+});
+
 test("a guest card's first meaningful paint with a warm cache, and no request leaves the origin", async () => {
   await signInAs("门店员工 · store_sh_001");
   const url = `${BASE}#/id/phone/13800138000`;
