@@ -5,6 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
 
 const BASE = process.env.C360_CONSOLE_URL ?? "http://127.0.0.1:8000/console/";
 const SHOTS = process.env.C360_SCREENSHOTS; // a folder, or unset for no screenshots
@@ -153,6 +154,15 @@ test("a guest card's first meaningful paint with a warm cache, and no request le
   times.sort((a, b) => a - b);
   console.log(`guest card first meaningful paint, warm cache, 5 loads: median ${times[2].toFixed(0)} ms, max ${times[4].toFixed(0)} ms`);
   const origin = new URL(BASE).origin;
-  const outside = requests.filter((u) => !u.startsWith(origin) && !u.startsWith("about:") && !u.startsWith("data:"));
+  const outside = requests.filter((u) => !u.startsWith(origin) && !u.startsWith("about:") && !u.startsWith("data:") && !u.startsWith("blob:"));
   assert.deepEqual(outside, [], "every request stays on the service's origin");
+  // Every API request of every test is an operation of infra/openapi.yaml: nothing a
+  // third-party client could not send.
+  const spec = readFileSync(new URL("../../infra/openapi.yaml", import.meta.url), "utf8");
+  const paths = [...spec.matchAll(/^  (\/api\/v1\/customer360\/[^:]*):$/gm)]
+    .map((m) => new RegExp(`^${m[1].replace(/\{[a-z_]+\}/g, "[^/]+")}$`));
+  const api = requests.map((u) => new URL(u)).filter((u) => u.pathname.startsWith("/api/"));
+  assert.ok(api.length > 10, `${api.length} API requests seen`);
+  const undocumented = api.filter((u) => !paths.some((p) => p.test(u.pathname))).map((u) => u.pathname);
+  assert.deepEqual(undocumented, [], "API paths the OpenAPI document does not have");
 });
