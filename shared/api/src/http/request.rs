@@ -34,11 +34,22 @@ pub(super) fn cache_slot(
     zone: &Zone,
 ) -> Option<Slot> {
     let role = role.as_str();
+    // `monthly_spend` ends with the local month: an answer cached before a month's first
+    // midnight must not be served after it.
+    let local = zone.format(now);
+    let month = local.get(..7).unwrap_or(&local);
     match intent {
-        Intent::Profile(id, scope) => {
-            Some(Slot::customer("profile", id, scope, role, masking, &[]))
+        Intent::Profile(id, scope) => Some(Slot::customer(
+            "profile",
+            id,
+            scope,
+            role,
+            masking,
+            &[month],
+        )),
+        Intent::Value(id, scope) => {
+            Some(Slot::customer("value", id, scope, role, masking, &[month]))
         }
-        Intent::Value(id, scope) => Some(Slot::customer("value", id, scope, role, masking, &[])),
         Intent::Timeline {
             id,
             scope,

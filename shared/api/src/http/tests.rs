@@ -389,6 +389,25 @@ fn paths_map_to_endpoints() {
 }
 
 #[test]
+fn a_profile_is_cached_per_local_month() {
+    use c360_domain::access::{Masking, Role};
+    use c360_domain::ids::Phone;
+    use c360_domain::projection::Scope;
+    use c360_domain::time::Zone;
+    use c360_domain::Identifier;
+    let zone = Zone::default();
+    let slot = |t: &str| {
+        let id = Identifier::Phone(Phone::parse("13800138000").expect("a phone"));
+        let intent = Intent::Profile(id, Scope::AllStores);
+        let at = zone.parse_time(t).expect("a local time");
+        request::cache_slot(&intent, Role::Staff, Masking::default(), at, &zone)
+    };
+    // monthly_spend's last month changes at local midnight on the 1st.
+    assert_eq!(slot("2026-11-02T10:00:00"), slot("2026-11-30T23:50:00"));
+    assert_ne!(slot("2026-11-30T23:50:00"), slot("2026-12-01T00:10:00"));
+}
+
+#[test]
 fn a_dish_recommendation_is_cached_per_daypart_and_a_coupon_per_day() {
     use crate::recommend::RecommendationKind;
     use c360_domain::access::{Masking, Role};

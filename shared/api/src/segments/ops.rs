@@ -524,8 +524,19 @@ pub(crate) const CSV_COLUMNS: [&str; 11] = [
     "last_activity_at",
 ];
 
+/// A text cell as a spreadsheet will not run it: one starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return (a guest who calls themselves `=HYPERLINK(...)`) gets a leading `'`,
+/// OWASP's advice against CSV injection. Identifiers never start so (phones are digits).
+fn spreadsheet_safe(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
 /// Hits (already masked) as CSV text with a header row (the `csv` crate quotes as needed).
-fn to_csv(hits: &Value) -> Result<String, ApiError> {
+pub(super) fn to_csv(hits: &Value) -> Result<String, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| {
         tracing::error!(error = %e, "csv export failed");
@@ -535,7 +546,7 @@ fn to_csv(hits: &Value) -> Result<String, ApiError> {
     for hit in hits.as_array().into_iter().flatten() {
         let cells = CSV_COLUMNS.iter().map(|c| match hit.get(*c) {
             None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) => spreadsheet_safe(s),
             Some(v) => v.to_string(),
         });
         w.write_record(cells).map_err(fail)?;

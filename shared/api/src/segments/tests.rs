@@ -1,4 +1,4 @@
-use super::ops::CSV_COLUMNS;
+use super::ops::{to_csv, CSV_COLUMNS};
 use super::*;
 
 #[test]
@@ -124,4 +124,28 @@ fn a_long_bad_value_is_echoed_cut_at_32_characters() {
         assert!(message.contains(&echoed), "{message}");
         assert!(!message.contains('z'), "{message}");
     }
+}
+
+/// CSV injection: a name a guest chose (`=HYPERLINK(...)`, `@SUM(...)`) reaches the marketer's
+/// spreadsheet as text, not as a formula; ordinary names and identifiers are unchanged.
+#[test]
+fn an_export_cell_a_spreadsheet_would_run_is_written_as_text() {
+    let hits = serde_json::json!([
+        {"customer_identifier": "13800138000", "identifier_type": "phone", "name": "=HYPERLINK(\"http://x\")", "member_level": "@SUM(A1)"},
+        {"customer_identifier": "13800138001", "identifier_type": "phone", "name": "张三", "member_level": "-金卡"}
+    ]);
+    let csv = to_csv(&hits).expect("csv");
+    let mut lines = csv.lines().skip(1);
+    let first = lines.next().expect("a row");
+    assert!(first.starts_with("13800138000,phone,"), "{first}");
+    assert!(
+        first.contains("\"'=HYPERLINK(\"\"http://x\"\")\""),
+        "{first}"
+    );
+    assert!(first.contains(",'@SUM(A1),"), "{first}");
+    let second = lines.next().expect("a row");
+    assert!(
+        second.starts_with("13800138001,phone,张三,,,'-金卡,"),
+        "{second}"
+    );
 }

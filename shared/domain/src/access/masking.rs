@@ -148,9 +148,10 @@ fn mask_value(v: &mut Value, masking: Masking, names: &[String]) {
                 .and_then(Value::as_str)
                 .map(str::to_string);
             for (k, child) in obj.iter_mut() {
-                // A sealed handle (`customer_ref`): ciphertext that shows nothing, and that a
-                // name or number pattern replaced inside would break.
-                if k == "customer_ref" {
+                // Opaque handles: a sealed `customer_ref`, a page's `next_cursor` (base64 of
+                // a key, or ciphertext). They show nothing, and a name or number pattern
+                // replaced inside one would break it (an ASCII name `M` inside `MDAw`).
+                if k == "customer_ref" || k == "next_cursor" {
                     continue;
                 }
                 if k == "member_info" {
