@@ -171,6 +171,12 @@ async function showSignIn(message) {
   }
 }
 
+/** A 401: the stored token is no good, so it goes, and the person signs in again. */
+function expired() {
+  signOut();
+  return showSignIn("登录已失效，请重新登录。");
+}
+
 function header() {
   const c = claims(token());
   document.getElementById("who").textContent =
@@ -181,8 +187,8 @@ function header() {
   const scope = document.querySelector(".scope");
   scope.hidden = c.role !== "super_admin";
   const nav = document.getElementById("nav");
-  nav.replaceChildren(el("a", { href: "#/" }, "查找客户"),
-    c.role === "staff" ? null : el("a", { href: "#/segments", id: "nav-segments" }, "客户分群"));
+  nav.replaceChildren(link("#/", "查找客户"),
+    c.role === "staff" ? null : link("#/segments", "客户分群", { id: "nav-segments" }));
 }
 
 function searchScreen() {
@@ -193,6 +199,7 @@ function searchScreen() {
   let selected = -1;
   let asked = 0;
   let hits = [];
+  let hitsFor = null; // the text the shown hits answer
 
   const mark = () => [...results.children].forEach((li, i) => li.setAttribute("aria-selected", i === selected));
   const open = (hit) => { location.hash = `#/c/${encodeURIComponent(hit.customer_ref)}`; };
@@ -200,12 +207,14 @@ function searchScreen() {
   async function run() {
     const text = box.value.trim();
     const mine = ++asked;
-    if (!text) { results.replaceChildren(); status.textContent = ""; hits = []; return; }
+    if (!text) { results.replaceChildren(); status.textContent = ""; hits = []; hitsFor = null; return; }
     try {
       const data = await api("search", { query: text, store_id: store(), limit: 20 });
       if (mine !== asked) return; // a newer keystroke's answer wins
+      if (hitsFor !== text) selected = data.results.length ? 0 : -1;
+      selected = Math.min(selected, data.results.length - 1);
       hits = data.results;
-      selected = hits.length ? 0 : -1;
+      hitsFor = text;
       status.textContent = hits.length ? `${hits.length} 位客户` : "没有匹配的客户";
       results.replaceChildren(...hits.map((h, i) => el("li", { role: "option", class: "hit", "data-ref": h.customer_ref,
         onclick: () => open(h), onmousemove: () => { selected = i; mark(); } },
@@ -218,30 +227,36 @@ function searchScreen() {
     } catch (err) {
       if (mine !== asked) return;
       hits = [];
+      hitsFor = null;
       results.replaceChildren();
-      if (err.status === 401) return showSignIn("登录已失效，请重新登录。");
+      if (err.status === 401) return expired();
       status.textContent = explain(err).join("：");
     }
   }
 
-  let timer;
-  box.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(run, 150); });
+  let timer = null;
+  box.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => { timer = null; run(); }, 150); });
   box.addEventListener("keydown", async (e) => {
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
       if (!hits.length) return;
       selected = (selected + (e.key === "ArrowDown" ? 1 : hits.length - 1)) % hits.length;
       mark();
-    } else if (e.key === "Enter") {
+    } else if (e.key === "Enter" && !e.isComposing) {
+      // (Enter while an input method is composing picks the characters, not a customer.)
       e.preventDefault();
+      const pending = timer !== null;
       clearTimeout(timer);
+      timer = null;
       const direct = wholeIdentifier(box.value);
       if (direct) {
         // Opened in place: the number goes to the API, never into the URL or the history.
         showCustomer({ customer_identifier: direct.value, identifier_type: direct.type }, true);
         return;
       }
-      await run();
+      // Only search again when the shown hits are not this text's: the one selected with
+      // the arrow keys or the mouse is the one opened.
+      if (pending || hitsFor !== box.value.trim()) await run();
       if (hits[selected]) open(hits[selected]);
     }
   });
@@ -270,10 +285,12 @@ async function showCustomer(idParams, push = false) {
   try {
     profile = await api("profile", scoped);
   } catch (err) {
-    if (err.status === 401) return showSignIn("登录已失效，请重新登录。");
+    if (!root.isConnected) return; // the person moved on meanwhile
+    if (err.status === 401) return expired();
     root.replaceWith(errorScreen(err));
     return;
   }
+  if (!root.isConnected) return;
   // From here on the customer is asked about by their ref alone.
   const byRef = { customer_identifier: profile.customer_ref, identifier_type: "customer_ref", store_id: store() };
   if (idParams.identifier_type !== "customer_ref") {
@@ -291,8 +308,16 @@ async function showCustomer(idParams, push = false) {
   performance.mark("c360-card-painted");
 }
 
+/** A link to `hash` that also works when the address is already there (after a direct open
+ * that failed, the address is still `#/`: a plain link would change nothing). */
+function link(hash, text, attrs = {}) {
+  return el("a", { ...attrs, href: hash, onclick: (e) => {
+    if (location.hash === hash || (hash === "#/" && location.hash === "")) { e.preventDefault(); route(); }
+  } }, text);
+}
+
 function backLink() {
-  return el("a", { href: "#/", class: "back" }, "← 查找客户");
+  return link("#/", "← 查找客户", { class: "back" });
 }
 
 function identity(p) {
@@ -403,7 +428,10 @@ function timelinePanel(byRef) {
   const shown = (e) => !filter.value || e.event_type === filter.value;
   const apply = () => [...list.querySelectorAll(".event")].forEach((li) => { li.hidden = !shown({ event_type: li.dataset.type }); });
 
+  let observer;
   async function more() {
+    // The card was left: stop (each page would be another audited look at this customer).
+    if (!sentinel.isConnected) { observer?.disconnect(); return; }
     if (loading || done) return;
     loading = true;
     try {
@@ -427,11 +455,13 @@ function timelinePanel(byRef) {
     }
     // Still in view (a short page, or a filter hiding most of it): keep going.
     const r = sentinel.getBoundingClientRect();
-    if (!done && r.top < window.innerHeight + 200) more();
+    if (!done && sentinel.isConnected && r.top < window.innerHeight + 200) more();
   }
   // The first page at once; the next ones as the end of the list scrolls into view.
-  more();
-  new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) more(); }, { rootMargin: "200px" }).observe(sentinel);
+  observer = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) more(); }, { rootMargin: "200px" });
+  observer.observe(sentinel);
+  // The first page once the panel is in the page (it is built before it is attached).
+  requestAnimationFrame(() => more());
   filter.addEventListener("change", () => { apply(); more(); });
   return el("section", { class: "panel timeline-panel" }, el("div", { class: "panel-head" }, el("h3", {}, "时间线"), filter), list);
 }
@@ -445,7 +475,7 @@ async function showSegments() {
   try {
     list = await api("segments");
   } catch (err) {
-    if (err.status === 401) return showSignIn("登录已失效，请重新登录。");
+    if (err.status === 401) return expired();
     root.replaceChildren(errorScreen(err));
     return;
   }
@@ -474,8 +504,10 @@ async function showSegment(id) {
   try {
     seg = await api(`segments/${id}`);
   } catch (err) {
-    if (err.status === 401) return showSignIn("登录已失效，请重新登录。");
-    root.replaceChildren(errorScreen(err));
+    if (err.status === 401) return expired();
+    const screen = errorScreen(err);
+    if (err.status === 404) screen.querySelector("h2").textContent = "未找到该分群";
+    root.replaceChildren(screen);
     return;
   }
   const body = el("tbody", {});
@@ -511,7 +543,8 @@ async function showSegment(id) {
       const q = new URLSearchParams(store() ? { store_id: store() } : {});
       const resp = await fetch(`${API}/segments/${id}/export?${q}`, { headers: { Authorization: `Bearer ${token()}` } });
       if (!resp.ok) throw new ApiError(resp.status, "", "");
-      const url = URL.createObjectURL(await resp.blob());
+      // A byte order mark: Excel on a Chinese Windows reads UTF-8 without one as GBK.
+      const url = URL.createObjectURL(new Blob(["\ufeff", await resp.blob()], { type: "text/csv;charset=utf-8" }));
       const a = el("a", { href: url, download: `${id}.csv` });
       document.body.append(a);
       a.click();
@@ -538,14 +571,17 @@ async function showSegment(id) {
 async function route() {
   if (!token()) return showSignIn();
   header();
-  const hash = decodeURIComponent(location.hash.slice(1));
+  let hash = "";
+  try {
+    hash = decodeURIComponent(location.hash.slice(1));
+  } catch {
+    /* not percent-encoding: the search screen */
+  }
   const ref = hash.match(/^\/c\/(.+)$/);
-  const id = hash.match(/^\/id\/(phone|email|member_id)\/(.+)$/);
   const segment = hash.match(/^\/segments\/(seg_[0-9a-z_-]+)$/);
   if (hash === "/segments") return showSegments();
   if (segment) return showSegment(segment[1]);
   if (ref) return showCustomer({ customer_identifier: ref[1], identifier_type: "customer_ref" });
-  if (id) return showCustomer({ customer_identifier: id[2], identifier_type: id[1] });
   const s = searchScreen();
   app().replaceChildren(s.node);
   s.focus();

@@ -38,6 +38,13 @@ async function signInAs(label) {
   await page.locator("#search").waitFor();
 }
 
+/** Types a whole phone number and Enter: the card opens without a search. */
+async function openByPhone(phone) {
+  await page.goto(BASE);
+  await page.locator("#search").fill(phone);
+  await page.locator("#search").press("Enter");
+}
+
 async function find(text) {
   await page.locator("#search").fill(text);
   await page.locator(".hit").first().waitFor();
@@ -91,21 +98,33 @@ test("staff find 张三 by pinyin initials, by 尾号 and by her phone in any sp
   await coupon.click();
   assert.ok((await page.locator(".recommend.coupons .coupon details[open] p").first().innerText()).length > 0);
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/console-guest-card.png`, fullPage: true });
+
+  // Leaving the card stops its timeline: no more pages (each one an audited look at her).
+  await page.locator(".back").click();
+  await page.locator("#search").waitFor();
+  const timelineRequests = () => requests.filter((u) => u.includes("/api/v1/customer360/timeline")).length;
+  const left = timelineRequests();
+  await page.waitForTimeout(1500);
+  assert.equal(timelineRequests(), left);
 });
 
 test("a super_admin sees the clear phone; another store's admin gets the not-found screen", async () => {
   await signInAs("总部管理员");
-  await page.goto(`${BASE}#/id/phone/13800138000`);
+  await openByPhone("13800138000");
   await page.locator(".customer-name").waitFor();
   assert.equal(await page.locator(".customer-phone").innerText(), "13800138000");
   assert.equal(await page.locator(".customer-name").innerText(), "张三");
 
   await signInAs("门店管理员 · store_bj_001");
-  await page.goto(`${BASE}#/id/phone/13800138000`);
+  await openByPhone("13800138000");
   await page.locator(".error").waitFor();
   assert.equal(await page.locator(".error").getAttribute("data-status"), "404");
   assert.equal(await page.locator(".error h2").innerText(), "未找到该客户");
   assert.ok(!(await page.locator(".error").innerText()).includes("{"), "no raw JSON");
+  assert.ok(!page.url().includes("13800138000"), "the number typed never reaches the URL");
+  // The way back works although the address never changed.
+  await page.locator(".back").click();
+  await page.locator("#search").waitFor();
 });
 
 test("a store admin finds the seed's two segments one click away, pages their members and exports them", async () => {
@@ -128,7 +147,9 @@ test("a store admin finds the seed's two segments one click away, pages their me
 
   const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#export").click()]);
   const csv = await (await download.createReadStream()).toArray();
-  const text = Buffer.concat(csv).toString("utf8");
+  const raw = Buffer.concat(csv).toString("utf8");
+  assert.ok(raw.startsWith("\ufeff"), "a byte order mark, for Excel");
+  const text = raw.slice(1);
   assert.ok(text.startsWith("customer_identifier,identifier_type,name,phone"), text.slice(0, 80));
   assert.ok(text.includes("13800138000,phone,张三"), "exported as the admin sees the members");
 
@@ -140,9 +161,9 @@ test("a store admin finds the seed's two segments one click away, pages their me
 
 test("a guest card's first meaningful paint with a warm cache, and no request leaves the origin", async () => {
   await signInAs("门店员工 · store_sh_001");
-  const url = `${BASE}#/id/phone/13800138000`;
-  await page.goto(url);
+  await openByPhone("13800138000");
   await page.locator(".customer-name").waitFor();
+  const url = page.url(); // the card by its customer_ref
   const times = [];
   for (let i = 0; i < 5; i++) {
     await page.goto("about:blank");
