@@ -4,6 +4,10 @@
 // State lives in the URL hash (#/c/<customer_ref>, a sealed handle that never shows the
 // identifier: ADR 0011) and the bearer token in sessionStorage (gone with the tab), or in
 // localStorage only when the person ticks 记住我.
+//
+// Sign-in: config.json says how. With an OIDC provider (AWS: the JWT authorizer's issuer),
+// authorization code with PKCE through oidc-client-ts; locally, the identities the dev
+// server signed (dev-identities.json), or a pasted token. ADR 0012.
 
 const API = "/api/v1/customer360";
 const TOKEN_KEY = "c360.token";
@@ -33,6 +37,82 @@ function claims(t) {
     return JSON.parse(json);
   } catch {
     return {};
+  }
+}
+
+// ---------- sign-in through the organisation's OIDC provider ----------
+
+/** `{"oidc": null}` or `{"oidc": {"authority", "client_id", "scope", "token"}}`. */
+const config = fetch("config.json")
+  .then((r) => (r.ok ? r.json() : { oidc: null }))
+  .catch(() => ({ oidc: null }));
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = el("script", { src });
+    s.onload = resolve;
+    s.onerror = () => reject(new Error(`${src} did not load`));
+    document.head.append(s);
+  });
+}
+
+let manager = null;
+/** oidc-client-ts's UserManager for the configured provider, or null without one. */
+async function userManager() {
+  const { oidc: conf } = await config;
+  if (!conf) return null;
+  if (!manager) {
+    await loadScript("vendor/oidc-client-ts.js");
+    const { UserManager, WebStorageStateStore, InMemoryWebStorage } = window.oidc;
+    const here = location.origin + location.pathname;
+    manager = new UserManager({
+      authority: conf.authority,
+      client_id: conf.client_id,
+      redirect_uri: here,
+      response_type: "code", // with PKCE (S256), the library's default for code
+      scope: conf.scope || "openid",
+      // The PKCE verifier and state live for one sign-in in this tab; the tokens are not kept
+      // by the library: the bearer goes where signIn() puts it (记住我 or not).
+      stateStore: new WebStorageStateStore({ store: sessionStorage }),
+      userStore: new WebStorageStateStore({ store: new InMemoryWebStorage() }),
+      automaticSilentRenew: false,
+      monitorSession: false,
+      loadUserInfo: false,
+    });
+  }
+  return { manager, conf };
+}
+
+async function startOidcSignIn(remember) {
+  const oidc = await userManager();
+  // Where the person was (a guest card's #/c/... link) comes back with the state.
+  await oidc.manager.signinRedirect({ state: { remember, hash: location.hash } });
+}
+
+/**
+ * The provider's redirect back here (`?code=&state=`, or `?error=&state=`): exchange the code
+ * (with the PKCE verifier) for tokens, keep the bearer, and take the code out of the address.
+ * Returns a message for the sign-in screen when it failed, else null.
+ */
+async function finishOidcSignIn() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has("state") || !(params.has("code") || params.has("error"))) return null;
+  const clean = (hash) => history.replaceState(null, "", location.pathname + (hash || ""));
+  try {
+    const oidc = await userManager();
+    if (!oidc) {
+      clean("");
+      return "此控制台未配置单点登录。";
+    }
+    const user = await oidc.manager.signinRedirectCallback();
+    const bearer = oidc.conf.token === "access_token" ? user.access_token : user.id_token;
+    if (!bearer) throw new Error(`身份提供方没有返回 ${oidc.conf.token}`);
+    signIn(bearer, Boolean(user.state?.remember));
+    clean(user.state?.hash);
+    return null;
+  } catch (e) {
+    clean("");
+    return `登录未完成：${e.message}`;
   }
 }
 
@@ -141,20 +221,37 @@ async function showSignIn(message) {
   document.querySelector(".scope").hidden = true;
   document.getElementById("sign-out").hidden = true;
   document.getElementById("who").textContent = "";
+  const remember = el("input", { type: "checkbox" });
   const form = el("form", { class: "sign-in", onsubmit: (e) => {
     e.preventDefault();
     const t = form.querySelector("textarea").value.trim();
     if (!t) return;
-    signIn(t, form.querySelector("input[type=checkbox]").checked);
+    signIn(t, remember.checked);
     route();
   } },
   el("h2", {}, "登录"),
   message ? el("p", { class: "notice" }, message) : null,
+  el("div", { class: "providers" }),
   el("div", { class: "identities" }),
-  el("label", {}, "访问令牌 (Bearer token)", el("textarea", { rows: 3, spellcheck: "false", autocomplete: "off" })),
-  el("label", { class: "remember" }, el("input", { type: "checkbox" }), " 记住我 (关闭浏览器后仍保持登录)"),
-  el("button", { type: "submit" }, "登录"));
+  el("label", { class: "remember" }, remember, " 记住我 (关闭浏览器后仍保持登录)"),
+  el("details", { class: "paste" }, el("summary", {}, "使用访问令牌"),
+    el("label", {}, "访问令牌 (Bearer token)", el("textarea", { rows: 3, spellcheck: "false", autocomplete: "off" })),
+    el("button", { type: "submit" }, "登录")));
   app().replaceChildren(form);
+  const { oidc } = await config;
+  if (oidc) {
+    const button = el("button", { type: "button", id: "oidc-sign-in", class: "primary" }, "使用企业账号登录");
+    button.onclick = async () => {
+      button.disabled = true;
+      try {
+        await startOidcSignIn(remember.checked);
+      } catch (e) {
+        button.disabled = false;
+        button.after(el("p", { class: "notice" }, `连接不上身份提供方：${e.message}`));
+      }
+    };
+    form.querySelector(".providers").append(button);
+  }
   // Locally, scripts/dev serves the identities it printed; in AWS there is no such file.
   try {
     const resp = await fetch("dev-identities.json");
@@ -164,10 +261,10 @@ async function showSignIn(message) {
     box.append(el("p", {}, "本地开发身份:"));
     for (const id of identities) {
       box.append(el("button", { type: "button", class: "identity", "data-role": id.role, "data-store": id.store_id ?? "",
-        onclick: () => { signIn(id.token, false); route(); } }, id.label));
+        onclick: () => { signIn(id.token, remember.checked); route(); } }, id.label));
     }
   } catch {
-    /* no dev identities: paste a token */
+    /* no dev identities */
   }
 }
 
@@ -589,4 +686,4 @@ async function route() {
 
 window.addEventListener("hashchange", route);
 scopeInput().addEventListener("change", route);
-route();
+finishOidcSignIn().then((failed) => (failed ? showSignIn(failed) : route()));

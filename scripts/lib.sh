@@ -48,6 +48,8 @@ c360_ensure_console() {
     fi
     mkdir -p "$dir/vendor"
     cp "$dir/node_modules/chart.js/dist/chart.umd.min.js" "$dir/vendor/chart.umd.js"
+    # OIDC sign-in (authorization code with PKCE), loaded only when config.json names a provider.
+    cp "$dir/node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js" "$dir/vendor/oidc-client-ts.js"
 }
 
 # cargo-lambda (and zig, its default linker) from PyPI into the venv.

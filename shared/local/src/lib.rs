@@ -75,12 +75,18 @@ pub fn local_access(sdk: &aws_config::SdkConfig) -> anyhow::Result<Access> {
 
 /// The identities the console offers locally (`/console/dev-identities.json`): the three of
 /// [`dev_tokens`] and a store admin of `other_store`, who must not see `store`'s guests.
-/// `{"identities": [{"label", "role", "store_id", "token"}]}`.
-pub fn console_identities(store: &str, other_store: &str) -> anyhow::Result<serde_json::Value> {
-    let secret = std::env::var("C360_JWT_SECRET")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEV_JWT_SECRET.to_string());
+/// `{"identities": [{"label", "role", "store_id", "token"}]}`. `None` when this server does
+/// not verify the local secret's tokens (`C360_AUTH` set to something other than `hs256`):
+/// the console would offer identities the API refuses.
+pub fn console_identities(
+    store: &str,
+    other_store: &str,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    let auth = std::env::var("C360_AUTH").unwrap_or_default();
+    if !(auth.trim().is_empty() || auth.trim() == "hs256") {
+        return Ok(None);
+    }
+    let secret = dev_secret();
     let exp = chrono::Utc::now().timestamp() + 30 * 86_400;
     let list = [
         ("门店员工", "staff-1", Role::Staff, Some(store)),
@@ -105,16 +111,60 @@ pub fn console_identities(store: &str, other_store: &str) -> anyhow::Result<serd
         }))
     })
     .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(serde_json::json!({ "identities": list }))
+    Ok(Some(serde_json::json!({ "identities": list })))
+}
+
+/// How the console signs in (`/console/config.json`, the same document `scripts/console-site`
+/// writes for AWS): `{"oidc": null}` (dev identities or a pasted token), or, with
+/// `C360_CONSOLE_OIDC_AUTHORITY` (the issuer, whose `/.well-known/openid-configuration` the
+/// console reads) and `C360_CONSOLE_OIDC_CLIENT_ID` (a public client: authorization code with
+/// PKCE, no secret), `{"oidc": {"authority", "client_id", "scope", "token"}}`. `scope` is
+/// `C360_CONSOLE_OIDC_SCOPE` (default `openid`); `token` (`C360_CONSOLE_OIDC_TOKEN`,
+/// `id_token` by default, or `access_token`) is the token the console sends as its bearer:
+/// the one carrying the `role` and `store_id` claims and the audience the API accepts.
+///
+/// Errors: one of the two variables without the other, or another `token`.
+pub fn console_config() -> anyhow::Result<serde_json::Value> {
+    console_config_from(|name| std::env::var(name).ok())
+}
+
+fn console_config_from(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<serde_json::Value> {
+    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    match (
+        var("C360_CONSOLE_OIDC_AUTHORITY"),
+        var("C360_CONSOLE_OIDC_CLIENT_ID"),
+    ) {
+        (None, None) => Ok(serde_json::json!({ "oidc": null })),
+        (Some(authority), Some(client_id)) => {
+            let token = var("C360_CONSOLE_OIDC_TOKEN").unwrap_or_else(|| "id_token".into());
+            anyhow::ensure!(
+                token == "id_token" || token == "access_token",
+                "C360_CONSOLE_OIDC_TOKEN must be id_token or access_token; got `{token}`"
+            );
+            Ok(serde_json::json!({ "oidc": {
+                "authority": authority,
+                "client_id": client_id,
+                "scope": var("C360_CONSOLE_OIDC_SCOPE").unwrap_or_else(|| "openid".into()),
+                "token": token,
+            } }))
+        }
+        _ => anyhow::bail!(
+            "set both C360_CONSOLE_OIDC_AUTHORITY and C360_CONSOLE_OIDC_CLIENT_ID, or neither"
+        ),
+    }
+}
+
+fn dev_secret() -> String {
+    std::env::var("C360_JWT_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEV_JWT_SECRET.to_string())
 }
 
 /// Tokens for the three roles (the demo's first store for the store roles), valid for 30
 /// days, signed with the local secret: what `scripts/dev` prints.
 pub fn dev_tokens(store: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let secret = std::env::var("C360_JWT_SECRET")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEV_JWT_SECRET.to_string());
+    let secret = dev_secret();
     let exp = chrono::Utc::now().timestamp() + 30 * 86_400;
     [
         ("super_admin", "hq-admin", Role::SuperAdmin, None),
@@ -258,6 +308,40 @@ mod tests {
     use super::*;
     use c360_devkit::memory::MemoryDynamo;
     use c360_domain::Millis;
+
+    #[test]
+    fn the_console_signs_in_through_oidc_only_when_both_authority_and_client_are_set() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            console_config_from(env(&[])).expect("no OIDC"),
+            serde_json::json!({ "oidc": null })
+        );
+        let both = console_config_from(env(&[
+            ("C360_CONSOLE_OIDC_AUTHORITY", "https://idp.example"),
+            ("C360_CONSOLE_OIDC_CLIENT_ID", "console"),
+        ]))
+        .expect("OIDC");
+        assert_eq!(
+            both["oidc"],
+            serde_json::json!({"authority": "https://idp.example", "client_id": "console",
+                "scope": "openid", "token": "id_token"})
+        );
+        let half = console_config_from(env(&[("C360_CONSOLE_OIDC_CLIENT_ID", "console")]));
+        assert!(half.is_err(), "a client without an authority is a mistake");
+        let bad_token = console_config_from(env(&[
+            ("C360_CONSOLE_OIDC_AUTHORITY", "https://idp.example"),
+            ("C360_CONSOLE_OIDC_CLIENT_ID", "console"),
+            ("C360_CONSOLE_OIDC_TOKEN", "refresh_token"),
+        ]));
+        assert!(bad_token.is_err());
+    }
 
     async fn memory_store() -> Store {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())

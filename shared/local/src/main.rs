@@ -129,6 +129,10 @@ struct ServeArgs {
         default_value = ".local/dead-letters"
     )]
     dead_letter_dir: PathBuf,
+    /// Serve the API and the console only, without polling the streams: a second server on
+    /// tables another one already projects (the console's sign-in test runs one with OIDC).
+    #[arg(long)]
+    no_streams: bool,
 }
 
 async fn setup(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<()> {
@@ -413,7 +417,12 @@ async fn serve(
     if after_start.is_some() {
         segments.pause(true);
     }
-    for source in stream_sources(&store, config, &cache, &segments, delivered.clone()) {
+    let sources = if args.no_streams {
+        Vec::new()
+    } else {
+        stream_sources(&store, config, &cache, &segments, delivered.clone())
+    };
+    for source in sources {
         let poller_config = PollerConfig {
             dead_letter_dir: args.dead_letter_dir.clone(),
             ..PollerConfig::default()
@@ -442,7 +451,10 @@ async fn serve(
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console"));
     let identities = c360_local::console_identities(demo::SEED_STORE, "store_bj_001")?;
-    let app_router = c360_local::with_console(router(app), &console_dir, identities);
+    let console_config = c360_local::console_config()?;
+    let local_tokens = identities.is_some();
+    let app_router =
+        c360_local::with_console(router(app), &console_dir, console_config, identities);
     println!("Console:   http://{}/console/", args.addr);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(
@@ -452,16 +464,19 @@ async fn serve(
             })
             .into_future(),
     );
-    let tokens = dev_tokens(demo::SEED_STORE)?;
-    println!("Tokens (HS256, local secret, valid 30 days):");
-    for (who, token) in &tokens {
-        println!("  {who:<28} {token}");
-    }
-    if let Some((_, token)) = tokens.first() {
-        println!(
-            "Try:       curl -H \"Authorization: Bearer {token}\" 'http://{}/api/v1/customer360/profile?customer_identifier=13800138000'",
-            args.addr
-        );
+    // Tokens signed with the local secret are worth printing only where they are verified.
+    if local_tokens {
+        let tokens = dev_tokens(demo::SEED_STORE)?;
+        println!("Tokens (HS256, local secret, valid 30 days):");
+        for (who, token) in &tokens {
+            println!("  {who:<28} {token}");
+        }
+        if let Some((_, token)) = tokens.first() {
+            println!(
+                "Try:       curl -H \"Authorization: Bearer {token}\" 'http://{}/api/v1/customer360/profile?customer_identifier=13800138000'",
+                args.addr
+            );
+        }
     }
 
     if let Some((customers, seed_value)) = after_start {

@@ -79,32 +79,39 @@ pub fn router(app: App) -> axum::Router {
         .with_state(Arc::new(app))
 }
 
-/// The console (`console/`, issue 15) on the API's origin: its files under `/console/`, and
-/// `/console/dev-identities.json`, the local identities a person can sign in as (this server
-/// only: in AWS there is no such file and the console asks for a token). `/` leads there.
+/// The console (`console/`, issue 15) on the API's origin: its files under `/console/`;
+/// `/console/config.json`, how the console signs in (`{"oidc": null}`, or
+/// `{"oidc": {"authority", "client_id", "scope", "token"}}`: [`crate::console_config`]); and,
+/// when `identities` is given, `/console/dev-identities.json`, the local identities a person
+/// can sign in as (this server only: in AWS there is no such file). `/` leads to the console.
 pub fn with_console(
     api: axum::Router,
     dir: &std::path::Path,
-    identities: serde_json::Value,
+    config: serde_json::Value,
+    identities: Option<serde_json::Value>,
 ) -> axum::Router {
-    let identities = Arc::new(identities);
-    axum::Router::new()
+    let json = |value: serde_json::Value| {
+        let body = Arc::new(value.to_string());
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body.as_str().to_owned(),
+                )
+            }
+        })
+    };
+    let mut router = axum::Router::new()
         .route(
             "/",
             axum::routing::get(|| async { axum::response::Redirect::to("/console/") }),
         )
-        .route(
-            "/console/dev-identities.json",
-            axum::routing::get(move || {
-                let identities = identities.clone();
-                async move {
-                    (
-                        [(axum::http::header::CONTENT_TYPE, "application/json")],
-                        identities.to_string(),
-                    )
-                }
-            }),
-        )
+        .route("/console/config.json", json(config));
+    if let Some(identities) = identities {
+        router = router.route("/console/dev-identities.json", json(identities));
+    }
+    router
         .nest_service(
             "/console",
             tower_http::services::ServeDir::new(dir).append_index_html_on_directories(true),
@@ -195,5 +202,44 @@ mod tests {
             (404, &Value::from("NOT_FOUND")),
             "{body}"
         );
+    }
+
+    async fn get(router: &axum::Router, path: &str) -> (u16, String) {
+        use tower::ServiceExt;
+        let req = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .expect("a request");
+        let resp = router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status().as_u16();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("the body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn the_console_gets_its_sign_in_configuration_and_dev_identities_only_when_given() {
+        let dir = std::env::temp_dir();
+        let oidc =
+            serde_json::json!({"oidc": {"authority": "https://idp.example", "client_id": "c"}});
+        let with_oidc = with_console(axum::Router::new(), &dir, oidc.clone(), None);
+        let (status, body) = get(&with_oidc, "/console/config.json").await;
+        assert_eq!(status, 200);
+        assert_eq!(serde_json::from_str::<Value>(&body).expect("JSON"), oidc);
+        // An OIDC server verifies other tokens: offering the local ones would only lead to 401s.
+        assert_eq!(get(&with_oidc, "/console/dev-identities.json").await.0, 404);
+
+        let ids = serde_json::json!({"identities": [{"label": "staff"}]});
+        let local = with_console(
+            axum::Router::new(),
+            &dir,
+            serde_json::json!({"oidc": null}),
+            Some(ids.clone()),
+        );
+        let (status, body) = get(&local, "/console/dev-identities.json").await;
+        assert_eq!(status, 200);
+        assert_eq!(serde_json::from_str::<Value>(&body).expect("JSON"), ids);
+        let (status, body) = get(&local, "/console/config.json").await;
+        assert_eq!((status, body.as_str()), (200, r#"{"oidc":null}"#));
     }
 }

@@ -1,0 +1,205 @@
+// Sign-in through an OIDC provider, as in AWS: authorization code with PKCE, in Debian's
+// chromium. The provider is a real one, node-oidc-provider (an OpenID-certified
+// implementation), with its development login and consent pages and RS256 keys made here; a
+// second API server on the demo's tables (`c360-dev serve --no-streams`) verifies its ID
+// tokens against its JWKS, issuer and audience, as API Gateway's JWT authorizer does.
+// Run by scripts/test-console: C360_DEV_BIN, AWS_ENDPOINT_URL and C360_REDIS_URL name the
+// stack it started.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import Provider from "oidc-provider";
+import { generateKeyPair, exportJWK } from "jose";
+
+const CLIENT_ID = "c360-console";
+// The provider's accounts: a login name is the subject, with the claims c360 reads.
+const ACCOUNTS = {
+  "staff-1": { role: "staff", store_id: "store_sh_001" },
+  "hq-admin": { role: "super_admin" },
+};
+
+let browser;
+let provider;
+let providerServer;
+let api;
+let consoleUrl;
+let issuer;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+before(async () => {
+  const bin = process.env.C360_DEV_BIN;
+  assert.ok(bin, "C360_DEV_BIN: the c360-dev binary (scripts/test-console sets it)");
+  const [providerPort, apiPort] = [await freePort(), await freePort()];
+  issuer = `http://127.0.0.1:${providerPort}`;
+  consoleUrl = `http://127.0.0.1:${apiPort}/console/`;
+
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  const signingKey = { ...(await exportJWK(privateKey)), kid: "c360-test-oidc", alg: "RS256", use: "sig" };
+  provider = new Provider(issuer, {
+    clients: [{
+      client_id: CLIENT_ID,
+      token_endpoint_auth_method: "none", // a public client: the browser holds no secret
+      redirect_uris: [consoleUrl],
+      grant_types: ["authorization_code"],
+      response_types: ["code"],
+    }],
+    jwks: { keys: [signingKey] },
+    cookies: { keys: ["c360-console-test-cookie-key"] },
+    scopes: ["openid", "c360"],
+    claims: { openid: ["sub"], c360: ["role", "store_id"] },
+    // Scope claims in the ID token, the bearer the console sends (as Cognito's ID tokens carry
+    // custom attributes).
+    conformIdTokenClaims: false,
+    async findAccount(_ctx, sub) {
+      const account = ACCOUNTS[sub];
+      if (!account) return undefined;
+      return { accountId: sub, claims: async () => ({ sub, ...account }) };
+    },
+  });
+  providerServer = provider.listen(providerPort, "127.0.0.1");
+  await new Promise((resolve) => providerServer.once("listening", resolve));
+  const jwks = await (await fetch(`${issuer}/jwks`)).text();
+
+  api = spawn(bin, ["serve", "--no-streams"], {
+    env: {
+      ...process.env,
+      C360_DEV_ADDR: `127.0.0.1:${apiPort}`,
+      C360_DEAD_LETTER_DIR: mkdtempSync(join(tmpdir(), "c360-oidc-")),
+      C360_AUTH: "rs256",
+      C360_JWKS: jwks,
+      C360_JWT_ISSUER: issuer,
+      C360_JWT_AUDIENCE: CLIENT_ID,
+      C360_CONSOLE_OIDC_AUTHORITY: issuer,
+      C360_CONSOLE_OIDC_CLIENT_ID: CLIENT_ID,
+      C360_CONSOLE_OIDC_SCOPE: "openid c360",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  await new Promise((resolve, reject) => {
+    api.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("Serving.")) resolve();
+    });
+    api.once("exit", (code) => reject(new Error(`c360-dev serve exited (${code}):\n${out}`)));
+  });
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  api?.kill();
+  providerServer?.close();
+});
+
+/** A fresh browser (no provider session), on `url`. */
+async function freshPage(url = consoleUrl) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
+  const page = await context.newPage();
+  const urls = [];
+  page.on("framenavigated", (f) => f === page.mainFrame() && urls.push(f.url()));
+  page.on("request", (r) => urls.push(r.url()));
+  await page.goto(url);
+  return { page, urls };
+}
+
+/** Through the provider's login and consent pages, back to the console. */
+async function signInAtProvider(page, login, { remember = false } = {}) {
+  if (remember) await page.locator(".remember input").check();
+  await page.locator("#oidc-sign-in").click();
+  await page.waitForURL((u) => u.origin === issuer);
+  await page.locator("input[name=login]").fill(login);
+  await page.locator("input[name=password]").fill("any");
+  await page.locator("button[type=submit]").click();
+  // The consent page (first sign-in of this account to this client).
+  await page.waitForURL((u) => u.origin !== issuer || u.pathname.includes("/interaction/"));
+  if (new URL(page.url()).origin === issuer) {
+    await page.locator("button[type=submit]").click();
+  }
+  await page.waitForURL((u) => u.href.startsWith(consoleUrl));
+}
+
+test("staff sign in through the OIDC provider with PKCE; no token in the address or across sessions", async () => {
+  const { page, urls } = await freshPage();
+  await page.locator("#oidc-sign-in").waitFor();
+  assert.equal(await page.locator(".identity").count(), 0, "no dev identities where the API verifies the provider's tokens");
+  await signInAtProvider(page, "staff-1");
+  await page.locator("#search").waitFor();
+  assert.match(await page.locator("#who").innerText(), /门店员工 · store_sh_001 · staff-1/);
+
+  // The API accepted the provider's token: a search, masked for staff.
+  await page.locator("#search").fill("zs");
+  await page.locator(".hit").first().waitFor();
+  const hits = await page.locator(".hit").allInnerTexts();
+  assert.ok(hits.some((t) => t.includes("138****8000")), hits.join("\n"));
+
+  // The authorization request carried a PKCE S256 challenge; the code left the address.
+  const authorize = urls.find((u) => u.startsWith(`${issuer}/auth?`));
+  assert.ok(authorize, urls.join("\n"));
+  const q = new URL(authorize).searchParams;
+  assert.equal(q.get("code_challenge_method"), "S256");
+  assert.match(q.get("code_challenge"), /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(q.get("response_type"), "code");
+  assert.ok(!page.url().includes("code="), page.url());
+  const stored = await page.evaluate(() => ({
+    session: sessionStorage.getItem("c360.token"),
+    local: Object.keys(localStorage),
+  }));
+  assert.ok(stored.session?.split(".").length === 3, "the ID token is the bearer, for this tab only");
+  assert.deepEqual(stored.local, [], "nothing in localStorage unless 记住我 is ticked");
+  for (const u of urls) assert.ok(!u.includes(stored.session), `a token in a URL: ${u}`);
+  await page.context().close();
+});
+
+test("a guest card's link survives the sign-in, and 记住我 keeps a super_admin signed in", async () => {
+  // The card's address (a customer_ref), taken as staff would share it.
+  const { page: staff } = await freshPage();
+  await signInAtProvider(staff, "staff-1");
+  await staff.locator("#search").fill("+86 138 0013 8000");
+  await staff.locator("#search").press("Enter");
+  await staff.locator(".customer-name").waitFor();
+  const cardUrl = staff.url();
+  assert.match(cardUrl, /#\/c\//);
+  await staff.context().close();
+
+  const { page } = await freshPage(cardUrl);
+  await signInAtProvider(page, "hq-admin", { remember: true });
+  await page.locator(".customer-name").waitFor();
+  assert.equal(page.url(), cardUrl, "back on the card after the provider");
+  assert.equal(await page.locator(".customer-phone").innerText(), "13800138000", "super_admin sees the clear phone");
+  assert.ok((await page.evaluate(() => localStorage.getItem("c360.token")))?.length > 0, "记住我 keeps the token");
+  await page.context().close();
+});
+
+test("a sign-in refused at the provider comes back as a message, not a broken page", async () => {
+  const { page } = await freshPage();
+  await page.locator("#oidc-sign-in").click();
+  await page.waitForURL((u) => u.origin === issuer);
+  // The development login page's "Cancel": the provider answers error=access_denied.
+  await page.getByText("Cancel").click();
+  await page.locator(".sign-in .notice").waitFor();
+  assert.match(await page.locator(".sign-in .notice").innerText(), /登录未完成/);
+  assert.ok(!page.url().includes("error="), page.url());
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("c360.token")), null);
+  await page.context().close();
+});
