@@ -128,7 +128,8 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, params = {}) {
+/** A GET of the API with the bearer token; an answer that is not 2xx is an ApiError. */
+async function request(path, params = {}) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, v);
   let resp;
@@ -137,14 +138,29 @@ async function api(path, params = {}) {
   } catch {
     throw new ApiError(0, "NETWORK", "连接不上服务");
   }
+  if (!resp.ok) {
+    let body = null;
+    try {
+      body = await resp.json();
+    } catch {
+      /* a gateway page, not our JSON: the status says enough */
+    }
+    throw new ApiError(resp.status, body?.error?.code ?? "", body?.error?.message ?? body?.message ?? "");
+  }
+  return resp;
+}
+
+/** A JSON read of the API: its `data`. */
+async function api(path, params = {}) {
+  const resp = await request(path, params);
   let body = null;
   try {
     body = await resp.json();
   } catch {
-    /* a gateway page, not our JSON: the status says enough */
+    /* not our JSON */
   }
-  if (!resp.ok || !body || body.success === false) {
-    throw new ApiError(resp.status, body?.error?.code ?? "", body?.error?.message ?? body?.message ?? "");
+  if (!body || body.success === false) {
+    throw new ApiError(resp.status, body?.error?.code ?? "", body?.error?.message ?? "");
   }
   return body.data;
 }
@@ -637,9 +653,7 @@ async function showSegment(id) {
     // A link cannot carry the bearer token: fetch the CSV, then hand it over as a file.
     exportButton.disabled = true;
     try {
-      const q = new URLSearchParams(store() ? { store_id: store() } : {});
-      const resp = await fetch(`${API}/segments/${id}/export?${q}`, { headers: { Authorization: `Bearer ${token()}` } });
-      if (!resp.ok) throw new ApiError(resp.status, "", "");
+      const resp = await request(`segments/${id}/export`, { store_id: store() });
       // A byte order mark: Excel on a Chinese Windows reads UTF-8 without one as GBK.
       const url = URL.createObjectURL(new Blob(["\ufeff", await resp.blob()], { type: "text/csv;charset=utf-8" }));
       const a = el("a", { href: url, download: `${id}.csv` });
