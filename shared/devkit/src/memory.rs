@@ -132,6 +132,20 @@ impl MemoryDynamo {
         MemoryDynamo::default()
     }
 
+    /// A DynamoDB client of the real SDK whose requests this in-memory DynamoDB answers
+    /// (region us-east-1, fixed credentials: requests are signed as against AWS).
+    pub fn client(&self) -> aws_sdk_dynamodb::Client {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "memory", "memory", None, None, "memory",
+            ))
+            .http_client(self.clone())
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(conf)
+    }
+
     /// Requests served so far, by operation.
     pub fn requests(&self) -> BTreeMap<String, u64> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()

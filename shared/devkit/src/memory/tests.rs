@@ -4,15 +4,7 @@ use super::*;
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
 fn client(memory: &MemoryDynamo) -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "memory", "memory", None, None, "memory",
-        ))
-        .http_client(memory.clone())
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
+    memory.client()
 }
 
 /// Table `t` keyed by `pk` alone.
