@@ -42,10 +42,34 @@ function claims(t) {
 
 // ---------- sign-in through the organisation's OIDC provider ----------
 
-/** `{"oidc": null}` or `{"oidc": {"authority", "client_id", "scope", "token"}}`. */
+/**
+ * How to sign in: `{"oidc": null}` (dev identities or a pasted token) or `{"oidc": {"authority",
+ * "client_id", "scope", "token"}}`. A missing or unreadable config.json gives `broken: true`:
+ * the sign-in screen says so rather than quietly offering no way in.
+ */
 const config = fetch("config.json")
-  .then((r) => (r.ok ? r.json() : { oidc: null }))
-  .catch(() => ({ oidc: null }));
+  .then(async (r) => {
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    const c = await r.json();
+    if (!c || typeof c !== "object" || !("oidc" in c)) throw new Error("no `oidc` key");
+    if (c.oidc && !(c.oidc.authority && c.oidc.client_id)) throw new Error("`oidc` without authority or client_id");
+    return c;
+  })
+  .catch((e) => {
+    console.error("config.json:", e);
+    return { oidc: null, broken: true };
+  });
+
+/** What a person should read when the sign-in with the provider failed (details: the browser console). */
+function oidcProblem(e) {
+  console.error("OIDC sign-in:", e);
+  const message = String(e?.message ?? "");
+  if (e?.error === "access_denied") return "登录已取消，或被身份提供方拒绝。";
+  if (e?.error) return `身份提供方没有完成登录（${e.error}），请重试；问题持续时请联系技术支持。`;
+  if (/state/i.test(message)) return "这次登录已过期，请重新登录。";
+  if (e instanceof TypeError || /fetch|network|timeout|load/i.test(message)) return "连接不上身份提供方，请检查网络后重试。";
+  return "登录未完成，请重试；问题持续时请联系技术支持。";
+}
 
 function loadScript(src) {
   return new Promise((resolve, reject) => {
@@ -64,7 +88,9 @@ async function userManager() {
   if (!manager) {
     await loadScript("vendor/oidc-client-ts.js");
     const { UserManager, WebStorageStateStore, InMemoryWebStorage } = window.oidc;
-    const here = location.origin + location.pathname;
+    // The console's directory, whatever file the page was opened as (/console/index.html): the
+    // callback URL registered with the provider.
+    const here = new URL("./", location.href).href;
     manager = new UserManager({
       authority: conf.authority,
       client_id: conf.client_id,
@@ -101,18 +127,24 @@ async function finishOidcSignIn() {
   try {
     const oidc = await userManager();
     if (!oidc) {
-      clean("");
-      return "此控制台未配置单点登录。";
+      clean(location.hash);
+      return token() ? null : "此控制台未配置企业账号登录。";
     }
     const user = await oidc.manager.signinRedirectCallback();
     const bearer = oidc.conf.token === "access_token" ? user.access_token : user.id_token;
-    if (!bearer) throw new Error(`身份提供方没有返回 ${oidc.conf.token}`);
+    if (!bearer) throw new Error(`no ${oidc.conf.token} in the provider's answer`);
     signIn(bearer, Boolean(user.state?.remember));
     clean(user.state?.hash);
     return null;
   } catch (e) {
-    clean("");
-    return `登录未完成：${e.message}`;
+    clean(location.hash);
+    // A stale or replayed redirect (Back into the provider, a reload of the callback) while
+    // signed in: the person is still signed in, so carry on.
+    if (token()) {
+      console.warn("OIDC callback ignored, already signed in:", e);
+      return null;
+    }
+    return oidcProblem(e);
   }
 }
 
@@ -246,7 +278,7 @@ async function showSignIn(message) {
     route();
   } },
   el("h2", {}, "登录"),
-  message ? el("p", { class: "notice" }, message) : null,
+  message ? el("p", { class: "notice", id: "sign-in-message" }, message) : null,
   el("div", { class: "providers" }),
   el("div", { class: "identities" }),
   el("label", { class: "remember" }, remember, " 记住我 (关闭浏览器后仍保持登录)"),
@@ -254,19 +286,26 @@ async function showSignIn(message) {
     el("label", {}, "访问令牌 (Bearer token)", el("textarea", { rows: 3, spellcheck: "false", autocomplete: "off" })),
     el("button", { type: "submit" }, "登录")));
   app().replaceChildren(form);
-  const { oidc } = await config;
+  const { oidc, broken } = await config;
+  if (broken) {
+    form.querySelector(".providers").append(el("p", { class: "notice", id: "config-problem" },
+      "控制台的登录配置 (config.json) 缺失或有误，无法使用企业账号登录；请联系技术支持。"));
+  }
   if (oidc) {
     const button = el("button", { type: "button", id: "oidc-sign-in", class: "primary" }, "使用企业账号登录");
+    const problem = el("p", { class: "notice", id: "oidc-problem", hidden: true });
     button.onclick = async () => {
       button.disabled = true;
+      problem.hidden = true;
       try {
         await startOidcSignIn(remember.checked);
       } catch (e) {
         button.disabled = false;
-        button.after(el("p", { class: "notice" }, `连接不上身份提供方：${e.message}`));
+        problem.textContent = oidcProblem(e);
+        problem.hidden = false;
       }
     };
-    form.querySelector(".providers").append(button);
+    form.querySelector(".providers").append(button, problem);
   }
   // Locally, scripts/dev serves the identities it printed; in AWS there is no such file.
   try {

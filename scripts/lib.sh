@@ -32,14 +32,20 @@ c360_ensure_python() {
     fi
 }
 
-# The console's npm packages (console/package-lock.json: Chart.js, and playwright-core for the
-# browser test) into console/node_modules, and Chart.js's browser build into console/vendor,
-# where the console loads it from its own origin. Again only when the lockfile changed.
+# The console's npm packages (console/package-lock.json: Chart.js and oidc-client-ts, and for the
+# browser tests playwright-core, node-oidc-provider and jose) into console/node_modules, and the
+# two libraries' browser builds (with their source maps) into console/vendor, where the console
+# loads them from its own origin. npm ci again only when the lockfile changed. Node.js 20 or
+# later (playwright-core's minimum).
 c360_ensure_console() {
     local dir="$C360_ROOT/console" stamp="$C360_ROOT/console/node_modules/.c360-lock"
     if ! command -v npm >/dev/null; then
         c360_log "npm is missing; installing Debian's nodejs and npm"
         apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+        c360_log "the console needs Node.js 20 or later; this machine has $(node --version)"
+        return 1
     fi
     if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
         c360_log "installing the console's npm packages (npm ci in console/)"
@@ -50,6 +56,9 @@ c360_ensure_console() {
     cp "$dir/node_modules/chart.js/dist/chart.umd.min.js" "$dir/vendor/chart.umd.js"
     # OIDC sign-in (authorization code with PKCE), loaded only when config.json names a provider.
     cp "$dir/node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js" "$dir/vendor/oidc-client-ts.js"
+    # Under the names the two files' sourceMappingURL comments give (read by DevTools only).
+    cp "$dir/node_modules/chart.js/dist/chart.umd.min.js.map" \
+        "$dir/node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js.map" "$dir/vendor/"
 }
 
 # cargo-lambda (and zig, its default linker) from PyPI into the venv.

@@ -2,14 +2,15 @@
 // chromium. The provider is a real one, node-oidc-provider (an OpenID-certified
 // implementation), with its development login and consent pages and RS256 keys made here; a
 // second API server on the demo's tables (`c360-dev serve --no-streams`) verifies its ID
-// tokens against its JWKS, issuer and audience, as API Gateway's JWT authorizer does.
+// tokens against its JWKS, issuer and audience, as API Gateway's JWT authorizer does, and
+// serves the console as it is deployed: scripts/console-site's files and config.json.
 // Run by scripts/test-console: C360_DEV_BIN, AWS_ENDPOINT_URL and C360_REDIS_URL name the
 // stack it started.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -29,6 +30,7 @@ let providerServer;
 let api;
 let consoleUrl;
 let issuer;
+let site;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -75,6 +77,12 @@ before(async () => {
   await new Promise((resolve) => providerServer.once("listening", resolve));
   const jwks = await (await fetch(`${issuer}/jwks`)).text();
 
+  // The console as scripts/deploy-console uploads it, with the config the stack would write.
+  site = mkdtempSync(join(tmpdir(), "c360-console-site-"));
+  const config = { oidc: { authority: issuer, client_id: CLIENT_ID, scope: "openid c360", token: "id_token" } };
+  execFileSync(new URL("../../scripts/console-site", import.meta.url).pathname, [site, JSON.stringify(config)],
+    { stdio: ["ignore", "ignore", "inherit"] });
+
   api = spawn(bin, ["serve", "--no-streams"], {
     env: {
       ...process.env,
@@ -84,9 +92,7 @@ before(async () => {
       C360_JWKS: jwks,
       C360_JWT_ISSUER: issuer,
       C360_JWT_AUDIENCE: CLIENT_ID,
-      C360_CONSOLE_OIDC_AUTHORITY: issuer,
-      C360_CONSOLE_OIDC_CLIENT_ID: CLIENT_ID,
-      C360_CONSOLE_OIDC_SCOPE: "openid c360",
+      C360_CONSOLE_DIR: site,
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -110,6 +116,7 @@ after(async () => {
   await browser?.close();
   api?.kill();
   providerServer?.close();
+  if (site) rmSync(site, { recursive: true, force: true });
 });
 
 /** A fresh browser (no provider session), on `url`. */
@@ -143,6 +150,7 @@ test("staff sign in through the OIDC provider with PKCE; no token in the address
   const { page, urls } = await freshPage();
   await page.locator("#oidc-sign-in").waitFor();
   assert.equal(await page.locator(".identity").count(), 0, "no dev identities where the API verifies the provider's tokens");
+  assert.deepEqual(urls.filter((u) => u.startsWith(issuer)), [], "nothing goes to the provider before the person asks");
   await signInAtProvider(page, "staff-1");
   await page.locator("#search").waitFor();
   assert.match(await page.locator("#who").innerText(), /门店员工 · store_sh_001 · staff-1/);
@@ -168,6 +176,13 @@ test("staff sign in through the OIDC provider with PKCE; no token in the address
   assert.ok(stored.session?.split(".").length === 3, "the ID token is the bearer, for this tab only");
   assert.deepEqual(stored.local, [], "nothing in localStorage unless 记住我 is ticked");
   for (const u of urls) assert.ok(!u.includes(stored.session), `a token in a URL: ${u}`);
+
+  // Back into the provider, which sends the old code and state again (or a reload of the
+  // callback): still signed in, on the page the address names.
+  await page.goto(`${consoleUrl}?code=stale&state=stale#/`);
+  await page.locator("#search").waitFor();
+  assert.equal(await page.locator(".sign-in").count(), 0);
+  assert.equal(new URL(page.url()).search, "", "the stale code left the address");
   await page.context().close();
 });
 
@@ -192,14 +207,33 @@ test("a guest card's link survives the sign-in, and 记住我 keeps a super_admi
 });
 
 test("a sign-in refused at the provider comes back as a message, not a broken page", async () => {
-  const { page } = await freshPage();
+  // Opened as index.html: the callback is still the console's registered address.
+  const { page, urls } = await freshPage(`${consoleUrl}index.html`);
   await page.locator("#oidc-sign-in").click();
   await page.waitForURL((u) => u.origin === issuer);
+  const authorize = urls.find((u) => u.startsWith(`${issuer}/auth?`));
+  assert.equal(new URL(authorize).searchParams.get("redirect_uri"), consoleUrl);
   // The development login page's "Cancel": the provider answers error=access_denied.
   await page.getByText("Cancel").click();
-  await page.locator(".sign-in .notice").waitFor();
-  assert.match(await page.locator(".sign-in .notice").innerText(), /登录未完成/);
+  await page.locator("#sign-in-message").waitFor();
+  assert.equal(await page.locator("#sign-in-message").innerText(), "登录已取消，或被身份提供方拒绝。");
   assert.ok(!page.url().includes("error="), page.url());
   assert.equal(await page.evaluate(() => sessionStorage.getItem("c360.token")), null);
   await page.context().close();
+});
+
+test("a console whose config.json is missing or broken says so at the sign-in", async () => {
+  const good = readFileSync(join(site, "config.json"), "utf8");
+  try {
+    for (const bad of ["null", "{not json", '{"oidc": {"client_id": "c360-console"}}']) {
+      writeFileSync(join(site, "config.json"), bad);
+      const { page } = await freshPage();
+      await page.locator("#config-problem").waitFor();
+      assert.match(await page.locator("#config-problem").innerText(), /config\.json/);
+      assert.equal(await page.locator("#oidc-sign-in").count(), 0);
+      await page.context().close();
+    }
+  } finally {
+    writeFileSync(join(site, "config.json"), good);
+  }
 });

@@ -114,46 +114,6 @@ pub fn console_identities(
     Ok(Some(serde_json::json!({ "identities": list })))
 }
 
-/// How the console signs in (`/console/config.json`, the same document `scripts/console-site`
-/// writes for AWS): `{"oidc": null}` (dev identities or a pasted token), or, with
-/// `C360_CONSOLE_OIDC_AUTHORITY` (the issuer, whose `/.well-known/openid-configuration` the
-/// console reads) and `C360_CONSOLE_OIDC_CLIENT_ID` (a public client: authorization code with
-/// PKCE, no secret), `{"oidc": {"authority", "client_id", "scope", "token"}}`. `scope` is
-/// `C360_CONSOLE_OIDC_SCOPE` (default `openid`); `token` (`C360_CONSOLE_OIDC_TOKEN`,
-/// `id_token` by default, or `access_token`) is the token the console sends as its bearer:
-/// the one carrying the `role` and `store_id` claims and the audience the API accepts.
-///
-/// Errors: one of the two variables without the other, or another `token`.
-pub fn console_config() -> anyhow::Result<serde_json::Value> {
-    console_config_from(|name| std::env::var(name).ok())
-}
-
-fn console_config_from(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<serde_json::Value> {
-    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-    match (
-        var("C360_CONSOLE_OIDC_AUTHORITY"),
-        var("C360_CONSOLE_OIDC_CLIENT_ID"),
-    ) {
-        (None, None) => Ok(serde_json::json!({ "oidc": null })),
-        (Some(authority), Some(client_id)) => {
-            let token = var("C360_CONSOLE_OIDC_TOKEN").unwrap_or_else(|| "id_token".into());
-            anyhow::ensure!(
-                token == "id_token" || token == "access_token",
-                "C360_CONSOLE_OIDC_TOKEN must be id_token or access_token; got `{token}`"
-            );
-            Ok(serde_json::json!({ "oidc": {
-                "authority": authority,
-                "client_id": client_id,
-                "scope": var("C360_CONSOLE_OIDC_SCOPE").unwrap_or_else(|| "openid".into()),
-                "token": token,
-            } }))
-        }
-        _ => anyhow::bail!(
-            "set both C360_CONSOLE_OIDC_AUTHORITY and C360_CONSOLE_OIDC_CLIENT_ID, or neither"
-        ),
-    }
-}
-
 fn dev_secret() -> String {
     std::env::var("C360_JWT_SECRET")
         .ok()
@@ -309,50 +269,8 @@ mod tests {
     use c360_devkit::memory::MemoryDynamo;
     use c360_domain::Millis;
 
-    #[test]
-    fn the_console_signs_in_through_oidc_only_when_both_authority_and_client_are_set() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        assert_eq!(
-            console_config_from(env(&[])).expect("no OIDC"),
-            serde_json::json!({ "oidc": null })
-        );
-        let both = console_config_from(env(&[
-            ("C360_CONSOLE_OIDC_AUTHORITY", "https://idp.example"),
-            ("C360_CONSOLE_OIDC_CLIENT_ID", "console"),
-        ]))
-        .expect("OIDC");
-        assert_eq!(
-            both["oidc"],
-            serde_json::json!({"authority": "https://idp.example", "client_id": "console",
-                "scope": "openid", "token": "id_token"})
-        );
-        let half = console_config_from(env(&[("C360_CONSOLE_OIDC_CLIENT_ID", "console")]));
-        assert!(half.is_err(), "a client without an authority is a mistake");
-        let bad_token = console_config_from(env(&[
-            ("C360_CONSOLE_OIDC_AUTHORITY", "https://idp.example"),
-            ("C360_CONSOLE_OIDC_CLIENT_ID", "console"),
-            ("C360_CONSOLE_OIDC_TOKEN", "refresh_token"),
-        ]));
-        assert!(bad_token.is_err());
-    }
-
     async fn memory_store() -> Store {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "memory", "memory", None, None, "memory",
-            ))
-            .http_client(MemoryDynamo::new())
-            .load()
-            .await;
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let client = MemoryDynamo::new().client();
         c360_dynamodb::schema::create_service_table(&client, "c360")
             .await
             .expect("table");

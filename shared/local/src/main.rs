@@ -451,10 +451,8 @@ async fn serve(
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console"));
     let identities = c360_local::console_identities(demo::SEED_STORE, "store_bj_001")?;
-    let console_config = c360_local::console_config()?;
     let local_tokens = identities.is_some();
-    let app_router =
-        c360_local::with_console(router(app), &console_dir, console_config, identities);
+    let app_router = c360_local::with_console(router(app), &console_dir, identities);
     println!("Console:   http://{}/console/", args.addr);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(

@@ -80,14 +80,14 @@ pub fn router(app: App) -> axum::Router {
 }
 
 /// The console (`console/`, issue 15) on the API's origin: its files under `/console/`;
-/// `/console/config.json`, how the console signs in (`{"oidc": null}`, or
-/// `{"oidc": {"authority", "client_id", "scope", "token"}}`: [`crate::console_config`]); and,
-/// when `identities` is given, `/console/dev-identities.json`, the local identities a person
-/// can sign in as (this server only: in AWS there is no such file). `/` leads to the console.
+/// `/console/config.json`, how the console signs in: the directory's own file when it has one
+/// (what `scripts/console-site` writes for AWS, naming an OIDC provider), else
+/// `{"oidc": null}`; and, when `identities` is given, `/console/dev-identities.json`, the local
+/// identities a person can sign in as (this server only: in AWS there is no such file). `/`
+/// leads to the console.
 pub fn with_console(
     api: axum::Router,
     dir: &std::path::Path,
-    config: serde_json::Value,
     identities: Option<serde_json::Value>,
 ) -> axum::Router {
     let json = |value: serde_json::Value| {
@@ -102,12 +102,16 @@ pub fn with_console(
             }
         })
     };
-    let mut router = axum::Router::new()
-        .route(
-            "/",
-            axum::routing::get(|| async { axum::response::Redirect::to("/console/") }),
-        )
-        .route("/console/config.json", json(config));
+    let mut router = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async { axum::response::Redirect::to("/console/") }),
+    );
+    if !dir.join("config.json").is_file() {
+        router = router.route(
+            "/console/config.json",
+            json(serde_json::json!({ "oidc": null })),
+        );
+    }
     if let Some(identities) = identities {
         router = router.route("/console/dev-identities.json", json(identities));
     }
@@ -219,21 +223,23 @@ mod tests {
 
     #[tokio::test]
     async fn the_console_gets_its_sign_in_configuration_and_dev_identities_only_when_given() {
-        let dir = std::env::temp_dir();
-        let oidc =
-            serde_json::json!({"oidc": {"authority": "https://idp.example", "client_id": "c"}});
-        let with_oidc = with_console(axum::Router::new(), &dir, oidc.clone(), None);
+        // A console site with its own config.json (scripts/console-site's, naming a provider).
+        let site = std::env::temp_dir().join(format!("c360-console-site-{}", std::process::id()));
+        std::fs::create_dir_all(&site).expect("a temp dir");
+        let oidc = r#"{"oidc":{"authority":"https://idp.example","client_id":"c"}}"#;
+        std::fs::write(site.join("config.json"), oidc).expect("config.json");
+        let with_oidc = with_console(axum::Router::new(), &site, None);
         let (status, body) = get(&with_oidc, "/console/config.json").await;
-        assert_eq!(status, 200);
-        assert_eq!(serde_json::from_str::<Value>(&body).expect("JSON"), oidc);
-        // An OIDC server verifies other tokens: offering the local ones would only lead to 401s.
+        assert_eq!((status, body.as_str()), (200, oidc));
+        // A server verifying the provider's tokens offers no local ones: they would only 401.
         assert_eq!(get(&with_oidc, "/console/dev-identities.json").await.0, 404);
+        std::fs::remove_dir_all(&site).ok();
 
+        // The checkout's console/ has no config.json: no provider, the dev identities.
         let ids = serde_json::json!({"identities": [{"label": "staff"}]});
         let local = with_console(
             axum::Router::new(),
-            &dir,
-            serde_json::json!({"oidc": null}),
+            &std::env::temp_dir(),
             Some(ids.clone()),
         );
         let (status, body) = get(&local, "/console/dev-identities.json").await;
