@@ -151,6 +151,9 @@ test("staff sign in through the OIDC provider with PKCE; no token in the address
   await page.locator("#oidc-sign-in").waitFor();
   assert.equal(await page.locator(".identity").count(), 0, "no dev identities where the API verifies the provider's tokens");
   assert.deepEqual(urls.filter((u) => u.startsWith(issuer)), [], "nothing goes to the provider before the person asks");
+  if (process.env.C360_SCREENSHOTS) {
+    await page.screenshot({ path: join(process.env.C360_SCREENSHOTS, "console-sign-in-oidc.png") });
+  }
   await signInAtProvider(page, "staff-1");
   await page.locator("#search").waitFor();
   assert.match(await page.locator("#who").innerText(), /门店员工 · store_sh_001 · staff-1/);
