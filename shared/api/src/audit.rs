@@ -15,19 +15,39 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+fn derive_key(key: &[u8], purpose: &str) -> [u8; 32] {
+    // HMAC accepts keys of any length; the error branch cannot happen.
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
 /// Keyed hashes of identifiers (HMAC-SHA256 with `C360_AUDIT_HASH_KEY`): the same customer
 /// always hashes the same, so the log can be searched by customer, but a hash cannot be
 /// turned back into a phone number without the key.
 #[derive(Clone)]
 pub struct SubjectHasher {
     key: Arc<Vec<u8>>,
+    /// The `customer_ref` seal, keyed once here rather than on every request.
+    refs: Arc<crate::seal::Seal>,
 }
 
 impl SubjectHasher {
     pub fn new(key: &[u8]) -> Self {
         SubjectHasher {
             key: Arc::new(key.to_vec()),
+            refs: Arc::new(crate::seal::Seal::new(derive_key(
+                key,
+                crate::seal::CUSTOMER_REF,
+            ))),
         }
+    }
+    /// What seals and opens `customer_ref`s (ADR 0011): the key derived for
+    /// [`crate::seal::CUSTOMER_REF`].
+    pub fn customer_refs(&self) -> &crate::seal::Seal {
+        &self.refs
     }
     fn hash(&self, text: &str) -> String {
         // HMAC accepts keys of any length; the error branch cannot happen.
@@ -40,11 +60,7 @@ impl SubjectHasher {
     /// A 256-bit key for `purpose`, derived from the same secret (HMAC-SHA-256 of the label):
     /// what seals the segment-list cursors and the `customer_ref`s (`crate::seal`).
     pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
-        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&self.key) else {
-            return [0; 32];
-        };
-        mac.update(purpose.as_bytes());
-        mac.finalize().into_bytes().into()
+        derive_key(&self.key, purpose)
     }
     /// A normalized identifier: every spelling of a phone number hashes the same.
     pub fn identifier(&self, id: &Identifier) -> String {

@@ -9,7 +9,7 @@ use crate::auth::AuthError;
 use crate::erase;
 use crate::reads::{Answer, ReadError};
 use crate::recommend::RecommendationKind;
-use crate::seal::{add_customer_refs, Seal, CUSTOMER_REF};
+use crate::seal::add_customer_refs;
 use c360_domain::access::{mask_answer, Caller, Masking, Role};
 use c360_domain::projection::insights::Daypart;
 use c360_domain::projection::Scope;
@@ -107,10 +107,10 @@ pub(super) async fn answer(
     masking: Masking,
     slot: Option<Slot>,
 ) -> (Result<Value, ApiError>, CacheUse) {
-    let refs = Seal::new(app.access.hasher.derive_key(CUSTOMER_REF));
+    let refs = app.access.hasher.customer_refs();
     let masked = |a: Answer| {
         let Answer { mut data, names } = a;
-        add_customer_refs(&mut data, &refs);
+        add_customer_refs(&mut data, refs);
         mask_answer(&mut data, masking, &names);
         data
     };
@@ -206,7 +206,7 @@ pub(super) fn note_subject(
     if kind_text == CUSTOMER_REF_TYPE {
         // The customer the ref stands for, hashed like the identifier itself: the audit of
         // that customer lists lookups by ref too.
-        let refs = Seal::new(hasher.derive_key(CUSTOMER_REF));
+        let refs = hasher.customer_refs();
         audit.identifier_type = Some(CUSTOMER_REF_TYPE.into());
         audit.subject = Some(match refs.open(&raw) {
             Some(id) => hasher.identifier(&id),
@@ -261,10 +261,10 @@ pub(super) fn prepare(
         _ => {}
     }
     let p = Params::from_request(req, endpoint)?;
-    let refs = Seal::new(app.access.hasher.derive_key(CUSTOMER_REF));
+    let refs = app.access.hasher.customer_refs();
     let intent = match endpoint {
         Endpoint::Profile | Endpoint::Value | Endpoint::Timeline => {
-            let id = p.identifier(&refs)?;
+            let id = p.identifier(refs)?;
             let limit = p.limit(50)?;
             let scope = caller.scope(p.store()?).map_err(denied)?;
             audit.scope = Some(scope_label(&scope));
@@ -296,7 +296,7 @@ pub(super) fn prepare(
             }
         }
         Endpoint::Audit => {
-            let id = p.identifier(&refs)?;
+            let id = p.identifier(refs)?;
             let limit = p.limit(50)?;
             let scope = caller.scope(p.store()?).map_err(denied)?;
             audit.scope = Some(scope_label(&scope));
@@ -308,10 +308,10 @@ pub(super) fn prepare(
         }
         Endpoint::Erase => {
             audit.scope = Some(scope_label(&Scope::AllStores));
-            Intent::Erase(p.identifier(&refs)?)
+            Intent::Erase(p.identifier(refs)?)
         }
         Endpoint::Recommendations => {
-            let id = p.identifier(&refs)?;
+            let id = p.identifier(refs)?;
             let kind = match p.get("kind").map(str::trim) {
                 None | Some("dishes") => RecommendationKind::Dishes,
                 Some("coupons") => RecommendationKind::Coupons,

@@ -208,9 +208,9 @@ pub(super) async fn run(
     let zone = app.reads.config().zone;
     let store = app.segments.store();
     let masking = app.access.masking.for_role(caller.role);
-    let refs = Seal::new(app.access.hasher.derive_key(crate::seal::CUSTOMER_REF));
+    let refs = app.access.hasher.customer_refs();
     let masked = |mut v: Value| {
-        crate::seal::add_customer_refs(&mut v, &refs);
+        crate::seal::add_customer_refs(&mut v, refs);
         mask_answer(&mut v, masking, &[]);
         v
     };
