@@ -269,6 +269,7 @@ async function showSignIn(message) {
   document.querySelector(".scope").hidden = true;
   document.getElementById("sign-out").hidden = true;
   document.getElementById("who").textContent = "";
+  document.getElementById("nav").replaceChildren();
   const remember = el("input", { type: "checkbox" });
   const form = el("form", { class: "sign-in", onsubmit: (e) => {
     e.preventDefault();
@@ -339,8 +340,8 @@ function header() {
   const scope = document.querySelector(".scope");
   scope.hidden = c.role !== "super_admin";
   const nav = document.getElementById("nav");
-  nav.replaceChildren(link("#/", "查找客户"),
-    c.role === "staff" ? null : link("#/segments", "客户分群", { id: "nav-segments" }));
+  nav.replaceChildren(...[link("#/", "查找客户"),
+    c.role === "staff" ? null : link("#/segments", "客户分群", { id: "nav-segments" })].filter(Boolean));
 }
 
 function searchScreen() {
@@ -372,7 +373,8 @@ function searchScreen() {
         onclick: () => open(h), onmousemove: () => { selected = i; mark(); } },
       el("span", { class: "name" }, h.name ?? "(未留名)"),
       el("span", { class: "phone" }, h.phone ?? h.customer_identifier),
-      h.member_level ? el("span", { class: "chip" }, h.member_level) : null,
+      // An empty cell keeps the columns aligned for a guest who is not a member.
+      h.member_level ? el("span", { class: "chip" }, h.member_level) : el("span", {}),
       el("span", { class: "tier" }, h.customer_tier),
       el("span", { class: "spent" }, `${h.total_orders} 单 · ${yuan(h.total_spent)}`))));
       mark();
@@ -501,9 +503,22 @@ function valuePanel(p) {
     ["订单 / 预订 / POS / 活动", `${p.statistics.total_orders} / ${p.statistics.total_reservations} / ${p.statistics.total_pos_transactions} / ${p.statistics.total_activities}`]]));
 }
 
+/** The API's `predictions_unavailable_reason` (English, for integrators) as an agent reads it. */
+function predictionGap(reason) {
+  if (!reason) return "";
+  if (reason.startsWith("no model")) return "本范围还没有拟合模型（每周校准一次）";
+  if (reason.includes("no paid or completed order")) return "该客户还没有已支付或已完成的订单";
+  if (reason.includes("outside what the fitted model")) return "该客户的历史超出模型可评估的范围";
+  if (reason.includes("order days were recorded")) return "部分订单早于订单日期记录，需要重建数据";
+  return "原因见技术详情";
+}
+
 function predictionsPanel(p) {
   const pr = p.predictions;
-  if (!pr) return panel("预测", el("p", { class: "muted" }, `暂无预测${p.predictions_unavailable_reason ? `：${p.predictions_unavailable_reason}` : ""}`));
+  if (!pr) {
+    const reason = predictionGap(p.predictions_unavailable_reason);
+    return panel("预测", el("p", { class: "muted", title: p.predictions_unavailable_reason ?? "" }, `暂无预测${reason ? `：${reason}` : ""}`));
+  }
   return panel("预测", facts([
     ["流失概率", pct(pr.churn_probability)], ["未来12个月价值 (CLV)", yuan(pr.predicted_clv_12m)],
     ["90天预计订单", pr.expected_orders_90d?.toFixed(1) ?? "—"], ["模型日期", day(pr.model_fitted_at)]]));
@@ -529,7 +544,7 @@ function chartPanel(p) {
     el("h3", {}, "订单与预订构成"), el("div", { class: "chart" }, mix));
   requestAnimationFrame(() => {
     if (!window.Chart) {
-      node.append(el("p", { class: "muted" }, "图表库未加载 (scripts/console-deps)。"));
+      node.append(el("p", { class: "muted" }, "图表库未加载，请联系技术支持。"));
       return;
     }
     new window.Chart(spend, {
@@ -559,13 +574,33 @@ function recommendationsPanel(byRef) {
   }, (err) => dishes.replaceChildren(el("li", { class: "muted" }, explain(err)[0])));
   api("recommendations", { ...byRef, kind: "coupons" }).then((d) => {
     coupons.replaceChildren(...d.recommendations.map((r) => el("li", { class: "coupon" },
-      el("details", {}, el("summary", {}, r.title), el("p", { class: "muted" }, r.reason)))));
+      el("details", {}, el("summary", {}, r.title), el("p", {}, offerTerms(r)),
+        el("p", { class: "muted" }, "匹配条件：", el("code", { class: "rule" }, r.reason))))));
     if (!d.recommendations.length) coupons.replaceChildren(el("li", { class: "muted" }, "暂无适用优惠"));
   }, (err) => coupons.replaceChildren(el("li", { class: "muted" }, explain(err)[0])));
   return panel("推荐", el("h4", {}, "菜品"), dishes, el("h4", {}, "优惠券"), coupons);
 }
 
+/** A coupon's terms in words: 立减 ¥20 · 满 ¥100 可用 · 7 天内有效. */
+function offerTerms(r) {
+  const what = { amount_off: r.value != null ? `立减 ${yuan(r.value)}` : "立减", percent_off: r.percent != null ? `${r.percent}% 折扣` : "折扣",
+    free_item: "赠送菜品", perk: "会员礼遇" }[r.kind] ?? r.kind;
+  return [what, r.min_spend != null ? `满 ${yuan(r.min_spend)} 可用` : null, r.valid_days != null ? `${r.valid_days} 天内有效` : null]
+    .filter(Boolean).join(" · ");
+}
+
 const EVENT = { order: "订单", reservation: "预订", pos_transaction: "POS交易", activity: "活动", member: "会员" };
+// The sources' statuses (docs/spec/sources.md); the ones an agent must not miss are marked.
+const STATUS = {
+  pending: "待处理", paid: "已支付", completed: "已完成", cancelled: "已取消", refunded: "已退款",
+  confirmed: "已确认", arrived: "已到店", no_show: "爽约", success: "成功", voided: "已作废",
+};
+const ALERT_STATUS = new Set(["cancelled", "refunded", "no_show", "voided"]);
+/** A timeline description with the status words in Chinese (`状态: confirmed`, `微信支付 - success`). */
+function localDescription(text) {
+  return String(text ?? "").replace(/\b(pending|paid|completed|cancelled|refunded|confirmed|arrived|no_show|success|voided)\b/g,
+    (w) => STATUS[w]);
+}
 
 function timelinePanel(byRef) {
   const filter = el("select", { id: "event-filter", "aria-label": "事件类型" },
@@ -592,7 +627,9 @@ function timelinePanel(byRef) {
         const li = el("li", { class: "event", "data-type": e.event_type },
           el("time", { datetime: e.event_time }, when(e.event_time)),
           el("span", { class: "chip" }, EVENT[e.event_type] ?? e.event_type),
-          el("span", { class: "title" }, e.title), el("span", { class: "muted" }, e.description));
+          el("span", { class: "title" }, e.title,
+            e.status && ALERT_STATUS.has(e.status) ? el("span", { class: "status-alert", "data-status": e.status }, STATUS[e.status]) : null),
+          el("span", { class: "muted" }, localDescription(e.description)));
         li.hidden = !shown(e);
         sentinel.before(li);
       }
@@ -672,7 +709,6 @@ async function showSegment(id) {
     more.disabled = true;
     try {
       const p = await api(`segments/${id}/members`, { store_id: store(), limit: 50, cursor });
-      count.textContent = `${p.count.toLocaleString("zh-CN")} 人`;
       for (const m of p.members) {
         body.append(el("tr", { class: "member", onclick: () => { location.hash = `#/c/${encodeURIComponent(m.customer_ref)}`; } },
           el("td", {}, m.name ?? "(未留名)"), el("td", {}, m.phone ?? m.customer_identifier), el("td", {}, m.member_level ?? ""),
@@ -688,6 +724,10 @@ async function showSegment(id) {
     }
   }
   more.addEventListener("click", page);
+  // The head count of the whole segment (a members page's `count` is that page's).
+  api(`segments/${id}/count`, { store_id: store() }).then(
+    (c) => { count.textContent = `${c.count.toLocaleString("zh-CN")} 人`; },
+    () => { count.textContent = ""; });
   exportButton.addEventListener("click", async () => {
     // A link cannot carry the bearer token: fetch the CSV, then hand it over as a file.
     exportButton.disabled = true;

@@ -114,12 +114,23 @@ c360_wait_for_port() { # port, name, pid
 }
 
 C360_PIDS=()
+# SIGTERM, then SIGKILL for what is still running 5 s later: the emulator has been seen to
+# swallow SIGTERM (its handler's exit raised inside a server thread and was caught), which
+# left scripts/dev waiting forever with moto spinning a core.
 c360_stop_all() {
-    local pid
+    local pid waited=0
     for pid in "${C360_PIDS[@]+"${C360_PIDS[@]}"}"; do
         kill "$pid" 2>/dev/null || true
     done
     for pid in "${C360_PIDS[@]+"${C360_PIDS[@]}"}"; do
+        while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 50 ]; do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            c360_log "process $pid did not stop on SIGTERM within 5 s; killing it"
+            kill -9 "$pid" 2>/dev/null || true
+        fi
         wait "$pid" 2>/dev/null || true
     done
     C360_PIDS=()

@@ -78,6 +78,7 @@ test("staff find 张三 by pinyin initials, by 尾号 and by her phone in any sp
   const tags = await page.locator(".tags .tag").allInnerTexts();
   assert.ok(tags.includes("会员等级:金卡"), tags.join(","));
   assert.ok(!(await page.content()).includes("13800138000"), "the clear phone never reaches staff");
+  assert.equal(await page.locator("#nav").innerText(), "查找客户", "staff get the search, nothing else in the menu");
 
   // The timeline scrolls past its first page (20 events).
   await page.locator("#timeline .event").first().waitFor();
@@ -90,6 +91,10 @@ test("staff find 张三 by pinyin initials, by 尾号 and by her phone in any sp
   await page.locator("#event-filter").selectOption("reservation");
   const visible = await page.locator("#timeline .event:visible").evaluateAll((els) => els.map((e) => e.dataset.type));
   assert.ok(visible.length > 0 && visible.every((t) => t === "reservation"), visible.join(","));
+  // Her scripted cancelled booking is marked, and statuses read in Chinese.
+  assert.equal(await page.locator('#timeline .event:visible .status-alert[data-status="cancelled"]').first().innerText(), "已取消");
+  const descriptions = (await page.locator("#timeline .event:visible").allInnerTexts()).join("\n");
+  assert.ok(!/confirmed|completed|cancelled|arrived/.test(descriptions), descriptions);
 
   // A recommendation opens to its reason.
   await page.locator(".recommend.dishes .dish").first().waitFor();
@@ -136,13 +141,16 @@ test("a store admin finds the seed's two segments one click away, pages their me
   assert.deepEqual(ids.slice(0, 2).sort(), ["seg_demo_churn_risk", "seg_demo_high_value_active"]);
   // Every count arrives as a number.
   await page.waitForFunction(() => [...document.querySelectorAll("tr.segment .count")].every((td) => /^[\d,]+$/.test(td.textContent)));
+  const listed = await page.locator('tr.segment[data-id="seg_demo_high_value_active"] .count').innerText();
 
   await page.locator('tr.segment[data-id="seg_demo_high_value_active"] a').click();
   await page.locator("tr.member").first().waitFor();
   const members = await page.locator("tr.member").allInnerTexts();
   // Admins see clear values (docs/spec/api.md, Masking).
   assert.ok(members.some((m) => m.includes("张三") && m.includes("13800138000")), members.join("\n"));
-  assert.match(await page.locator(".segment-detail .count").innerText(), /^\d+ 人$/);
+  // The whole segment's head count, as the list said (not the first page's rows).
+  await page.waitForFunction(() => /^[\d,]+ 人$/.test(document.querySelector(".segment-detail .count")?.textContent ?? ""));
+  assert.equal(await page.locator(".segment-detail .count").innerText(), `${listed} 人`);
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/console-segments.png`, fullPage: true });
 
   const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#export").click()]);

@@ -446,7 +446,7 @@ async fn serve(
     );
     println!("Dead letters: {}", args.dead_letter_dir.display());
     // The console's files are read from the checkout at run time (edit and reload), with
-    // Chart.js from console/node_modules (scripts/console-deps).
+    // the libraries from console/vendor (c360_ensure_console in scripts/lib.sh).
     let console_dir = std::env::var_os("C360_CONSOLE_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console"));

@@ -121,6 +121,16 @@ pub fn with_console(
             tower_http::services::ServeDir::new(dir).append_index_html_on_directories(true),
         )
         .merge(api)
+        // `/console` without its slash would serve index.html, whose relative links then miss
+        // the directory: send the browser to `/console/`, as CloudFront's function does.
+        .layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                if req.uri().path() == "/console" {
+                    return axum::response::Redirect::permanent("/console/").into_response();
+                }
+                next.run(req).await
+            },
+        ))
 }
 
 #[cfg(test)]
@@ -247,5 +257,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<Value>(&body).expect("JSON"), ids);
         let (status, body) = get(&local, "/console/config.json").await;
         assert_eq!((status, body.as_str()), (200, r#"{"oidc":null}"#));
+        // Without its slash the page's relative links would miss the directory.
+        assert_eq!(get(&local, "/console").await.0, 308);
     }
 }
