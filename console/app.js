@@ -531,7 +531,7 @@ function insightsPanel(p) {
   const g = p.guest_insights ?? {};
   const dishes = (g.favorite_dishes ?? []).map((d) => el("li", {}, `${d.name ?? d.dish_id} × ${d.count}`));
   return panel("客户洞察",
-    el("ol", { class: "favorites" }, dishes.length ? dishes : el("li", { class: "muted" }, "暂无")),
+    el("ol", { class: "favorites" }, dishes.length ? dishes : el("li", { class: "muted empty" }, "暂无")),
     facts([["常来时段", DAYPART[g.preferred_daypart] ?? "—"], ["常用方式", ORDER_TYPE[g.preferred_order_type] ?? "—"],
       ["爽约率", pct(g.no_show_rate)], ["取消率", pct(g.cancellation_rate)], ["常来门店", g.favorite_store ?? "—"],
       ["到店次数", g.visits ?? "—"]]));
@@ -539,9 +539,9 @@ function insightsPanel(p) {
 
 function chartPanel(p) {
   const spend = el("canvas", { id: "spend-chart", role: "img", "aria-label": "近12个月消费" });
-  const mix = el("canvas", { id: "mix-chart", role: "img", "aria-label": "订单与预订构成" });
+  const mix = el("canvas", { id: "mix-chart", role: "img", "aria-label": "订单、预订、POS 与活动构成" });
   const node = panel("近12个月消费", el("div", { class: "chart" }, spend),
-    el("h3", {}, "订单与预订构成"), el("div", { class: "chart" }, mix));
+    el("h3", {}, "订单、预订、POS 与活动构成"), el("div", { class: "chart" }, mix));
   requestAnimationFrame(() => {
     if (!window.Chart) {
       node.append(el("p", { class: "muted" }, "图表库未加载，请联系技术支持。"));
@@ -570,13 +570,13 @@ function recommendationsPanel(byRef) {
     dishes.replaceChildren(...d.recommendations.map((r) => el("li", { class: "dish", "data-reason": r.reason },
       el("span", { class: "name" }, r.name ?? r.dish_id),
       el("span", { class: "why" }, r.reason === "paired_with" && r.paired_with ? `和「${r.paired_with.name ?? r.paired_with.dish_id}」${why.paired_with}` : why[r.reason] ?? r.reason))));
-    if (!d.recommendations.length) dishes.replaceChildren(el("li", { class: "muted" }, "暂无推荐"));
+    if (!d.recommendations.length) dishes.replaceChildren(el("li", { class: "muted empty" }, "暂无推荐"));
   }, (err) => dishes.replaceChildren(el("li", { class: "muted" }, explain(err)[0])));
   api("recommendations", { ...byRef, kind: "coupons" }).then((d) => {
     coupons.replaceChildren(...d.recommendations.map((r) => el("li", { class: "coupon" },
       el("details", {}, el("summary", {}, r.title), el("p", {}, offerTerms(r)),
         el("p", { class: "muted" }, "匹配条件：", el("code", { class: "rule" }, r.reason))))));
-    if (!d.recommendations.length) coupons.replaceChildren(el("li", { class: "muted" }, "暂无适用优惠"));
+    if (!d.recommendations.length) coupons.replaceChildren(el("li", { class: "muted empty" }, "暂无适用优惠"));
   }, (err) => coupons.replaceChildren(el("li", { class: "muted" }, explain(err)[0])));
   return panel("推荐", el("h4", {}, "菜品"), dishes, el("h4", {}, "优惠券"), coupons);
 }
@@ -613,7 +613,16 @@ function timelinePanel(byRef) {
   let loading = false;
 
   const shown = (e) => !filter.value || e.event_type === filter.value;
-  const apply = () => [...list.querySelectorAll(".event")].forEach((li) => { li.hidden = !shown({ event_type: li.dataset.type }); });
+  /** The footer once everything is loaded: the rows shown, and of how many with a filter on. */
+  const total = () => {
+    const all = list.querySelectorAll(".event").length;
+    const visible = [...list.querySelectorAll(".event")].filter((li) => !li.hidden).length;
+    return filter.value ? `共 ${visible} 条（全部 ${all} 条）` : `共 ${all} 条`;
+  };
+  const apply = () => {
+    [...list.querySelectorAll(".event")].forEach((li) => { li.hidden = !shown({ event_type: li.dataset.type }); });
+    if (done) sentinel.textContent = total();
+  };
 
   let observer;
   async function more() {
@@ -635,7 +644,7 @@ function timelinePanel(byRef) {
       }
       cursor = page.next_cursor;
       done = !cursor;
-      sentinel.textContent = done ? `共 ${list.querySelectorAll(".event").length} 条` : "加载中…";
+      sentinel.textContent = done ? total() : "加载中…";
     } catch (err) {
       done = true;
       sentinel.textContent = explain(err)[0];
@@ -769,6 +778,10 @@ async function route() {
   }
   const ref = hash.match(/^\/c\/(.+)$/);
   const segment = hash.match(/^\/segments\/(seg_[0-9a-z_-]+)$/);
+  // Segments are for admins (issue 15); the API lets staff list them, but not export.
+  if ((hash === "/segments" || segment) && claims(token()).role === "staff") {
+    return app().replaceChildren(errorScreen(new ApiError(403, "FORBIDDEN", "")));
+  }
   if (hash === "/segments") return showSegments();
   if (segment) return showSegment(segment[1]);
   if (ref) return showCustomer({ customer_identifier: ref[1], identifier_type: "customer_ref" });

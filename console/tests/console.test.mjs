@@ -111,6 +111,11 @@ test("staff find 张三 by pinyin initials, by 尾号 and by her phone in any sp
   const left = timelineRequests();
   await page.waitForTimeout(1500);
   assert.equal(timelineRequests(), left);
+
+  // The segments page is for admins, even typed into the address bar.
+  await page.goto(`${BASE}#/segments`);
+  await page.locator("section.error").waitFor();
+  assert.equal(await page.locator("section.error").getAttribute("data-status"), "403");
 });
 
 test("a super_admin sees the clear phone; another store's admin gets the not-found screen", async () => {
