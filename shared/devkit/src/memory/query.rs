@@ -150,8 +150,12 @@ pub(super) fn query(tables: &mut HashMap<String, Table>, body: &Value) -> Result
     if let Some(l) = limit {
         matched.truncate(l);
     }
+    let keep = projection(body)?;
     let mut out = json!({
-        "Items": matched.iter().map(|m| Value::Object(m.2.clone())).collect::<Vec<_>>(),
+        "Items": matched
+            .iter()
+            .map(|m| Value::Object(project(m.2, keep.as_deref())))
+            .collect::<Vec<_>>(),
         "Count": matched.len(),
         "ScannedCount": matched.len(),
     });
@@ -163,4 +167,42 @@ pub(super) fn query(tables: &mut HashMap<String, Table>, body: &Value) -> Result
         }
     }
     Ok(out)
+}
+
+/// The attributes a `ProjectionExpression` keeps (top-level names, `#placeholders` resolved
+/// through `ExpressionAttributeNames`), or `None` for whole items. Nested paths are refused
+/// rather than answered wrongly.
+fn projection(body: &Value) -> Result<Option<Vec<String>>, Fail> {
+    let Some(expr) = body.get("ProjectionExpression").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    expr.split(',')
+        .map(|name| {
+            let name = name.trim();
+            if name.is_empty() || name.contains(['.', '[']) {
+                return Err(invalid(format!(
+                    "the in-memory DynamoDB projects top-level attributes only, got `{name}`"
+                )));
+            }
+            match name.strip_prefix('#') {
+                None => Ok(name.to_string()),
+                Some(_) => body["ExpressionAttributeNames"][name]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| invalid(format!("undefined attribute name {name}"))),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn project(item: &Item, keep: Option<&[String]>) -> Item {
+    match keep {
+        None => item.clone(),
+        Some(names) => item
+            .iter()
+            .filter(|(k, _)| names.iter().any(|n| n == *k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
 }

@@ -100,6 +100,23 @@ async fn conditions_transactions_and_queries_behave_like_dynamodb() {
         got.last_evaluated_key().is_some(),
         "x3 was never written; x1 remains"
     );
+    // A projection keeps the attributes it names, by name or placeholder, and nothing else.
+    let got = c
+        .query()
+        .table_name("t")
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", Av::S("a".into()))
+        .projection_expression("sk, #v")
+        .expression_attribute_names("#v", "ver")
+        .send()
+        .await
+        .expect("query with a projection");
+    assert_eq!(got.items().len(), 2);
+    for item in got.items() {
+        let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(names, ["sk", "ver"]);
+    }
     let err = c
         .get_item()
         .table_name("missing")

@@ -15,6 +15,9 @@ use super::{classify, Item, Loaded, Store, StoreError, StoredNode, StoredStats};
 /// Orders read per page when a dish's latest order is looked up.
 const DISH_PAGE: i32 = 25;
 
+/// What a timeline read needs of an entry item: its time key and the rendered entry.
+const ENTRY_PROJECTION: &str = "lt, e";
+
 impl Store {
     /// A Query of a node's records of one source in a scope, newest first (`lsi_kind`, which
     /// carries every attribute): recent orders and reservations, a dish's latest order, the
@@ -355,6 +358,8 @@ impl Store {
             .table_name(&self.table)
             .index_name(INDEX_TIME)
             .expression_attribute_values(":pk", s(node_pk(node)))
+            // Only the time key and the entry: not the keys, index keys or an order's dish set.
+            .projection_expression(ENTRY_PROJECTION)
             .scan_index_forward(false)
             .limit((limit + 1) as i32);
         q = match before {
@@ -394,6 +399,7 @@ impl Store {
     ) -> Result<Vec<(String, TimelineEntry)>, StoreError> {
         let resp = self
             .newest_of_kind(node, scope, kind)
+            .projection_expression(ENTRY_PROJECTION)
             .limit(limit as i32)
             .send()
             .await
