@@ -137,12 +137,18 @@ impl TestEnv {
     /// ingest and HTTP code, no network. No streams: deliver with [`TestEnv::ingest`], not
     /// [`TestEnv::sync`].
     pub async fn in_memory() -> TestEnv {
+        TestEnv::on_memory(MemoryDynamo::new()).await
+    }
+
+    /// [`TestEnv::in_memory`] on a given in-memory DynamoDB (which the caller may also serve
+    /// to other processes, as `benches/lambda.rs` does).
+    pub async fn on_memory(memory: MemoryDynamo) -> TestEnv {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                 "memory", "memory", None, None, "memory",
             ))
-            .http_client(MemoryDynamo::new())
+            .http_client(memory)
             .load()
             .await;
         TestEnv::with_sdk(sdk).await
