@@ -32,7 +32,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
-use c360_devkit::demo::{generate, DemoConfig};
 use c360_devkit::memory::MemoryDynamo;
 use c360_e2e::TestEnv;
 use serde_json::Value;
@@ -353,13 +352,7 @@ fn main() {
             }
         };
         println!("DynamoDB: {endpoint}");
-        let now = chrono::Utc::now();
-        let mut config = DemoConfig::new(
-            c360_devkit::demo::DEFAULT_SEED,
-            now.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00")),
-        );
-        config.customers = 100;
-        env.ingest_demo(&generate(&config), &mut 0).await;
+        env.ingest_demo_customers(100).await;
         let vars: Vec<(String, String)> = [
             ("AWS_ENDPOINT_URL", endpoint.as_str()),
             ("AWS_REGION", "us-east-1"),

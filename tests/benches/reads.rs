@@ -9,7 +9,6 @@
 //! id, a phone and an email; 26 orders, reservations, POS and activity records).
 
 use c360_api::http::Endpoint;
-use c360_devkit::demo::{generate, DemoConfig};
 use c360_e2e::TestEnv;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -21,13 +20,7 @@ fn reads(c: &mut Criterion) {
         .expect("a runtime");
     let env = rt.block_on(async {
         let env = TestEnv::in_memory().await;
-        let now = chrono::Utc::now();
-        let mut config = DemoConfig::new(
-            c360_devkit::demo::DEFAULT_SEED,
-            now.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00")),
-        );
-        config.customers = 100;
-        env.ingest_demo(&generate(&config), &mut 0).await;
+        env.ingest_demo_customers(100).await;
         env
     });
     let mut group = c.benchmark_group("read");

@@ -399,6 +399,19 @@ impl TestEnv {
         }
     }
 
+    /// The demo generator's first `customers` customers (the seed customer 张三 among them),
+    /// their records dated up to now in +08:00, delivered with [`TestEnv::ingest_demo`].
+    pub async fn ingest_demo_customers(&self, customers: usize) {
+        let now = chrono::Utc::now();
+        let mut config = c360_devkit::demo::DemoConfig::new(
+            c360_devkit::demo::DEFAULT_SEED,
+            now.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00")),
+        );
+        config.customers = customers;
+        self.ingest_demo(&c360_devkit::demo::generate(&config), &mut 0)
+            .await;
+    }
+
     /// Delivers a generated demo dataset through the ingest handlers, table by table in
     /// batches of 100 (a stream's batch size), numbered on from `seq`.
     pub async fn ingest_demo(&self, data: &c360_devkit::demo::DemoData, seq: &mut u64) {
