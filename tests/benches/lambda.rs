@@ -57,12 +57,9 @@ struct Runtime {
 }
 
 async fn next(State(rt): State<Runtime>) -> (StatusCode, HeaderMap, String) {
-    rt.first_next
-        .lock()
-        .map(|mut f| {
-            f.get_or_insert_with(Instant::now);
-        })
-        .ok();
+    if let Ok(mut first) = rt.first_next.lock() {
+        first.get_or_insert_with(Instant::now);
+    }
     // Long poll, as the real API does: a process with nothing to do waits here until killed.
     let Some(inv) = rt.queue.lock().await.recv().await else {
         return std::future::pending().await;
@@ -90,20 +87,33 @@ async fn next(State(rt): State<Runtime>) -> (StatusCode, HeaderMap, String) {
     (StatusCode::OK, headers, inv.event.to_string())
 }
 
-async fn answer(State(rt): State<Runtime>, Path(id): Path<String>, body: String) -> StatusCode {
-    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    if let Some(tx) = rt.waiting.lock().await.remove(&id) {
+/// Hands an invocation's outcome to whoever sent the event.
+async fn deliver(rt: &Runtime, id: &str, value: Value) -> StatusCode {
+    if let Some(tx) = rt.waiting.lock().await.remove(id) {
         let _ = tx.send(value);
     }
     StatusCode::ACCEPTED
 }
 
+async fn answer(State(rt): State<Runtime>, Path(id): Path<String>, body: String) -> StatusCode {
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    deliver(&rt, &id, value).await
+}
+
 async fn error(State(rt): State<Runtime>, Path(id): Path<String>, body: String) -> StatusCode {
-    let value = serde_json::json!({ "runtime_error": body });
-    if let Some(tx) = rt.waiting.lock().await.remove(&id) {
-        let _ = tx.send(value);
-    }
-    StatusCode::ACCEPTED
+    deliver(&rt, &id, serde_json::json!({ "runtime_error": body })).await
+}
+
+/// Serves `app` on a free local port until the bench ends (or the handle is aborted).
+async fn serve(app: Router) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free local port");
+    let addr = listener.local_addr().expect("its address");
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, server)
 }
 
 async fn init_error(body: String) -> StatusCode {
@@ -136,13 +146,7 @@ impl Function {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(rt);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port for the fake Runtime API");
-        let addr = listener.local_addr().expect("its address");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = serve(app).await;
         let started = Instant::now();
         let child = Command::new(binary)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -256,13 +260,7 @@ async fn serve_memory(memory: MemoryDynamo) -> String {
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port for the in-memory DynamoDB");
-    let addr = listener.local_addr().expect("its address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (addr, _server) = serve(app).await;
     format!("http://{addr}")
 }
 
