@@ -653,6 +653,75 @@ async fn a_hundred_mixed_requests_leave_a_hundred_audit_records() {
     assert!(mine.iter().all(|a| a["scope"] == json!("s1")), "{mine:?}");
 }
 
+/// An admin paging through a long audit trail sees every look once, and knows when there are
+/// more: `count` is the page's size, `next_cursor` leads to older records (field report: with
+/// 14 records `limit=2` answered `"total": 2` and nothing else).
+#[tokio::test]
+async fn the_audit_trail_pages_with_a_cursor_until_every_look_is_seen() {
+    let env = TestEnv::new().await;
+    two_customers(&env).await;
+    let staff = token(Role::Staff, Some("s1"));
+    for _ in 0..5 {
+        let (status, _) = env
+            .get_as(
+                Some(&staff),
+                Endpoint::Profile,
+                &[("customer_identifier", A_PHONE), ("store_id", "s1")],
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let admin = token(Role::SuperAdmin, None);
+    let mut looks = std::collections::BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut params = vec![("customer_identifier", A_PHONE), ("limit", "2")];
+        if let Some(c) = &cursor {
+            params.push(("cursor", c.as_str()));
+        }
+        let (status, page) = env.get_as(Some(&admin), Endpoint::Audit, &params).await;
+        assert_eq!(status, 200, "{page}");
+        let accesses = page["data"]["accesses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(page["data"]["count"], json!(accesses.len()), "{page}");
+        assert!(accesses.len() <= 2, "{page}");
+        for a in accesses
+            .iter()
+            .filter(|a| a["endpoint"] == json!("profile"))
+        {
+            let id = a["request_id"].as_str().unwrap_or_default().to_string();
+            assert!(looks.insert(id), "a look shown twice: {page}");
+        }
+        pages += 1;
+        assert!(pages < 20, "the cursor does not advance");
+        match page["data"]["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => {
+                assert_eq!(page["data"]["next_cursor"], Value::Null, "{page}");
+                break;
+            }
+        }
+    }
+    assert_eq!(looks.len(), 5, "every profile look, across {pages} pages");
+    assert!(
+        pages >= 3,
+        "5 looks and the audit reads at 2 a page: {pages} pages"
+    );
+
+    let (status, bad) = env
+        .get_as(
+            Some(&admin),
+            Endpoint::Audit,
+            &[("customer_identifier", A_PHONE), ("cursor", "bm90LWEta2V5")],
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["error"]["code"], json!("INVALID_PARAMETER"), "{bad}");
+}
+
 #[tokio::test]
 async fn without_the_audit_table_reads_answer_503_with_no_data() {
     let env = TestEnv::new().await;

@@ -177,13 +177,17 @@ impl AuditLog {
         }
     }
 
-    /// The newest records about any of `subjects`, optionally only those scoped to one store.
+    /// The newest `limit` records about any of `subjects`, optionally only those scoped to one
+    /// store, older than `before` (an audit sort key, `{ms:015}#{request id}`, from
+    /// [`AuditPage::next`] of the previous page). One Query per subject, `limit + 1` records
+    /// each at most, so the page knows whether more exist.
     pub async fn list(
         &self,
         subjects: &[String],
         store: Option<&StoreId>,
         limit: usize,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
+        before: Option<&str>,
+    ) -> Result<AuditPage, StoreError> {
         let scope_ok = |r: &AuditRecord| match store {
             None => true,
             Some(s) => r.scope.as_deref() == Some(s.as_str()),
@@ -194,13 +198,14 @@ impl AuditLog {
                 .map_err(|_| StoreError::Failed("audit memory poisoned".into()))?
                 .iter()
                 .filter(|r| r.subject.as_ref().is_some_and(|h| subjects.contains(h)))
+                .filter(|r| before.is_none_or(|b| r.sk().as_str() < b))
                 .cloned()
                 .collect(),
             AuditLog::DynamoDb { client, table, .. } => {
                 let pages = futures::future::try_join_all(
                     subjects
                         .iter()
-                        .map(|h| query_subject(client, table, h, store, limit)),
+                        .map(|h| query_subject(client, table, h, store, limit + 1, before)),
                 )
                 .await?;
                 pages.into_iter().flatten().collect()
@@ -209,9 +214,20 @@ impl AuditLog {
         out.retain(scope_ok);
         out.sort_by(|a, b| (b.at, &b.request_id).cmp(&(a.at, &a.request_id)));
         out.dedup_by(|a, b| a.request_id == b.request_id);
+        let more = out.len() > limit;
         out.truncate(limit);
-        Ok(out)
+        let next = more.then(|| out.last().map(AuditRecord::sk)).flatten();
+        Ok(AuditPage { records: out, next })
     }
+}
+
+/// A page of audit records, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditPage {
+    pub records: Vec<AuditRecord>,
+    /// The sort key of the page's last record when older records exist: pass it back as
+    /// `before` for the next page. `None` on the last page.
+    pub next: Option<String>,
 }
 
 async fn query_subject(
@@ -220,13 +236,19 @@ async fn query_subject(
     hash: &str,
     store: Option<&StoreId>,
     limit: usize,
+    before: Option<&str>,
 ) -> Result<Vec<AuditRecord>, StoreError> {
     let mut q = client
         .query()
         .table_name(table)
-        .key_condition_expression("pk = :pk")
         .expression_attribute_values(":pk", s(keys::audit_subject_pk(hash)))
         .scan_index_forward(false);
+    q = match before {
+        None => q.key_condition_expression("pk = :pk"),
+        Some(b) => q
+            .key_condition_expression("pk = :pk AND sk < :before")
+            .expression_attribute_values(":before", s(b)),
+    };
     if let Some(store) = store {
         q = q
             .filter_expression("#scope = :scope")

@@ -290,6 +290,13 @@ pub fn audit_sk(at: Millis, request_id: &str) -> String {
     format!("{:015}#{}", at.0.max(0), request_id)
 }
 
+/// Whether `key` has the shape of [`audit_sk`] (what an audit page's cursor must hold).
+pub fn is_audit_sk(key: &str) -> bool {
+    key.len() > 16
+        && key.as_bytes()[..15].iter().all(u8::is_ascii_digit)
+        && key.as_bytes()[15] == b'#'
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

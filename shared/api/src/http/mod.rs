@@ -98,6 +98,7 @@ impl Endpoint {
                 "identifier_type",
                 "store_id",
                 "limit",
+                "cursor",
             ],
             Endpoint::Erase => &["customer_identifier", "identifier_type"],
             Endpoint::Recommendations => &[

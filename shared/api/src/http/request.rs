@@ -16,6 +16,7 @@ use c360_domain::projection::Scope;
 use c360_domain::time::Zone;
 use c360_domain::view::{audit_answer, erase_answer, AuditEntry};
 use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
+use c360_dynamodb::keys::{decode_cursor, encode_cursor, is_audit_sk};
 use c360_runtime::cache::{CacheUse, Slot};
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
@@ -160,6 +161,8 @@ pub(super) enum Intent {
         id: Identifier,
         store: Option<StoreId>,
         limit: usize,
+        /// The audit sort key the page starts below (from the previous page's cursor).
+        before: Option<String>,
     },
     Erase(Identifier),
     Recommendations {
@@ -304,7 +307,24 @@ pub(super) fn prepare(
                 Scope::AllStores => None,
                 Scope::Store(s) => Some(s),
             };
-            Intent::Audit { id, store, limit }
+            let before = match p.get("cursor") {
+                None => None,
+                Some(c) => Some(
+                    decode_cursor(c)
+                        .filter(|k| is_audit_sk(k))
+                        .ok_or_else(|| {
+                            ApiError::InvalidParameter(
+                                "Parameter `cursor` is not an audit cursor; use `next_cursor` from the previous page.".into(),
+                            )
+                        })?,
+                ),
+            };
+            Intent::Audit {
+                id,
+                store,
+                limit,
+                before,
+            }
         }
         Endpoint::Erase => {
             audit.scope = Some(scope_label(&Scope::AllStores));
@@ -374,7 +394,12 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
             .await
             .map(Answer::anonymous)
             .map_err(|e| read_error(e, "query")),
-        Intent::Audit { id, store, limit } => {
+        Intent::Audit {
+            id,
+            store,
+            limit,
+            before,
+        } => {
             // Everyone who looked at any of the customer's identifiers; an erased or unknown
             // customer still has the lookups made by the identifier asked about.
             let cluster = match reads.resolve(&id).await {
@@ -389,13 +414,14 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
                 .collect();
             subjects.sort();
             subjects.dedup();
-            let records = app
+            let page = app
                 .access
                 .audit
-                .list(&subjects, store.as_ref(), limit)
+                .list(&subjects, store.as_ref(), limit, before.as_deref())
                 .await
                 .map_err(store_error)?;
-            let accesses: Vec<AuditEntry> = records
+            let accesses: Vec<AuditEntry> = page
+                .records
                 .iter()
                 .map(|r| AuditEntry {
                     at: r.at,
@@ -410,6 +436,7 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
             Ok(Answer::anonymous(audit_answer(
                 &id,
                 &accesses,
+                page.next.as_deref().map(encode_cursor),
                 &reads.config().zone,
             )))
         }

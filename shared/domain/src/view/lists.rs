@@ -99,8 +99,14 @@ pub struct AuditEntry<'a> {
     pub request_id: &'a str,
 }
 
-/// `GET /audit`: who looked at a customer, newest first.
-pub fn audit_answer(id: &Identifier, accesses: &[AuditEntry], zone: &Zone) -> Value {
+/// `GET /audit`: who looked at a customer, newest first: `count` accesses on this page, and
+/// `next_cursor` (pass it as `cursor`) when older ones exist, else `null`.
+pub fn audit_answer(
+    id: &Identifier,
+    accesses: &[AuditEntry],
+    next_cursor: Option<String>,
+    zone: &Zone,
+) -> Value {
     let accesses: Vec<Value> = accesses
         .iter()
         .map(|a| {
@@ -118,8 +124,9 @@ pub fn audit_answer(id: &Identifier, accesses: &[AuditEntry], zone: &Zone) -> Va
     json!({
         "customer_identifier": id.value(),
         "identifier_type": id.kind().as_str(),
-        "total": accesses.len(),
+        "count": accesses.len(),
         "accesses": accesses,
+        "next_cursor": next_cursor,
     })
 }
 
