@@ -32,11 +32,21 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
 }
 
 pub fn init() {
-    init_with_writer(std::io::stdout);
+    // Colours only for a person at a terminal: in a file (`scripts/dev` keeps `.local/*.log`)
+    // or CloudWatch the escape codes are noise.
+    use std::io::IsTerminal;
+    init_inner(std::io::stdout, std::io::stdout().is_terminal());
 }
 
-/// [`init`], writing somewhere else (tests capture the logs this way).
+/// [`init`], writing somewhere else (tests capture the logs this way), without colours.
 pub fn init_with_writer<M>(writer: M)
+where
+    M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    init_inner(writer, false);
+}
+
+fn init_inner<M>(writer: M, ansi: bool)
 where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -46,6 +56,7 @@ where
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Redacting(writer))
+        .with_ansi(ansi)
         .with_target(false);
     let _ = if text {
         builder.try_init()
