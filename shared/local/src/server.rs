@@ -79,12 +79,17 @@ pub fn router(app: App) -> axum::Router {
         .with_state(Arc::new(app))
 }
 
+/// The files of the console site, as `scripts/console-site` assembles it for AWS: these and
+/// `vendor/`. The rest of `console/` (its tests, `package.json`, `node_modules/`) is not the
+/// site and is not served.
+const CONSOLE_FILES: [&str; 3] = ["index.html", "app.js", "app.css"];
+
 /// The console (`console/`, issue 15) on the API's origin: its files under `/console/`;
 /// `/console/config.json`, how the console signs in: the directory's own file when it has one
 /// (what `scripts/console-site` writes for AWS, naming an OIDC provider), else
 /// `{"oidc": null}`; and, when `identities` is given, `/console/dev-identities.json`, the local
 /// identities a person can sign in as (this server only: in AWS there is no such file). `/`
-/// leads to the console.
+/// leads to the console. Any other path under `/console/` is a 404 with the API's JSON error.
 pub fn with_console(
     api: axum::Router,
     dir: &std::path::Path,
@@ -106,20 +111,40 @@ pub fn with_console(
         "/",
         axum::routing::get(|| async { axum::response::Redirect::to("/console/") }),
     );
-    if !dir.join("config.json").is_file() {
-        router = router.route(
+    let file = |name: &str| tower_http::services::ServeFile::new(dir.join(name));
+    router = router.route_service("/console/", file("index.html"));
+    for name in CONSOLE_FILES {
+        router = router.route_service(&format!("/console/{name}"), file(name));
+    }
+    router = if dir.join("config.json").is_file() {
+        router.route_service("/console/config.json", file("config.json"))
+    } else {
+        router.route(
             "/console/config.json",
             json(serde_json::json!({ "oidc": null })),
-        );
-    }
+        )
+    };
     if let Some(identities) = identities {
         router = router.route("/console/dev-identities.json", json(identities));
     }
+    let not_found = || async {
+        (
+            axum::http::StatusCode::NOT_FOUND,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({
+                "success": false,
+                "error": {"code": "NOT_FOUND", "message": "No console file at this path; the console is at /console/."}
+            })
+            .to_string(),
+        )
+    };
     router
         .nest_service(
-            "/console",
-            tower_http::services::ServeDir::new(dir).append_index_html_on_directories(true),
+            "/console/vendor",
+            tower_http::services::ServeDir::new(dir.join("vendor"))
+                .not_found_service(axum::routing::get(not_found)),
         )
+        .route("/console/{*rest}", axum::routing::get(not_found))
         .merge(api)
         // `/console` without its slash would serve index.html, whose relative links then miss
         // the directory: send the browser to `/console/`, as CloudFront's function does.
@@ -259,5 +284,37 @@ mod tests {
         assert_eq!((status, body.as_str()), (200, r#"{"oidc":null}"#));
         // Without its slash the page's relative links would miss the directory.
         assert_eq!(get(&local, "/console").await.0, 308);
+    }
+
+    /// Field report: the dev server served everything under `console/`, `node_modules/` and
+    /// `package.json` included, and an unknown file was a 404 with an empty body.
+    #[tokio::test]
+    async fn only_the_console_site_is_served_and_anything_else_is_a_json_404() {
+        let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console");
+        let router = with_console(axum::Router::new(), &console, None);
+        for path in [
+            "/console/",
+            "/console/app.js",
+            "/console/app.css",
+            "/console/vendor/chart.umd.js",
+        ] {
+            let (status, body) = get(&router, path).await;
+            assert_eq!(status, 200, "{path}");
+            assert!(!body.is_empty(), "{path}");
+        }
+        let (_, index) = get(&router, "/console/").await;
+        assert!(index.contains("app.js"), "the page itself: {index}");
+        for path in [
+            "/console/package.json",
+            "/console/node_modules/.package-lock.json",
+            "/console/tests/console.spec.js",
+            "/console/nope.js",
+            "/console/vendor/nope.js",
+        ] {
+            let (status, body) = get(&router, path).await;
+            assert_eq!(status, 404, "{path}");
+            let body: Value = serde_json::from_str(&body).expect("a JSON error");
+            assert_eq!(body["error"]["code"], "NOT_FOUND", "{path}");
+        }
     }
 }
