@@ -72,13 +72,22 @@ impl ScopeView {
     }
 }
 
+/// The stats items a customer's answer in `scope` needs: every node's in the scope, and in a
+/// store scope the all-stores item of the member nodes, for the member info. A member record's
+/// home is always its member id (`SourceRecord::home`), so no phone or email node holds member
+/// info and their all-stores items would be read for nothing.
 fn stats_keys(cluster: &[Identifier], scope: &Scope) -> Vec<(Identifier, Scope)> {
     let mut keys: Vec<(Identifier, Scope)> = cluster
         .iter()
-        .map(|id| (id.clone(), Scope::AllStores))
+        .map(|id| (id.clone(), scope.clone()))
         .collect();
     if *scope != Scope::AllStores {
-        keys.extend(cluster.iter().map(|id| (id.clone(), scope.clone())));
+        keys.extend(
+            cluster
+                .iter()
+                .filter(|id| matches!(id, Identifier::Member(_)))
+                .map(|id| (id.clone(), Scope::AllStores)),
+        );
     }
     keys
 }
@@ -456,6 +465,26 @@ mod tests {
             Some("A#000000000000001#orders#o1")
         );
         assert_eq!(decode_cursor("!!!"), None);
+    }
+
+    #[test]
+    fn a_store_scope_reads_the_brand_wide_stats_of_member_nodes_only() {
+        let cluster = vec![
+            Identifier::parse(c360_domain::IdentifierType::Phone, "13800138000").expect("phone"),
+            Identifier::parse(c360_domain::IdentifierType::MemberId, "M1").expect("member"),
+            Identifier::parse(c360_domain::IdentifierType::Email, "a@b.cn").expect("email"),
+        ];
+        let store = Scope::Store(c360_domain::StoreId::parse("s1").expect("store"));
+        let keys = stats_keys(&cluster, &store);
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        assert!(cluster
+            .iter()
+            .all(|id| keys.contains(&(id.clone(), store.clone()))));
+        assert!(keys.contains(&(cluster[1].clone(), Scope::AllStores)));
+        // All stores: one item per node, which holds the member info too.
+        let all = stats_keys(&cluster, &Scope::AllStores);
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(all.iter().all(|(_, s)| *s == Scope::AllStores));
     }
 
     #[test]
