@@ -11,6 +11,9 @@
 
 const API = "/api/v1/customer360";
 const TOKEN_KEY = "c360.token";
+// The provider's ID token, kept beside the bearer only to end the provider's session at sign-out
+// (`id_token_hint`); the same storage as the bearer, so it goes when the bearer goes.
+const ID_TOKEN_KEY = "c360.id_token";
 const PAGE = 20;
 
 // ---------- sign-in ----------
@@ -19,14 +22,43 @@ function token() {
   return sessionStorage.getItem(TOKEN_KEY) || localStorage.getItem(TOKEN_KEY);
 }
 
-function signIn(t, remember) {
+function signIn(t, remember, idToken) {
   signOut();
-  (remember ? localStorage : sessionStorage).setItem(TOKEN_KEY, t);
+  const store = remember ? localStorage : sessionStorage;
+  store.setItem(TOKEN_KEY, t);
+  if (idToken) store.setItem(ID_TOKEN_KEY, idToken);
 }
 
 function signOut() {
-  sessionStorage.removeItem(TOKEN_KEY);
-  localStorage.removeItem(TOKEN_KEY);
+  for (const store of [sessionStorage, localStorage]) {
+    store.removeItem(TOKEN_KEY);
+    store.removeItem(ID_TOKEN_KEY);
+  }
+}
+
+/**
+ * The sign-out button. The console forgets its token; after an OIDC sign-in it also ends the
+ * provider's session (RP-initiated logout, when the provider publishes an
+ * `end_session_endpoint`), so the next person at a shared workstation signs in as themselves
+ * rather than straight back as the one before. A provider without one (Cognito) keeps its
+ * session, and the sign-in screen says so.
+ */
+async function leave() {
+  const idToken = sessionStorage.getItem(ID_TOKEN_KEY) || localStorage.getItem(ID_TOKEN_KEY);
+  signOut();
+  history.replaceState(null, "", location.pathname);
+  const oidc = idToken ? await userManager().catch(() => null) : null;
+  if (!oidc) return showSignIn();
+  try {
+    if (await oidc.manager.metadataService.getEndSessionEndpoint()) {
+      // `state` brings the provider back with `?state=`, which finishOidcSignIn() recognises.
+      await oidc.manager.signoutRedirect({ id_token_hint: idToken, state: {} });
+      return;
+    }
+  } catch (e) {
+    console.warn("OIDC sign-out:", e);
+  }
+  return showSignIn("已退出控制台，但企业账号仍在身份提供方保持登录；在共用电脑上请关闭浏览器。");
 }
 
 /** The token's claims, for display only: the API verifies the token, not this page. */
@@ -95,6 +127,7 @@ async function userManager() {
       authority: conf.authority,
       client_id: conf.client_id,
       redirect_uri: here,
+      post_logout_redirect_uri: here,
       response_type: "code", // with PKCE (S256), the library's default for code
       scope: conf.scope || "openid",
       // The PKCE verifier and state live for one sign-in in this tab; the tokens are not kept
@@ -122,8 +155,18 @@ async function startOidcSignIn(remember) {
  */
 async function finishOidcSignIn() {
   const params = new URLSearchParams(location.search);
-  if (!params.has("state") || !(params.has("code") || params.has("error"))) return null;
   const clean = (hash) => history.replaceState(null, "", location.pathname + (hash || ""));
+  if (params.has("state") && !params.has("code") && !params.has("error")) {
+    // Back from the provider's sign-out (leave()): its state is spent, and so is the session.
+    try {
+      await (await userManager())?.manager.signoutRedirectCallback();
+    } catch (e) {
+      console.warn("OIDC sign-out callback:", e);
+    }
+    clean();
+    return token() ? null : "已退出登录，企业账号也已退出。";
+  }
+  if (!params.has("state") || !(params.has("code") || params.has("error"))) return null;
   try {
     const oidc = await userManager();
     if (!oidc) {
@@ -133,7 +176,7 @@ async function finishOidcSignIn() {
     const user = await oidc.manager.signinRedirectCallback();
     const bearer = oidc.conf.token === "access_token" ? user.access_token : user.id_token;
     if (!bearer) throw new Error(`no ${oidc.conf.token} in the provider's answer`);
-    signIn(bearer, Boolean(user.state?.remember));
+    signIn(bearer, Boolean(user.state?.remember), user.id_token);
     clean(user.state?.hash);
     return null;
   } catch (e) {
@@ -336,7 +379,7 @@ function header() {
     `${ROLE[c.role] ?? c.role ?? ""}${c.store_id ? ` · ${c.store_id}` : ""}${c.sub ? ` · ${c.sub}` : ""}`;
   const signOutButton = document.getElementById("sign-out");
   signOutButton.hidden = false;
-  signOutButton.onclick = () => { signOut(); location.hash = ""; showSignIn(); };
+  signOutButton.onclick = () => leave();
   const scope = document.querySelector(".scope");
   scope.hidden = c.role !== "super_admin";
   const nav = document.getElementById("nav");

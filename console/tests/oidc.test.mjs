@@ -57,6 +57,7 @@ before(async () => {
       client_id: CLIENT_ID,
       token_endpoint_auth_method: "none", // a public client: the browser holds no secret
       redirect_uris: [consoleUrl],
+      post_logout_redirect_uris: [consoleUrl],
       grant_types: ["authorization_code"],
       response_types: ["code"],
     }],
@@ -206,6 +207,33 @@ test("a guest card's link survives the sign-in, and 记住我 keeps a super_admi
   assert.equal(page.url(), cardUrl, "back on the card after the provider");
   assert.equal(await page.locator(".customer-phone").innerText(), "13800138000", "super_admin sees the clear phone");
   assert.ok((await page.evaluate(() => localStorage.getItem("c360.token")))?.length > 0, "记住我 keeps the token");
+  await page.context().close();
+});
+
+test("signing out ends the provider's session: the next person at a shared workstation signs in as themselves", async () => {
+  // Field report: 退出 cleared the console's token only, and the next 使用企业账号登录 on the
+  // same browser came straight back as the person before.
+  const { page } = await freshPage();
+  await signInAtProvider(page, "staff-1");
+  await page.locator("#search").waitFor();
+  assert.ok(await page.evaluate(() => sessionStorage.getItem("c360.id_token")), "the ID token is kept for the sign-out");
+
+  await page.locator("#sign-out").click();
+  // The provider's own confirmation (node-oidc-provider's end-session page), then back.
+  await page.waitForURL((u) => u.origin === issuer);
+  await page.locator("button[value=yes]").click();
+  await page.waitForURL((u) => u.href.startsWith(consoleUrl));
+  await page.locator("#oidc-sign-in").waitFor();
+  assert.equal(await page.locator("#sign-in-message").innerText(), "已退出登录，企业账号也已退出。");
+  assert.equal(new URL(page.url()).search, "", "the sign-out's state left the address");
+  assert.deepEqual(await page.evaluate(() => [sessionStorage.getItem("c360.token"), sessionStorage.getItem("c360.id_token")]),
+    [null, null]);
+
+  // The next person: the provider shows its login page (signInAtProvider fills it in; with
+  // the session still alive it would have come straight back as staff-1 and found no form).
+  await signInAtProvider(page, "hq-admin");
+  await page.locator("#search").waitFor();
+  assert.match(await page.locator("#who").innerText(), /hq-admin/);
   await page.context().close();
 });
 
