@@ -73,6 +73,52 @@ pub fn local_access(sdk: &aws_config::SdkConfig) -> anyhow::Result<Access> {
     )?)
 }
 
+/// The local identities, one list for the console and for what `scripts/dev` prints: the
+/// console label, `sub`, role, and whether the store roles belong to the demo's first store
+/// (`true`) or to another one, whose guests they must not see (`false`).
+const DEV_IDENTITIES: [(&str, &str, Role, bool); 4] = [
+    ("总部管理员", "hq-admin", Role::SuperAdmin, true),
+    ("门店管理员", "manager-1", Role::StoreAdmin, true),
+    ("门店员工", "staff-1", Role::Staff, true),
+    ("门店管理员", "manager-2", Role::StoreAdmin, false),
+];
+
+/// A local identity signed with the local secret, valid for 30 days.
+struct DevIdentity {
+    label: &'static str,
+    role: Role,
+    store: Option<String>,
+    token: String,
+}
+
+/// [`DEV_IDENTITIES`] signed, the store roles in `store`, or in `other_store` (those are left
+/// out when it is `None`).
+fn dev_identities(store: &str, other_store: Option<&str>) -> anyhow::Result<Vec<DevIdentity>> {
+    let secret = dev_secret();
+    let exp = chrono::Utc::now().timestamp() + 30 * 86_400;
+    DEV_IDENTITIES
+        .iter()
+        .filter_map(|&(label, sub, role, home)| {
+            let store = match (role, home) {
+                (Role::SuperAdmin, _) => None,
+                (_, true) => Some(store),
+                (_, false) => Some(other_store?),
+            };
+            Some((label, sub, role, store))
+        })
+        .map(|(label, sub, role, store)| {
+            let token =
+                sign_hs256(secret.as_bytes(), sub, role, store, exp).map_err(anyhow::Error::msg)?;
+            Ok(DevIdentity {
+                label,
+                role,
+                store: store.map(str::to_string),
+                token,
+            })
+        })
+        .collect()
+}
+
 /// The identities the console offers locally (`/console/dev-identities.json`): the three of
 /// [`dev_tokens`] and a store admin of `other_store`, who must not see `store`'s guests.
 /// `{"identities": [{"label", "role", "store_id", "token"}]}`. `None` when this server does
@@ -86,31 +132,17 @@ pub fn console_identities(
     if !(auth.trim().is_empty() || auth.trim() == "hs256") {
         return Ok(None);
     }
-    let secret = dev_secret();
-    let exp = chrono::Utc::now().timestamp() + 30 * 86_400;
-    let list = [
-        ("门店员工", "staff-1", Role::Staff, Some(store)),
-        ("门店管理员", "manager-1", Role::StoreAdmin, Some(store)),
-        ("总部管理员", "hq-admin", Role::SuperAdmin, None),
-        (
-            "门店管理员",
-            "manager-2",
-            Role::StoreAdmin,
-            Some(other_store),
-        ),
-    ]
-    .into_iter()
-    .map(|(label, sub, role, store)| {
-        let token =
-            sign_hs256(secret.as_bytes(), sub, role, store, exp).map_err(anyhow::Error::msg)?;
-        Ok(serde_json::json!({
-            "label": match store { Some(s) => format!("{label} · {s}"), None => label.to_string() },
-            "role": role.as_str(),
-            "store_id": store,
-            "token": token,
-        }))
-    })
-    .collect::<anyhow::Result<Vec<_>>>()?;
+    let list: Vec<serde_json::Value> = dev_identities(store, Some(other_store))?
+        .into_iter()
+        .map(|id| {
+            serde_json::json!({
+                "label": match &id.store { Some(s) => format!("{} · {s}", id.label), None => id.label.to_string() },
+                "role": id.role.as_str(),
+                "store_id": id.store,
+                "token": id.token,
+            })
+        })
+        .collect();
     Ok(Some(serde_json::json!({ "identities": list })))
 }
 
@@ -122,26 +154,18 @@ fn dev_secret() -> String {
 }
 
 /// Tokens for the three roles (the demo's first store for the store roles), valid for 30
-/// days, signed with the local secret: what `scripts/dev` prints.
+/// days, signed with the local secret: what `scripts/dev` prints, as `(who, token)`.
 pub fn dev_tokens(store: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let secret = dev_secret();
-    let exp = chrono::Utc::now().timestamp() + 30 * 86_400;
-    [
-        ("super_admin", "hq-admin", Role::SuperAdmin, None),
-        ("store_admin", "manager-1", Role::StoreAdmin, Some(store)),
-        ("staff", "staff-1", Role::Staff, Some(store)),
-    ]
-    .into_iter()
-    .map(|(label, sub, role, store)| {
-        let token =
-            sign_hs256(secret.as_bytes(), sub, role, store, exp).map_err(anyhow::Error::msg)?;
-        let who = match store {
-            Some(s) => format!("{label} of {s}"),
-            None => label.to_string(),
-        };
-        Ok((who, token))
-    })
-    .collect()
+    Ok(dev_identities(store, None)?
+        .into_iter()
+        .map(|id| {
+            let who = match &id.store {
+                Some(s) => format!("{} of {s}", id.role.as_str()),
+                None => id.role.as_str().to_string(),
+            };
+            (who, id.token)
+        })
+        .collect())
 }
 
 pub fn store(sdk: &aws_config::SdkConfig, config: &Config) -> Store {
