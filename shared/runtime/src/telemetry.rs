@@ -32,8 +32,8 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
 }
 
 pub fn init() {
-    // Colours only for a person at a terminal: in a file (`scripts/dev` keeps `.local/*.log`)
-    // or CloudWatch the escape codes are noise.
+    // Colours only for a person at a terminal: in a file (`scripts/dev > dev.log`, the console
+    // test's server log) or CloudWatch the escape codes are noise.
     use std::io::IsTerminal;
     init_inner(std::io::stdout, std::io::stdout().is_terminal());
 }
