@@ -60,6 +60,25 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP) with its data: connections stay open and nothing answers,
+    /// as in a network stall or a failover. [`RedisServer::resume`] thaws it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("a running redis-server").id();
+        let status = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {sig} {pid}");
+    }
+
     /// A raw command, as an operator's `redis-cli` would send it.
     pub async fn cmd(&self, args: &[&[u8]]) -> redis::Value {
         let client = redis::Client::open(self.url()).expect("a Redis URL");

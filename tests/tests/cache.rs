@@ -449,6 +449,69 @@ async fn no_answer_crosses_a_scope_or_a_role() {
     }
 }
 
+/// Field report: Redis stalled for a moment, which opened the breaker; an erasure in the next
+/// 30 s skipped Redis, said `erased`, and once the breaker closed the customer's profile was
+/// served from the cache again, clear phone and all, for up to the TTL. Now an erasure drops
+/// the cache through an open breaker, and when Redis really cannot be reached it does not
+/// start (503) rather than leave answers behind.
+#[tokio::test]
+async fn an_erased_customer_is_never_served_from_the_cache_even_after_a_redis_stall() {
+    let redis = RedisServer::start().await;
+    let breaker = Duration::from_secs(3);
+    let with_breaker = || {
+        Cache::new(CacheConfig {
+            url: Some(redis.url()),
+            ttl: Duration::from_secs(1800),
+            timeout: Duration::from_millis(250),
+            breaker,
+            settle: Duration::ZERO,
+        })
+        .expect("a cache")
+    };
+    let env = TestEnv::new()
+        .await
+        .with_caches(with_breaker(), with_breaker());
+    seed(&env).await;
+    let q = [("customer_identifier", "13800138000")];
+    let (status, _) = env.get(Endpoint::Profile, &q).await;
+    assert_eq!(status, 200);
+    env.counter.reset();
+    assert_eq!(env.get(Endpoint::Profile, &q).await.0, 200);
+    assert_eq!(env.counter.total(), 0, "cached");
+
+    // Redis down during the erasure: it does not start, and the customer is still whole.
+    redis.pause();
+    let (status, body) = env.get(Endpoint::Erase, &q).await;
+    redis.resume();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], json!("UNAVAILABLE"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nothing was erased")),
+        "{body}"
+    );
+    tokio::time::sleep(breaker + Duration::from_millis(300)).await;
+    assert_eq!(env.get(Endpoint::Profile, &q).await.0, 200, "not erased");
+
+    // A stall of a moment opens the breaker; Redis is back before the erasure.
+    redis.pause();
+    let (status, _) = env.get(Endpoint::Value, &q).await;
+    assert_eq!(status, 200, "answered from DynamoDB while Redis stalls");
+    redis.resume();
+    let (status, body) = env.get(Endpoint::Erase, &q).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["cache_cleared"], json!(true), "{body}");
+    // Once the breaker closes, reads use Redis again: nothing about the customer is there.
+    tokio::time::sleep(breaker + Duration::from_millis(300)).await;
+    for endpoint in [Endpoint::Profile, Endpoint::Value, Endpoint::Timeline] {
+        let (status, body) = env.get(endpoint, &q).await;
+        assert_eq!(status, 404, "{endpoint:?} after the erasure: {body}");
+    }
+    let search = env.ok(Endpoint::Search, &[("query", "8000")]).await;
+    assert_eq!(search["total"], json!(0), "{search}");
+}
+
 #[tokio::test]
 async fn reads_answer_while_redis_is_down_and_hits_resume_when_it_is_back() {
     let mut redis = RedisServer::start().await;

@@ -29,6 +29,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("A service this answer depends on is unavailable; try again shortly.")]
     Unavailable,
+    /// An erasure refused before it started: the answer cache could not be reached, so the
+    /// answers it holds about the customer could not be dropped.
+    #[error("The answer cache cannot be reached, so cached answers about this customer could not be dropped; nothing was erased. Try again shortly.")]
+    CacheUnreachable,
     #[error("Something went wrong on our side; it has been logged.")]
     Internal,
 }
@@ -42,7 +46,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::SegmentNotFound(_) | ApiError::NoRoute(_) => 404,
             ApiError::MethodNotAllowed(..) => 405,
             ApiError::Conflict(_) => 409,
-            ApiError::Unavailable => 503,
+            ApiError::Unavailable | ApiError::CacheUnreachable => 503,
             ApiError::Internal => 500,
         }
     }
@@ -56,7 +60,7 @@ impl ApiError {
             ApiError::NoRoute(_) => "NOT_FOUND",
             ApiError::MethodNotAllowed(..) => "METHOD_NOT_ALLOWED",
             ApiError::Conflict(_) => "CONFLICT",
-            ApiError::Unavailable => "UNAVAILABLE",
+            ApiError::Unavailable | ApiError::CacheUnreachable => "UNAVAILABLE",
             ApiError::Internal => "INTERNAL",
         }
     }

@@ -441,23 +441,33 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
             )))
         }
         Intent::Erase(id) => {
+            // Nothing cached about the customer may outlive the erasure: their answers by any
+            // identifier and (search hits can be anywhere) every search answer, all dropped by
+            // moving the epoch. First, even through an open breaker: an erasure that cannot
+            // reach Redis does not start (503, nothing erased, the admin retries), or the
+            // cached answers would be served again once Redis is back. Then again after the
+            // deletes, for answers computed while they ran.
+            if !app.cache.invalidate_all_now().await {
+                return Err(ApiError::CacheUnreachable);
+            }
             let erased = erase::erase(&app.segments, &id, now)
                 .await
                 .map_err(|e| read_error(e, id_kind(&id)))?;
-            // Nothing cached about the customer survives: their answers by any identifier,
-            // and (search hits can be anywhere) every search answer.
             let ids: Vec<Identifier> = erased.identifiers.to_vec();
-            let (by_id, all) =
-                tokio::join!(app.cache.invalidate(&ids, &[]), app.cache.invalidate_all());
-            if !(by_id && all) {
+            let (_, cleared) = tokio::join!(
+                app.cache.invalidate(&ids, &[]),
+                app.cache.invalidate_all_now()
+            );
+            if !cleared {
                 tracing::warn!(
-                    "erasure: cached answers could not be dropped; they expire with their TTL"
+                    "erasure: Redis was lost during the erasure; answers computed while it ran may be served until their TTL"
                 );
             }
             Ok(Answer::anonymous(erase_answer(
                 &id,
                 erased.identifiers.len(),
                 erased.items_deleted,
+                cleared,
             )))
         }
     }

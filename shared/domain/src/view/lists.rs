@@ -130,13 +130,21 @@ pub fn audit_answer(
     })
 }
 
-/// `DELETE /customer`: what an erasure removed.
-pub fn erase_answer(id: &Identifier, identifiers_suppressed: usize, items_deleted: usize) -> Value {
+/// `DELETE /customer`: what an erasure removed, and whether every cached answer was dropped
+/// after it (`cache_cleared`; `false` only when Redis was lost while the erasure ran: answers
+/// computed meanwhile may then be served until their TTL).
+pub fn erase_answer(
+    id: &Identifier,
+    identifiers_suppressed: usize,
+    items_deleted: usize,
+    cache_cleared: bool,
+) -> Value {
     json!({
         "customer_identifier": id.value(),
         "identifier_type": id.kind().as_str(),
         "erased": true,
         "identifiers_suppressed": identifiers_suppressed,
         "items_deleted": items_deleted,
+        "cache_cleared": cache_cleared,
     })
 }

@@ -375,12 +375,24 @@ impl Cache {
     /// Moves the epoch: every cached answer stops being served (a recalibration changed every
     /// prediction). Returns whether it reached Redis.
     pub async fn invalidate_all(&self) -> bool {
+        self.move_epoch(false).await
+    }
+
+    /// [`Cache::invalidate_all`] for an erasure: tried even while the breaker is open, since
+    /// Redis may be back (a blip of a second opens the breaker for `C360_CACHE_BREAKER_SECS`)
+    /// and an answer about an erased customer must not be served once it is. Returns whether
+    /// it reached Redis; `true` without a cache.
+    pub async fn invalidate_all_now(&self) -> bool {
+        self.move_epoch(true).await
+    }
+
+    async fn move_epoch(&self, through_open_breaker: bool) -> bool {
         let Some(inner) = &self.inner else {
             return true;
         };
         let stamp = fresh_stamp();
         inner
-            .call(|mut c| async move {
+            .attempt(through_open_breaker, |mut c| async move {
                 redis::cmd("SET")
                     .arg(format!("{PREFIX}:epoch"))
                     .arg(stamp)
@@ -408,7 +420,17 @@ impl Inner {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        if self.open_until.load(Ordering::Relaxed) > now_ms() {
+        self.attempt(false, f).await
+    }
+
+    /// [`Inner::call`], or with `through_open_breaker` tried even while the breaker is open
+    /// (still within the timeout; a failure keeps it open).
+    async fn attempt<T, F, Fut>(&self, through_open_breaker: bool, f: F) -> Result<T, Failure>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        if !through_open_breaker && self.open_until.load(Ordering::Relaxed) > now_ms() {
             return Err(Failure::Unusable);
         }
         let timeout = self.config.timeout;
