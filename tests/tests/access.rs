@@ -476,6 +476,63 @@ async fn staff_see_masked_values_admins_clear_and_logs_never_hold_them() {
     }
 }
 
+/// Field report: the segments function's request lines had no `method` and no `cache`, and a
+/// wrong path logged `sub="-"` although the caller's token was good. An on-call engineer
+/// filtering by field saw some requests and not others.
+#[tokio::test]
+async fn every_request_line_has_the_same_fields_and_names_the_caller() {
+    let logs = captured_logs();
+    let env = TestEnv::new().await;
+    let admin = token(Role::SuperAdmin, None);
+    env.get_as(
+        Some(&admin),
+        Endpoint::Value,
+        &[("customer_identifier", B_PHONE)],
+    )
+    .await;
+    let mut req = lambda_http::Request::new(lambda_http::Body::Empty);
+    *req.method_mut() = "GET".parse().expect("a method");
+    *req.uri_mut() = format!("{}/no/such/route", c360_api::segments::PATH)
+        .parse()
+        .expect("a path");
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {admin}").parse().expect("a header"),
+    );
+    let resp = c360_api::segments::handle(&env.app, req).await;
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+
+    let text = String::from_utf8_lossy(&logs.lock().expect("logs")).to_string();
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == json!("request"))
+        .collect();
+    let fields = [
+        "endpoint",
+        "method",
+        "status",
+        "request_id",
+        "sub",
+        "role",
+        "scope",
+        "elapsed_ms",
+        "cache",
+    ];
+    for line in &lines {
+        for f in fields {
+            assert!(!line[f].is_null(), "`{f}` missing in {line}");
+        }
+    }
+    let segment_line = lines
+        .iter()
+        .find(|l| l["endpoint"] == json!("segments") && l["status"].as_u64() != Some(200))
+        .unwrap_or_else(|| panic!("the segments request was logged: {lines:?}"));
+    assert_eq!(segment_line["sub"], json!("super_admin"), "{segment_line}");
+    assert_eq!(segment_line["method"], json!("GET"), "{segment_line}");
+    assert_eq!(segment_line["cache"], json!("off"), "{segment_line}");
+}
+
 #[tokio::test]
 async fn a_hundred_mixed_requests_leave_a_hundred_audit_records() {
     let env = TestEnv::new().await;

@@ -30,6 +30,7 @@ use crate::http::{audited, error_response, json_response, request_id, ApiError, 
 use c360_domain::access::Caller;
 use c360_domain::segment::{is_segment_id, Filter};
 use c360_domain::Millis;
+use c360_runtime::cache::CacheUse;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -207,10 +208,12 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         detail: None,
     };
     let result = async {
-        let route = route?;
+        // Who asked first, so that the audit record and the log line name them even when the
+        // path or the method is wrong.
         let caller = authenticate(app, &req)?;
         audit.sub = Some(caller.sub.clone());
         audit.role = Some(caller.role.as_str().to_string());
+        let route = route?;
         if route.admins_only() {
             caller.require_admin().map_err(crate::http::denied)?;
         }
@@ -232,8 +235,11 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
             Err(e) => error_response(&e),
         },
     };
+    // The same fields as the other endpoints' request line (`crate::http`); segment answers
+    // are never cached.
     tracing::info!(
-        endpoint = %audit.endpoint,
+        endpoint = audit.endpoint.as_str(),
+        method = %req.method(),
         status = response.status().as_u16(),
         request_id = %audit.request_id,
         sub = audit.sub.as_deref().unwrap_or("-"),
@@ -241,6 +247,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         scope = audit.scope.as_deref().unwrap_or("-"),
         detail = audit.detail.as_deref().unwrap_or("-"),
         elapsed_ms = started.elapsed().as_millis() as u64,
+        cache = CacheUse::Off.as_str(),
         "request"
     );
     response
