@@ -32,9 +32,15 @@ pub fn source_table(kind: SourceKind) -> String {
 /// so a fresh shell works; `AWS_ENDPOINT_URL` says where the emulator is.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     // The emulator is slower than DynamoDB (a Scan page of the demo data takes seconds), and
-    // it may not hang a local tool forever either.
+    // it may not hang a local tool forever either: 60 s an attempt unless
+    // `C360_DYNAMODB_ATTEMPT_TIMEOUT_MS` says otherwise (the Lambdas' default is 3 s).
+    let attempt = std::env::var("C360_DYNAMODB_ATTEMPT_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map_or(Duration::from_secs(60), Duration::from_millis);
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(c360_runtime::config::timeouts(Duration::from_secs(60)));
+        .timeout_config(c360_runtime::config::timeouts(attempt));
     if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }
