@@ -31,6 +31,9 @@ async fn route(
     let segments = uri.path().starts_with(c360_api::segments::PATH);
     let endpoint = Endpoint::from_path(uri.path());
     if endpoint.is_none() && !segments {
+        // No handler sees this request, so this server logs it: a mistyped path from an app is
+        // then one grep away (in AWS, API Gateway's access log has it).
+        tracing::info!(method = %method, path = uri.path(), status = 404, "no such path");
         let paths: Vec<String> = Endpoint::ALL.iter().map(|e| e.path()).collect();
         return to_axum(error_response(&ApiError::NoRoute(format!(
             "No such path `{}`; try one of {}, {}.",
@@ -240,6 +243,37 @@ mod tests {
             (status, &body["error"]["code"]),
             (404, &Value::from("NOT_FOUND")),
             "{body}"
+        );
+    }
+
+    struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut b) = self.0.lock() {
+                b.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Field report: a request to a path that is no endpoint left no log line at all, so an
+    /// app calling a mistyped path was invisible to whoever read the logs.
+    #[tokio::test]
+    async fn a_request_to_no_endpoint_is_logged() {
+        let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        c360_runtime::telemetry::init_with_writer(move || Capture(sink.clone()));
+        let (status, _) = ask(Method::GET, "/api/v1/customer360/profil?x=1").await;
+        assert_eq!(status, 404);
+        let text = String::from_utf8_lossy(&logs.lock().expect("logs")).to_string();
+        assert!(
+            text.lines()
+                .any(|l| l.contains("no such path") && l.contains("/api/v1/customer360/profil")),
+            "{text}"
         );
     }
 
