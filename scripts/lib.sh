@@ -14,7 +14,10 @@ CARGO_LAMBDA_VERSION="1.9.2"
 CFN_LINT_VERSION="1.58.0"
 SAM_CLI_VERSION="1.170.0"
 
-c360_log() { printf '\033[1m[c360]\033[0m %s\n' "$*" >&2; }
+# Bold only for a terminal: in a file (`scripts/dev > dev.log`, CI's log) escapes are noise.
+c360_log() {
+    if [ -t 2 ]; then printf '\033[1m[c360]\033[0m %s\n' "$*" >&2; else printf '[c360] %s\n' "$*" >&2; fi
+}
 
 # Python venv with the DynamoDB emulator (moto) and boto3.
 c360_ensure_python() {

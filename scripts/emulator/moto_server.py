@@ -201,4 +201,11 @@ else:
 if __name__ == "__main__":
     from moto.server import main
 
+    # Werkzeug colours its request log on every POSIX stream; scripts/dev keeps it in
+    # .local/moto.log, where the escape codes are noise. Colours for a terminal only.
+    import werkzeug.serving
+
+    if hasattr(werkzeug.serving, "_log_add_style") and not sys.stderr.isatty():
+        werkzeug.serving._log_add_style = False
+
     main(sys.argv[1:])
