@@ -109,11 +109,7 @@ impl Projector {
                 Err(StoreError::Conflict) if attempt < self.max_attempts => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Err(StoreError::Conflict) => {
-                    return Err(StoreError::Unavailable(format!(
-                        "still conflicting after {attempt} attempts"
-                    )));
-                }
+                Err(StoreError::Conflict) => return Err(StoreError::Contended(attempt)),
                 Ok(outcome) => {
                     // A redelivery (Stale) invalidates again: the delivery before it may have
                     // committed and stopped before invalidating.

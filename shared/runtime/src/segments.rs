@@ -267,11 +267,7 @@ impl Segments {
                 Err(StoreError::Conflict) if attempt < self.max_attempts => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Err(StoreError::Conflict) => {
-                    return Err(StoreError::Unavailable(format!(
-                        "segment rows still conflicting after {attempt} attempts"
-                    )))
-                }
+                Err(StoreError::Conflict) => return Err(StoreError::Contended(attempt)),
                 other => return other,
             }
         }

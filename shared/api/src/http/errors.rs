@@ -120,6 +120,11 @@ pub(crate) fn store_error(err: StoreError) -> ApiError {
             tracing::error!(error = %e, "dependency unavailable");
             ApiError::Unavailable
         }
+        // Busy, not broken: the caller's retry will do.
+        e @ StoreError::Contended(_) => {
+            tracing::warn!(error = %e, "request gave up on a contended customer");
+            ApiError::Unavailable
+        }
         e => {
             tracing::error!(error = %e, "request failed");
             ApiError::Internal

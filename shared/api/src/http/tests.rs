@@ -452,3 +452,18 @@ fn a_dish_recommendation_is_cached_per_daypart_and_a_coupon_per_day() {
         slot(coupons, "2026-03-03T00:10:00")
     );
 }
+
+/// Field report: ingest logged "DynamoDB is unavailable: still conflicting after 12 attempts"
+/// for what was contention on one customer. It has its own error now; a request that meets it
+/// is a 503 to retry, not a 500.
+#[test]
+fn contention_is_its_own_error_and_a_retryable_503() {
+    let e = c360_dynamodb::store::StoreError::Contended(12);
+    let text = e.to_string();
+    assert!(
+        text.contains("12 attempts") && !text.contains("unavailable"),
+        "{text}"
+    );
+    let api = store_error(e);
+    assert_eq!((api.status(), api.code()), (503, "UNAVAILABLE"));
+}

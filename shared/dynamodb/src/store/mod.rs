@@ -35,6 +35,13 @@ pub enum StoreError {
     /// DynamoDB could not be reached or throttled us: the caller may retry later.
     #[error("DynamoDB is unavailable: {0}")]
     Unavailable(String),
+    /// Concurrent changes to the same items kept winning the race for this many attempts (the
+    /// caller's retry budget): nothing is wrong with DynamoDB, the work is retried later (an
+    /// ingest reports the record failed and it is redelivered).
+    #[error(
+        "concurrent changes to the same customer kept winning for {0} attempts; retried later"
+    )]
+    Contended(u32),
     /// A request was refused or an item could not be read: a bug or a broken table.
     #[error("DynamoDB request failed: {0}")]
     Failed(String),
