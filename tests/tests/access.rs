@@ -1035,6 +1035,13 @@ async fn staff_open_a_search_hit_by_its_customer_ref_without_seeing_the_phone() 
         .get_as(Some(&elsewhere), Endpoint::Profile, &query)
         .await;
     assert_eq!(status, 404, "{body}");
+    // Nor does the 404 tell them what kind of identifier the ref seals (field report: it
+    // said "for this phone number").
+    assert_eq!(
+        body["error"]["message"],
+        json!("No customer was found for this customer_ref in the requested scope."),
+        "{body}"
+    );
     // Audited as lookups of the customer: the phone's audit lists the ref's reads.
     let (status, audit) = env
         .get(

@@ -225,8 +225,9 @@ pub fn encode_cursor(time_key: &str) -> String {
 /// The time key in a cursor; `None` when it is not one of ours.
 pub fn decode_cursor(cursor: &str) -> Option<String> {
     use base64::Engine;
+    // A client's base64 library may pad what it copies back; padding adds nothing here.
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
+        .decode(cursor.trim().trim_end_matches('='))
         .ok()?;
     String::from_utf8(bytes).ok()
 }
@@ -364,6 +365,12 @@ mod tests {
         assert_eq!(anchor_of_entry_sk(&stats_sk(&Scope::AllStores)), None);
         assert_eq!(anchor_of_entry_sk("R#A#unknown#x"), None);
         assert_eq!(decode_cursor("not base64 !"), None);
+        // Field report: a client that pads base64 got a 400 for its own next_cursor.
+        let sk = audit_sk(Millis(1_767_225_600_000), "req-12");
+        let padded = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE, &sk);
+        assert!(padded.ends_with('='), "{padded}");
+        assert_eq!(decode_cursor(&padded).as_deref(), Some(sk.as_str()));
+        assert!(is_audit_sk(&sk) && !is_audit_sk("x#1") && !is_audit_sk("000000000000001#"));
         assert_ne!(audit_pk(Some("ab"), "r1"), audit_pk(None, "r1"));
         assert_eq!(audit_pk(Some("ab"), "r1"), audit_subject_pk("ab"));
         assert!(audit_sk(Millis(2), "r") > audit_sk(Millis(1), "r"));

@@ -585,6 +585,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::DemoSegments => demo_segments(&sdk, &config).await,
         Command::Tokens { store } => {
+            // A token for a store id the API refuses would only ever answer 401.
+            c360_domain::StoreId::parse(&store)
+                .map_err(|e| anyhow::anyhow!("--store: {e}; e.g. store_sh_001"))?;
             for (who, token) in dev_tokens(&store)? {
                 println!("{who:<28} {token}");
             }

@@ -231,6 +231,15 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
             }
         }
     };
+    // A customer_ref names no kind of identifier, and its 404 must not name the one it seals.
+    let by_ref = req
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("identifier_type"))
+        == Some(params::CUSTOMER_REF_TYPE);
+    let result = result.map_err(|e| match e {
+        ApiError::NotFound(_) if by_ref => ApiError::NotFound(params::CUSTOMER_REF_TYPE),
+        e => e,
+    });
     let response = match result {
         Ok(data) => json_response(200, &json!({"success": true, "data": data})),
         Err(e) => error_response(&e),

@@ -33,6 +33,10 @@ pub(super) fn param<'a>(
 /// For a saved segment's routes every parameter must be one the route takes.
 pub(super) fn only_known(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), ApiError> {
     match pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        Some((k, _)) if allowed.is_empty() => Err(ApiError::InvalidParameter(format!(
+            "Unknown parameter `{}`; this route takes no query parameters.",
+            echoed(k)
+        ))),
         Some((k, _)) => Err(ApiError::InvalidParameter(format!(
             "Unknown parameter `{}`; this route accepts: {}.",
             echoed(k),

@@ -149,3 +149,19 @@ fn an_export_cell_a_spreadsheet_would_run_is_written_as_text() {
         "{second}"
     );
 }
+
+/// Field report: `GET /segments/?x=1` answered "this route accepts: ." (an empty list).
+#[test]
+fn a_route_without_parameters_says_so() {
+    let pairs = vec![("x".to_string(), "1".to_string())];
+    let err = super::input::only_known(&pairs, &[]).expect_err("x is unknown");
+    assert_eq!(
+        err.to_string(),
+        "Unknown parameter `x`; this route takes no query parameters."
+    );
+    let err = super::input::only_known(&pairs, &["limit"]).expect_err("x is unknown");
+    assert_eq!(
+        err.to_string(),
+        "Unknown parameter `x`; this route accepts: limit."
+    );
+}
