@@ -208,12 +208,16 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         detail: None,
     };
     let result = async {
-        // Who asked first, so that the audit record and the log line name them even when the
-        // path or the method is wrong.
-        let caller = authenticate(app, &req)?;
-        audit.sub = Some(caller.sub.clone());
-        audit.role = Some(caller.role.as_str().to_string());
+        // The caller is read before the route is checked, so that the audit record and the log
+        // line name them even when the path or the method is wrong; a wrong route still answers
+        // first (404/405, as API Gateway does before its authorizer).
+        let caller = authenticate(app, &req);
+        if let Ok(c) = &caller {
+            audit.sub = Some(c.sub.clone());
+            audit.role = Some(c.role.as_str().to_string());
+        }
         let route = route?;
+        let caller = caller?;
         if route.admins_only() {
             caller.require_admin().map_err(crate::http::denied)?;
         }
