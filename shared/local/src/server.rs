@@ -324,8 +324,23 @@ mod tests {
     /// `package.json` included, and an unknown file was a 404 with an empty body.
     #[tokio::test]
     async fn only_the_console_site_is_served_and_anything_else_is_a_json_404() {
-        let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console");
-        let router = with_console(axum::Router::new(), &console, None);
+        // A console directory as a checkout holds it after `npm ci` (vendor/ is copied from
+        // node_modules, so a fresh clone has none yet): the site's files beside the rest.
+        let dir = std::env::temp_dir().join(format!("c360-console-files-{}", std::process::id()));
+        for (file, text) in [
+            ("index.html", "<script type=module src=app.js></script>"),
+            ("app.js", "// app"),
+            ("app.css", "body {}"),
+            ("vendor/chart.umd.js", "// chart"),
+            ("package.json", "{}"),
+            ("node_modules/.package-lock.json", "{}"),
+            ("tests/console.test.mjs", "// test"),
+        ] {
+            let path = dir.join(file);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("a temp dir");
+            std::fs::write(&path, text).expect("a file");
+        }
+        let router = with_console(axum::Router::new(), &dir, None);
         for path in [
             "/console/",
             "/console/app.js",
@@ -341,7 +356,7 @@ mod tests {
         for path in [
             "/console/package.json",
             "/console/node_modules/.package-lock.json",
-            "/console/tests/console.spec.js",
+            "/console/tests/console.test.mjs",
             "/console/nope.js",
             "/console/vendor/nope.js",
         ] {
@@ -350,5 +365,6 @@ mod tests {
             let body: Value = serde_json::from_str(&body).expect("a JSON error");
             assert_eq!(body["error"]["code"], "NOT_FOUND", "{path}");
         }
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
