@@ -33,7 +33,9 @@ async fn route(
     if endpoint.is_none() && !segments {
         // No handler sees this request, so this server logs it: a mistyped path from an app is
         // then one grep away (in AWS, API Gateway's access log has it).
-        tracing::info!(method = %method, path = uri.path(), status = 404, "no such path");
+        // Decoded, so that the redacting writer sees a phone or email however it was encoded.
+        let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+        tracing::info!(method = %method, path = %path, status = 404, "no such path");
         let paths: Vec<String> = Endpoint::ALL.iter().map(|e| e.path()).collect();
         return to_axum(error_response(&ApiError::NoRoute(format!(
             "No such path `{}`; try one of {}, {}.",
@@ -269,12 +271,21 @@ mod tests {
         c360_runtime::telemetry::init_with_writer(move || Capture(sink.clone()));
         let (status, _) = ask(Method::GET, "/api/v1/customer360/profil?x=1").await;
         assert_eq!(status, 404);
+        // A phone in the path, percent-encoded, is masked like any other (second report).
+        let (status, _) = ask(
+            Method::GET,
+            "/api/v1/customer360/nope/%31%33%38%30%30%31%33%38%30%30%30",
+        )
+        .await;
+        assert_eq!(status, 404);
         let text = String::from_utf8_lossy(&logs.lock().expect("logs")).to_string();
         assert!(
             text.lines()
                 .any(|l| l.contains("no such path") && l.contains("/api/v1/customer360/profil")),
             "{text}"
         );
+        assert!(text.contains("/nope/138****8000"), "{text}");
+        assert!(!text.contains("%31%33%38"), "{text}");
     }
 
     async fn get(router: &axum::Router, path: &str) -> (u16, String) {
