@@ -11,7 +11,6 @@ use c360_dynamodb::keys;
 use c360_e2e::items::{self, Order};
 use c360_e2e::{days_ago, stream_event, test_access, token, TestEnv};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex, OnceLock};
 
 const A_PHONE: &str = "13800000001";
 const A_MEMBER: &str = "M1";
@@ -368,35 +367,9 @@ async fn a_birthday_shows_its_year_to_admins_only() {
     }
 }
 
-/// Captures this test binary's logs, through the same redacting writer the functions use.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        c360_runtime::telemetry::init_with_writer(move || Capture(sink.clone()));
-        buffer
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut b) = self.0.lock() {
-            b.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn staff_see_masked_values_admins_clear_and_logs_never_hold_them() {
-    let logs = captured_logs();
+    let logs = c360_runtime::telemetry::captured();
     let env = TestEnv::new().await;
     two_customers(&env).await;
     let staff = token(Role::Staff, Some("s1"));
@@ -481,7 +454,7 @@ async fn staff_see_masked_values_admins_clear_and_logs_never_hold_them() {
 /// filtering by field saw some requests and not others.
 #[tokio::test]
 async fn every_request_line_has_the_same_fields_and_names_the_caller() {
-    let logs = captured_logs();
+    let logs = c360_runtime::telemetry::captured();
     let env = TestEnv::new().await;
     let admin = token(Role::SuperAdmin, None);
     env.get_as(

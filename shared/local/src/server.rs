@@ -248,27 +248,11 @@ mod tests {
         );
     }
 
-    struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut b) = self.0.lock() {
-                b.extend_from_slice(buf);
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// Field report: a request to a path that is no endpoint left no log line at all, so an
     /// app calling a mistyped path was invisible to whoever read the logs.
     #[tokio::test]
     async fn a_request_to_no_endpoint_is_logged() {
-        let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        c360_runtime::telemetry::init_with_writer(move || Capture(sink.clone()));
+        let logs = c360_runtime::telemetry::captured();
         let (status, _) = ask(Method::GET, "/api/v1/customer360/profil?x=1").await;
         assert_eq!(status, 404);
         // A phone in the path, percent-encoded, is masked like any other (second report).

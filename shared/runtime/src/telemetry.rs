@@ -2,6 +2,7 @@
 //! metrics are CloudWatch Embedded Metric Format lines on stdout.
 
 use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -44,6 +45,35 @@ where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     init_inner(writer, false);
+}
+
+/// The logs of this process in memory, for tests that assert what was logged: the first call
+/// installs the subscriber ([`init_with_writer`], through the same redacting writer the
+/// functions use) into a buffer, and every call returns that buffer. Nothing else in the
+/// process may install a subscriber first.
+pub fn captured() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        init_with_writer(move || Capture(sink.clone()));
+        buffer
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn init_inner<M>(writer: M, ansi: bool)
