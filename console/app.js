@@ -134,6 +134,8 @@ async function userManager() {
       // by the library: the bearer goes where signIn() puts it (记住我 or not).
       stateStore: new WebStorageStateStore({ store: sessionStorage }),
       userStore: new WebStorageStateStore({ store: new InMemoryWebStorage() }),
+      // No background renewal (Cognito has no prompt=none, and a refresh token in the page's
+      // storage outlives what 记住我 promises): a 401 goes back through the provider (expired()).
       automaticSilentRenew: false,
       monitorSession: false,
       loadUserInfo: false,
@@ -367,9 +369,34 @@ async function showSignIn(message) {
   }
 }
 
-/** A 401: the stored token is no good, so it goes, and the person signs in again. */
-function expired() {
+// When the console last went back to the provider for a fresh token (sessionStorage, ms).
+const RENEWED_AT_KEY = "c360.renewed_at";
+// A second refusal within this long of a renewal means the API refuses the provider's fresh
+// tokens too (a wrong audience or issuer, a clock far off): ask the person rather than loop.
+const RENEWAL_GUARD_MS = 60_000;
+
+/**
+ * A 401: the stored token is no good (usually expired: Cognito's ID tokens live an hour), so it
+ * goes. After an OIDC sign-in the console goes back through the provider at once, to the page
+ * it was on: while the provider's session lives the provider answers without a login page, so a
+ * store manager mid-shift sees the page reload rather than the sign-in screen. Once a minute at
+ * most; a pasted or dev token, or a refusal right after a renewal, asks the person.
+ */
+async function expired() {
+  const viaOidc = Boolean(sessionStorage.getItem(ID_TOKEN_KEY) || localStorage.getItem(ID_TOKEN_KEY));
+  const remember = Boolean(localStorage.getItem(TOKEN_KEY));
   signOut();
+  const last = Number(sessionStorage.getItem(RENEWED_AT_KEY)) || 0;
+  if (viaOidc && Date.now() - last > RENEWAL_GUARD_MS) {
+    sessionStorage.setItem(RENEWED_AT_KEY, String(Date.now()));
+    try {
+      await startOidcSignIn(remember);
+      return;
+    } catch (e) {
+      console.warn("OIDC renewal:", e);
+    }
+  }
+  if (viaOidc) return showSignIn("登录已失效，自动续期未成功，请重新登录；问题持续时请联系技术支持。");
   return showSignIn("登录已失效，请重新登录。");
 }
 

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import Provider from "oidc-provider";
-import { generateKeyPair, exportJWK } from "jose";
+import { generateKeyPair, exportJWK, SignJWT } from "jose";
 
 const CLIENT_ID = "c360-console";
 // The provider's accounts: a login name is the subject, with the claims c360 reads.
@@ -31,6 +31,8 @@ let api;
 let consoleUrl;
 let issuer;
 let site;
+// The provider's signing key: the expiry test signs an expired token with it.
+let signingPrivateKey;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -51,6 +53,7 @@ before(async () => {
   consoleUrl = `http://127.0.0.1:${apiPort}/console/`;
 
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  signingPrivateKey = privateKey;
   const signingKey = { ...(await exportJWK(privateKey)), kid: "c360-test-oidc", alg: "RS256", use: "sig" };
   provider = new Provider(issuer, {
     clients: [{
@@ -234,6 +237,48 @@ test("signing out ends the provider's session: the next person at a shared works
   await signInAtProvider(page, "hq-admin");
   await page.locator("#search").waitFor();
   assert.match(await page.locator("#who").innerText(), /hq-admin/);
+  await page.context().close();
+});
+
+test("an expired token goes back through the provider and returns to the same card, without a login page", async () => {
+  // Field report: the console dropped a store manager to the sign-in screen every hour
+  // (Cognito's ID token lifetime), losing the card on screen.
+  const { page, urls } = await freshPage();
+  await signInAtProvider(page, "staff-1");
+  await page.locator("#search").fill("+86 138 0013 8000");
+  await page.locator("#search").press("Enter");
+  await page.locator(".customer-name").waitFor();
+  const cardUrl = page.url();
+
+  // The same person's token as the provider signs it, but an hour past its expiry: the API
+  // answers 401 as it does for any expired token.
+  const now = Math.floor(Date.now() / 1000);
+  const stale = await new SignJWT({ role: "staff", store_id: "store_sh_001" })
+    .setProtectedHeader({ alg: "RS256", kid: "c360-test-oidc" })
+    .setIssuer(issuer).setAudience(CLIENT_ID).setSubject("staff-1")
+    .setIssuedAt(now - 7200).setExpirationTime(now - 3600)
+    .sign(signingPrivateKey);
+  await page.evaluate((t) => sessionStorage.setItem("c360.token", t), stale);
+  const from = urls.length;
+  await page.reload();
+  await page.locator(".customer-name").waitFor();
+  const after = urls.slice(from);
+  assert.ok(after.some((u) => u.startsWith(`${issuer}/auth?`)), `back through the provider:\n${after.join("\n")}`);
+  assert.ok(!after.some((u) => u.includes("/interaction/")), `no login page while the provider's session lives:\n${after.join("\n")}`);
+  assert.equal(page.url(), cardUrl, "on the same card");
+  const renewed = await page.evaluate(() => sessionStorage.getItem("c360.token"));
+  assert.ok(renewed && renewed !== stale, "a fresh token");
+  assert.equal(await page.locator(".customer-phone").innerText(), "138****8000");
+
+  // Refused again right after a renewal (here: the stale token put back): the console asks the
+  // person instead of going round the provider in a loop.
+  await page.evaluate((t) => sessionStorage.setItem("c360.token", t), stale);
+  const again = urls.length;
+  await page.reload();
+  await page.locator("#sign-in-message").waitFor();
+  assert.match(await page.locator("#sign-in-message").innerText(), /自动续期未成功/);
+  assert.ok(!urls.slice(again).some((u) => u.startsWith(issuer)), "no second trip to the provider");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("c360.token")), null, "the refused token is gone");
   await page.context().close();
 });
 
