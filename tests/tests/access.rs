@@ -736,6 +736,34 @@ async fn the_audit_trail_pages_with_a_cursor_until_every_look_is_seen() {
         }
     }
     assert_eq!(looks.len(), 5, "every profile look, across {pages} pages");
+    // Field report: another customer's cursor was accepted and paged this one from that time.
+    let first = env
+        .get_as(
+            Some(&admin),
+            Endpoint::Audit,
+            &[("customer_identifier", A_PHONE), ("limit", "2")],
+        )
+        .await
+        .1;
+    let (status, other) = env
+        .get_as(
+            Some(&admin),
+            Endpoint::Audit,
+            &[
+                ("customer_identifier", B_PHONE),
+                (
+                    "cursor",
+                    first["data"]["next_cursor"].as_str().unwrap_or(""),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "{other}");
+    assert_eq!(
+        other["error"]["code"],
+        json!("INVALID_PARAMETER"),
+        "{other}"
+    );
     assert!(
         pages >= 3,
         "5 looks and the audit reads at 2 a page: {pages} pages"

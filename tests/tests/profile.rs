@@ -465,6 +465,19 @@ async fn the_timeline_pages_back_with_a_cursor() {
         )
         .await;
     }
+    // Another customer with a history as long, whose timeline a cursor must not open.
+    for i in 0..6 {
+        env.put(
+            SourceKind::Orders,
+            items::order(&Order {
+                id: &format!("other{i}"),
+                phone: Some("13700000008"),
+                at: &days_ago(50 - i),
+                ..Order::default()
+            }),
+        )
+        .await;
+    }
     env.sync().await;
     let id = ("customer_identifier", "13700000007");
     let mut seen = Vec::new();
@@ -505,6 +518,19 @@ async fn the_timeline_pages_back_with_a_cursor() {
         )
         .await;
     assert_eq!(status, 400);
+    // Field report: a cursor from one customer's pages paged another customer from that point.
+    // It is sealed for the identifier it was made for: another customer's is a clear 400.
+    let (status, body) = env
+        .get(
+            Endpoint::Timeline,
+            &[
+                ("customer_identifier", "13700000008"),
+                ("cursor", first["next_cursor"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "INVALID_PARAMETER", "{body}");
 }
 
 #[tokio::test]

@@ -32,6 +32,9 @@ pub struct SubjectHasher {
     key: Arc<Vec<u8>>,
     /// The `customer_ref` seal, keyed once here rather than on every request.
     refs: Arc<crate::seal::Seal>,
+    /// The timeline's and the audit trail's page cursors, keyed once here too.
+    timeline_cursors: Arc<crate::seal::PageCursors>,
+    audit_cursors: Arc<crate::seal::PageCursors>,
 }
 
 impl SubjectHasher {
@@ -42,7 +45,23 @@ impl SubjectHasher {
                 key,
                 crate::seal::CUSTOMER_REF,
             ))),
+            timeline_cursors: Arc::new(crate::seal::PageCursors::new(derive_key(
+                key,
+                crate::seal::TIMELINE_CURSOR,
+            ))),
+            audit_cursors: Arc::new(crate::seal::PageCursors::new(derive_key(
+                key,
+                crate::seal::AUDIT_CURSOR,
+            ))),
         }
+    }
+    /// What seals and opens the timeline's `next_cursor`s ([`crate::seal::TIMELINE_CURSOR`]).
+    pub fn timeline_cursors(&self) -> &crate::seal::PageCursors {
+        &self.timeline_cursors
+    }
+    /// What seals and opens the audit trail's `next_cursor`s ([`crate::seal::AUDIT_CURSOR`]).
+    pub fn audit_cursors(&self) -> &crate::seal::PageCursors {
+        &self.audit_cursors
     }
     /// What seals and opens `customer_ref`s (ADR 0011): the key derived for
     /// [`crate::seal::CUSTOMER_REF`].

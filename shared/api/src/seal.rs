@@ -35,23 +35,64 @@ impl Seal {
     /// characters; the same every time for the same identifier and key. `None` only if
     /// encryption failed (it does not, for inputs this small).
     pub fn seal(&self, id: &Identifier) -> Option<String> {
-        let sealed = self
-            .0
-            .encrypt(Nonce::from_slice(&NONCE), id.key().as_bytes())
-            .ok()?;
-        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
+        self.seal_text(&id.key())
     }
 
     /// The identifier a sealed text of this key stands for; `None` for anything else.
     pub fn open(&self, sealed: &str) -> Option<Identifier> {
+        Identifier::from_key(&self.open_text(sealed)?).ok()
+    }
+
+    fn seal_text(&self, text: &str) -> Option<String> {
+        let sealed = self
+            .0
+            .encrypt(Nonce::from_slice(&NONCE), text.as_bytes())
+            .ok()?;
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    fn open_text(&self, sealed: &str) -> Option<String> {
+        // A client's base64 library may pad what it copies back; padding adds nothing here.
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(sealed.trim())
+            .decode(sealed.trim().trim_end_matches('='))
             .ok()?;
         let plain = self
             .0
             .decrypt(Nonce::from_slice(&NONCE), bytes.as_slice())
             .ok()?;
-        Identifier::from_key(std::str::from_utf8(&plain).ok()?).ok()
+        String::from_utf8(plain).ok()
+    }
+}
+
+/// The purposes of the page cursors of one customer's lists ([`PageCursors`]).
+pub const TIMELINE_CURSOR: &str = "timeline-cursor";
+pub const AUDIT_CURSOR: &str = "audit-cursor";
+
+/// Cursors of one customer's pages (the timeline, the audit trail): the sort key the next page
+/// starts below, sealed together with the customer's identifier as the request named it. A
+/// cursor opens only for the identifier it was made for, unaltered and made here for this
+/// list: one copied from another customer's pages, edited, or forged is a 400 rather than a
+/// page of someone else from that point. Deterministic like [`Seal`], so a page served from the
+/// cache carries the same cursor as a fresh one. 60 to 200 characters, base64url.
+pub struct PageCursors(Seal);
+
+impl PageCursors {
+    pub fn new(key: [u8; 32]) -> Self {
+        PageCursors(Seal::new(key))
+    }
+
+    /// The cursor for the page below `sort_key` of `id`'s list; `None` only if encryption
+    /// failed (it does not, for inputs this small).
+    pub fn seal(&self, id: &Identifier, sort_key: &str) -> Option<String> {
+        self.0.seal_text(&format!("{}\n{sort_key}", id.key()))
+    }
+
+    /// The sort key in a cursor made by [`PageCursors::seal`] for `id`; `None` for a cursor of
+    /// another identifier or list, an altered one, or anything else.
+    pub fn open(&self, id: &Identifier, cursor: &str) -> Option<String> {
+        let plain = self.0.open_text(cursor)?;
+        let (owner, sort_key) = plain.split_once('\n')?;
+        (owner == id.key()).then(|| sort_key.to_string())
     }
 }
 
@@ -114,6 +155,39 @@ mod tests {
         assert_eq!(seal.open(&bad), None);
         assert_eq!(seal.open("!!"), None);
         assert_eq!(seal.open(""), None);
+    }
+
+    #[test]
+    fn a_page_cursor_opens_only_for_its_customer_and_list() {
+        let phone = |p| Identifier::Phone(Phone::parse(p).unwrap());
+        let timeline = PageCursors::new([7; 32]);
+        let key = "S#s1#000001795837867000#orders#o1";
+        let cursor = timeline.seal(&phone("13800138000"), key).unwrap();
+        assert_eq!(
+            timeline.open(&phone("13800138000"), &cursor).as_deref(),
+            Some(key)
+        );
+        // Field report: a client that pads base64 got a 400 for its own next_cursor.
+        assert_eq!(
+            timeline
+                .open(&phone("13800138000"), &format!("{cursor}=="))
+                .as_deref(),
+            Some(key)
+        );
+        // Opaque: not the time key in base64 (which named the store and the order).
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&cursor)
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains("orders#o1"));
+        // Another customer's, another list's, an unsealed time key, garbage: nothing.
+        assert_eq!(timeline.open(&phone("13800138001"), &cursor), None);
+        assert_eq!(
+            PageCursors::new([8; 32]).open(&phone("13800138000"), &cursor),
+            None
+        );
+        let plain = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key);
+        assert_eq!(timeline.open(&phone("13800138000"), &plain), None);
+        assert_eq!(timeline.open(&phone("13800138000"), "!!"), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use c360_domain::projection::Scope;
 use c360_domain::time::Zone;
 use c360_domain::view::{audit_answer, erase_answer, AuditEntry};
 use c360_domain::{Identifier, IdentifierType, Millis, StoreId};
-use c360_dynamodb::keys::{decode_cursor, encode_cursor, is_audit_sk};
+use c360_dynamodb::keys::is_audit_sk;
 use c360_runtime::cache::{CacheUse, Slot};
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
@@ -310,11 +310,14 @@ pub(super) fn prepare(
             let before = match p.get("cursor") {
                 None => None,
                 Some(c) => Some(
-                    decode_cursor(c)
+                    app.access
+                        .hasher
+                        .audit_cursors()
+                        .open(&id, c)
                         .filter(|k| is_audit_sk(k))
                         .ok_or_else(|| {
                             ApiError::InvalidParameter(
-                                "Parameter `cursor` is not an audit cursor; use `next_cursor` from the previous page.".into(),
+                                "Parameter `cursor` is not a cursor of this customer's audit trail; use `next_cursor` from the previous page.".into(),
                             )
                         })?,
                 ),
@@ -382,7 +385,14 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
             limit,
             cursor,
         } => reads
-            .timeline(&id, &scope, limit, cursor.as_deref(), now)
+            .timeline(
+                &id,
+                &scope,
+                limit,
+                cursor.as_deref(),
+                app.access.hasher.timeline_cursors(),
+                now,
+            )
             .await
             .map_err(|e| read_error(e, id_kind(&id))),
         Intent::Search {
@@ -436,7 +446,9 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
             Ok(Answer::anonymous(audit_answer(
                 &id,
                 &accesses,
-                page.next.as_deref().map(encode_cursor),
+                page.next
+                    .as_deref()
+                    .and_then(|k| app.access.hasher.audit_cursors().seal(&id, k)),
                 &reads.config().zone,
             )))
         }

@@ -148,8 +148,8 @@ fn mask_value(v: &mut Value, masking: Masking, names: &[String]) {
                 .and_then(Value::as_str)
                 .map(str::to_string);
             for (k, child) in obj.iter_mut() {
-                // Opaque handles: a sealed `customer_ref`, a page's `next_cursor` (base64 of
-                // a key, or ciphertext). They show nothing, and a name or number pattern
+                // Opaque handles: a sealed `customer_ref`, a page's sealed `next_cursor`
+                // (ciphertext in base64url). They show nothing, and a name or number pattern
                 // replaced inside one would break it (an ASCII name `M` inside `MDAw`).
                 if k == "customer_ref" || k == "next_cursor" {
                     continue;
