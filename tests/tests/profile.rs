@@ -195,6 +195,48 @@ async fn profile_has_every_field_of_the_seed_for_every_identifier_spelling() {
     }
 }
 
+/// A guest known by one identifier (most guests: a phone at the counter) is read in one round
+/// trip: the node item comes with its own stats in one BatchGetItem, beside the identifier's
+/// Queries. 张三 (member id, phone, email; records under two of them) needs a second for the
+/// other identifiers, with no more requests than reading the node first would cost. Counted
+/// against the emulator, where answers take time, so requests sent together share a round.
+#[tokio::test]
+async fn a_one_identifier_guest_is_read_in_one_round_trip_and_a_linked_customer_in_two() {
+    let env = TestEnv::new().await;
+    seed_customer(&env).await;
+    env.put(
+        SourceKind::Orders,
+        items::order(&Order {
+            id: "guest-1",
+            phone: Some("13500000005"),
+            at: &days_ago(5),
+            ..Order::default()
+        }),
+    )
+    .await;
+    env.sync().await;
+    let cases: [(&str, Endpoint, u64, u64); 6] = [
+        ("13500000005", Endpoint::Profile, 1, 4),
+        ("13500000005", Endpoint::Value, 1, 1),
+        ("13500000005", Endpoint::Timeline, 1, 2),
+        // Three identifiers: BatchGetItem + 3 Queries, then BatchGetItem + 6 Queries.
+        ("13800138000", Endpoint::Profile, 2, 11),
+        ("13800138000", Endpoint::Value, 2, 2),
+        ("13800138000", Endpoint::Timeline, 2, 5),
+    ];
+    for (phone, endpoint, rounds, requests) in cases {
+        env.counter.reset();
+        env.ok(endpoint, &[("customer_identifier", phone)]).await;
+        let seen = env.counter.snapshot();
+        assert_eq!(
+            (env.counter.rounds(), env.counter.total()),
+            (rounds, requests),
+            "{phone} {endpoint:?}: {seen:?}"
+        );
+        assert!(!seen.contains_key("GetItem"), "{seen:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_new_order_shows_and_a_refund_takes_its_spend_out() {
     let env = TestEnv::new().await;

@@ -1,6 +1,11 @@
-//! The four reads. Each resolves the identifier with one GetItem, then issues its requests
-//! in parallel (one round trip of latency): a BatchGetItem for the cluster's statistics and
-//! a bounded number of Queries per node. Nothing grows with the customer's history.
+//! The reads of one customer. Round trip 1 reads the identifier's node item together with
+//! its own statistics and the scope's model (one BatchGetItem), beside the identifier's own
+//! Queries (timeline, recent orders and reservations, baskets), sent before the node item says
+//! whether the customer has other identifiers. Most guests have one, and their read ends there:
+//! one round trip. A customer with several identifiers needs round trip 2 for the others'
+//! statistics (one BatchGetItem) and Queries; the request count is the same as reading the
+//! node first, since the identifier's own requests are needed either way. Nothing grows with
+//! the customer's history.
 
 use crate::recommend::{self, coupons_json, dishes_json, RecommendationKind, BASKETS_PER_NODE};
 use crate::seal::PageCursors;
@@ -125,6 +130,29 @@ fn merge_newest_first(
     all
 }
 
+/// What round trip 1 read: the customer's identifiers (from the node item), which stats keys
+/// were asked for, and what came back.
+struct First {
+    cluster: Vec<Identifier>,
+    own: Vec<(Identifier, Scope)>,
+    loaded: c360_dynamodb::store::Loaded,
+}
+
+/// The identifiers of `id`'s customer, from its node item's cluster list (empty for a node
+/// that was never linked: the identifier alone).
+fn cluster_of(id: &Identifier, cluster: Vec<Identifier>) -> Vec<Identifier> {
+    if cluster.is_empty() {
+        vec![id.clone()]
+    } else {
+        cluster
+    }
+}
+
+/// The customer's identifiers besides the one asked for: round trip 2's nodes.
+fn others(cluster: &[Identifier], id: &Identifier) -> Vec<Identifier> {
+    cluster.iter().filter(|n| *n != id).cloned().collect()
+}
+
 impl Reads {
     pub fn new(store: Store, config: Config) -> Self {
         Reads { store, config }
@@ -138,33 +166,53 @@ impl Reads {
         &self.store
     }
 
-    /// The identifiers of the customer `id` belongs to.
+    /// The identifiers of the customer `id` belongs to (one GetItem).
     pub async fn resolve(&self, id: &Identifier) -> Result<Vec<Identifier>, ReadError> {
-        self.cluster(id).await
-    }
-
-    async fn cluster(&self, id: &Identifier) -> Result<Vec<Identifier>, ReadError> {
         let node = self.store.get_node(id).await?.ok_or(ReadError::NotFound)?;
-        Ok(if node.links.cluster.is_empty() {
-            vec![id.clone()]
-        } else {
-            node.links.cluster
-        })
+        Ok(cluster_of(id, node.links.cluster))
     }
 
-    async fn seen(&self, cluster: &[Identifier], scope: &Scope) -> Result<ScopeView, ReadError> {
-        // The scope's fitted model comes in the same BatchGetItem: no extra round trip.
+    /// Round trip 1: the node item of `id`, its own stats in `scope` and the scope's fitted
+    /// model, in one BatchGetItem. [`ReadError::NotFound`] when `id` has no node.
+    async fn first(&self, id: &Identifier, scope: &Scope) -> Result<First, ReadError> {
+        let own = stats_keys(std::slice::from_ref(id), scope);
         let mut loaded = self
             .store
             .load_with_models(
                 None,
-                &[],
-                &stats_keys(cluster, scope),
+                std::slice::from_ref(id),
+                &own,
                 std::slice::from_ref(scope),
                 false,
             )
             .await?;
-        let (stats, member) = sum_cluster(&loaded.stats, cluster, scope);
+        let node = loaded.nodes.remove(id).ok_or(ReadError::NotFound)?;
+        Ok(First {
+            cluster: cluster_of(id, node.links.cluster),
+            own,
+            loaded,
+        })
+    }
+
+    /// Round trip 2 when the customer has other identifiers: their stats (one BatchGetItem);
+    /// then the customer as `scope` sees it. [`ReadError::NotFound`] when it has no records
+    /// there.
+    async fn seen(&self, first: First, scope: &Scope) -> Result<ScopeView, ReadError> {
+        let First {
+            cluster,
+            own,
+            mut loaded,
+        } = first;
+        let rest: Vec<(Identifier, Scope)> = stats_keys(&cluster, scope)
+            .into_iter()
+            .filter(|k| !own.contains(k))
+            .collect();
+        if !rest.is_empty() {
+            loaded
+                .stats
+                .extend(self.store.load(None, &[], &rest, false).await?.stats);
+        }
+        let (stats, member) = sum_cluster(&loaded.stats, &cluster, scope);
         if stats.is_empty() {
             return Err(ReadError::NotFound);
         }
@@ -194,32 +242,48 @@ impl Reads {
         }
     }
 
+    /// The profile's lists of `nodes` in `scope`: newest timeline entries, orders and
+    /// reservations, three Queries per node, all sent at once.
+    async fn profile_pages(
+        &self,
+        nodes: &[Identifier],
+        scope: &Scope,
+    ) -> Result<[Vec<Vec<(String, TimelineEntry)>>; 3], StoreError> {
+        let limit = self.config.profile_timeline_limit;
+        let recent = self.config.recent_limit;
+        let timeline = try_join_all(nodes.iter().map(|n| async move {
+            Ok::<_, StoreError>(self.store.timeline_page(n, scope, limit, None).await?.0)
+        }));
+        let orders = try_join_all(nodes.iter().map(|n| {
+            self.store
+                .recent_of_kind(n, scope, SourceKind::Orders, recent)
+        }));
+        let reservations = try_join_all(nodes.iter().map(|n| {
+            self.store
+                .recent_of_kind(n, scope, SourceKind::Reservations, recent)
+        }));
+        let (t, o, r) = futures::try_join!(timeline, orders, reservations)?;
+        Ok([t, o, r])
+    }
+
     pub async fn profile(
         &self,
         id: &Identifier,
         scope: &Scope,
         now: Millis,
     ) -> Result<Answer, ReadError> {
-        let cluster = self.cluster(id).await?;
-        let limit = self.config.profile_timeline_limit;
-        let recent = self.config.recent_limit;
-        let timeline = try_join_all(cluster.iter().map(|n| async move {
-            Ok::<_, StoreError>(self.store.timeline_page(n, scope, limit, None).await?.0)
-        }));
-        let orders = try_join_all(cluster.iter().map(|n| {
-            self.store
-                .recent_of_kind(n, scope, SourceKind::Orders, recent)
-        }));
-        let reservations = try_join_all(cluster.iter().map(|n| {
-            self.store
-                .recent_of_kind(n, scope, SourceKind::Reservations, recent)
-        }));
-        let (seen, timeline, orders, reservations) = futures::try_join!(
-            self.seen(&cluster, scope),
-            async { Ok(timeline.await?) },
-            async { Ok(orders.await?) },
-            async { Ok(reservations.await?) }
-        )?;
+        let (first, own) = futures::try_join!(self.first(id, scope), async {
+            Ok(self.profile_pages(std::slice::from_ref(id), scope).await?)
+        })?;
+        let others = others(&first.cluster, id);
+        let (seen, more) = futures::try_join!(self.seen(first, scope), async {
+            Ok(self.profile_pages(&others, scope).await?)
+        })?;
+        let [mut timeline, mut orders, mut reservations] = own;
+        let [t, o, r] = more;
+        timeline.extend(t);
+        orders.extend(o);
+        reservations.extend(r);
         let entries = |pages, n| {
             merge_newest_first(pages, n)
                 .into_iter()
@@ -227,16 +291,16 @@ impl Reads {
                 .collect::<Vec<_>>()
         };
         Ok(seen.answer(self.view(id, &seen, scope, now).profile(
-            &entries(timeline, limit),
-            &entries(orders, recent),
-            &entries(reservations, recent),
+            &entries(timeline, self.config.profile_timeline_limit),
+            &entries(orders, self.config.recent_limit),
+            &entries(reservations, self.config.recent_limit),
         )))
     }
 
     /// Dishes or coupons for the customer in `scope` (see [`crate::recommend`]). Requests,
-    /// whatever the history: the node GetItem, then in parallel the cluster's stats (one
-    /// BatchGetItem), the scope's stored inputs (one GetItem) and, for dishes, one Query of
-    /// newest orders per identifier.
+    /// whatever the history: the node item with its own stats (one BatchGetItem), the scope's
+    /// stored inputs (one GetItem) and, for dishes, one Query of newest orders per identifier;
+    /// the other identifiers' stats (one BatchGetItem) only when there are any.
     pub async fn recommendations(
         &self,
         id: &Identifier,
@@ -245,24 +309,29 @@ impl Reads {
         limit: usize,
         now: Millis,
     ) -> Result<Answer, ReadError> {
-        let cluster = self.cluster(id).await?;
-        let baskets = async {
+        let baskets = |nodes: Vec<Identifier>| async move {
             if kind == RecommendationKind::Coupons {
                 return Ok(Vec::new());
             }
             let pages = try_join_all(
-                cluster
+                nodes
                     .iter()
                     .map(|n| self.store.recent_baskets(n, scope, BASKETS_PER_NODE)),
             )
             .await?;
             Ok::<_, StoreError>(pages.into_iter().flatten().collect::<Vec<_>>())
         };
-        let (seen, reco, baskets) = futures::try_join!(
-            self.seen(&cluster, scope),
+        let (first, reco, mut own) = futures::try_join!(
+            self.first(id, scope),
             async { Ok(self.store.store_reco(scope).await?) },
-            async { Ok(baskets.await?) }
+            async { Ok(baskets(vec![id.clone()]).await?) }
         )?;
+        let others = others(&first.cluster, id);
+        let (seen, more) = futures::try_join!(self.seen(first, scope), async {
+            Ok(baskets(others).await?)
+        })?;
+        own.extend(more);
+        let baskets = own;
         let zone = &self.config.zone;
         let view = self.view(id, &seen, scope, now);
         let head = (id.value(), id.kind().as_str());
@@ -336,8 +405,8 @@ impl Reads {
         scope: &Scope,
         now: Millis,
     ) -> Result<Answer, ReadError> {
-        let cluster = self.cluster(id).await?;
-        let seen = self.seen(&cluster, scope).await?;
+        let first = self.first(id, scope).await?;
+        let seen = self.seen(first, scope).await?;
         Ok(seen.answer(self.view(id, &seen, scope, now).value_answer()))
     }
 
@@ -363,14 +432,25 @@ impl Reads {
                 Some(key)
             }
         };
-        let cluster = self.cluster(id).await?;
-        let pages = try_join_all(
-            cluster
-                .iter()
-                .map(|n| self.store.timeline_page(n, scope, limit, before.as_deref())),
-        );
-        let (seen, pages) =
-            futures::try_join!(self.seen(&cluster, scope), async { Ok(pages.await?) })?;
+        let pages = |nodes: Vec<Identifier>| {
+            let before = before.clone();
+            async move {
+                try_join_all(
+                    nodes
+                        .iter()
+                        .map(|n| self.store.timeline_page(n, scope, limit, before.as_deref())),
+                )
+                .await
+            }
+        };
+        let (first, mut own) = futures::try_join!(self.first(id, scope), async {
+            Ok(pages(vec![id.clone()]).await?)
+        })?;
+        let others = others(&first.cluster, id);
+        let (seen, more) =
+            futures::try_join!(self.seen(first, scope), async { Ok(pages(others).await?) })?;
+        own.extend(more);
+        let pages = own;
         let more_in_some_node = pages.iter().any(|(_, more)| *more);
         let total: usize = pages.iter().map(|(p, _)| p.len()).sum();
         let page = merge_newest_first(pages.into_iter().map(|(p, _)| p).collect(), limit);
