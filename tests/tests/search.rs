@@ -88,6 +88,16 @@ async fn pinyin_initials_find_a_name_reading_surnames_as_surnames() {
             "{initials}"
         );
     }
+    // Guests known by one identifier: the index Queries, then one BatchGetItem of the hits'
+    // nodes and stats together. Two stages (the stats used to be a third).
+    env.counter.reset();
+    assert_eq!(search(&env, ALL, "zs", None).await.len(), 1);
+    let seen = env.counter.snapshot();
+    assert_eq!(
+        (env.counter.rounds(), seen.get("BatchGetItem")),
+        (2, Some(&1)),
+        "{seen:?}"
+    );
     // Upper case is the same query; 曾 read as céng (cxm) is not how the surname is said.
     assert_eq!(search(&env, ALL, "ZS", None).await.len(), 1);
     assert!(search(&env, ALL, "cxm", None).await.is_empty());

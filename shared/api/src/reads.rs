@@ -464,11 +464,15 @@ impl Reads {
         ))
     }
 
-    /// Customers matching what staff typed, in a scope. One index Query per token kind the
-    /// text can be (at most three, sent together), then the matched clusters' nodes and
-    /// figures. A node holds the tokens of every identifier of its customer where it has
-    /// records, so a hit may come through any node of the cluster; each customer shows once,
-    /// saying which kind of token matched it first (`matched_by`).
+    /// Customers matching what staff typed, in a scope. Stage 1: one index Query per token
+    /// kind the text can be (at most three, sent together). Stage 2: one BatchGetItem of the
+    /// matched nodes' items and of the stats of the first `limit` of them, whose customers
+    /// are the hits (a customer is claimed by its first matched node). Stage 3 only when a
+    /// hit has identifiers whose stats stage 2 did not read. So hits known by one identifier
+    /// take two stages, and stats are read for the `limit` customers claimed only. A node holds the
+    /// tokens of every identifier of its customer where it has records, so a hit may come
+    /// through any node of the cluster; each customer shows once, saying which kind of token
+    /// matched it first (`matched_by`).
     pub async fn search(
         &self,
         query: &str,
@@ -496,7 +500,11 @@ impl Reads {
             }
         }
         let ids: Vec<Identifier> = matched.iter().map(|(n, _)| n.clone()).collect();
-        let nodes = self.store.load(None, &ids, &[], false).await?.nodes;
+        // Every one of the first `limit` matched nodes belongs to a hit (customers are claimed
+        // in match order), so their stats are read with the nodes rather than after them.
+        let early: Vec<(Identifier, Scope)> = stats_keys(&ids[..ids.len().min(limit)], scope);
+        let first = self.store.load(None, &ids, &early, false).await?;
+        let nodes = first.nodes;
         let mut clusters: Vec<(Vec<Identifier>, TokenKind)> = Vec::new();
         let mut claimed = BTreeSet::new();
         for (id, how) in &matched {
@@ -514,11 +522,15 @@ impl Reads {
                 break;
             }
         }
-        let keys: Vec<(Identifier, Scope)> = clusters
+        let rest: Vec<(Identifier, Scope)> = clusters
             .iter()
             .flat_map(|(c, _)| stats_keys(c, scope))
+            .filter(|k| !early.contains(k))
             .collect();
-        let stats = self.store.load(None, &[], &keys, false).await?.stats;
+        let mut stats = first.stats;
+        if !rest.is_empty() {
+            stats.extend(self.store.load(None, &[], &rest, false).await?.stats);
+        }
         let mut hits = Vec::new();
         for (cluster, how) in &clusters {
             let (in_scope, member) = sum_cluster(&stats, cluster, scope);
