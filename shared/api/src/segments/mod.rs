@@ -66,7 +66,18 @@ impl Route {
             .trim_end_matches('/')
             .strip_prefix(PATH)
             .ok_or_else(|| ApiError::NoRoute(format!("No route {path}.")))?;
-        let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+        let parts: Vec<&str> = match rest.strip_prefix('/') {
+            Some(inner) => inner.split('/').collect(),
+            None if rest.is_empty() => Vec::new(),
+            None => return Err(ApiError::NoRoute(format!("No route {path}."))),
+        };
+        // `/segments//members` is no segment's members (field report: it ran the inline
+        // filter, an empty one, as if the id were not there).
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(ApiError::NoRoute(format!(
+                "No route {path}: an empty segment id."
+            )));
+        }
         let wrong = |allowed: &str, allow: &'static str| {
             ApiError::MethodNotAllowed(format!("{path} accepts {allowed}, not {method}."), allow)
         };

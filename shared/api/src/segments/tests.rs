@@ -43,6 +43,11 @@ fn routes_are_read_from_method_and_path_and_a_wrong_one_says_what_exists() {
     assert_eq!(e.status(), 400);
     let e = r("GET", "/a/b/c").unwrap_err();
     assert_eq!(e.status(), 404);
+    // An empty id is not the inline filter, nor is a path that only starts like ours.
+    for p in ["//members", "/seg_ab12//members", "x"] {
+        let e = r("GET", p).unwrap_err();
+        assert_eq!((e.status(), e.code()), (404, "NOT_FOUND"), "{p}");
+    }
 }
 
 #[test]
