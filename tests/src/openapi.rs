@@ -318,7 +318,7 @@ mod tests {
     use c360_api::reads::Reads;
     use c360_domain::segment::{Evaluation, Filter, SegmentDef, SegmentRow};
     use c360_domain::value::Thresholds;
-    use c360_domain::{Identifier, IdentifierType, Millis, Zone};
+    use c360_domain::{Identifier, IdentifierType, Millis, StoreId, Zone};
     use c360_dynamodb::store::Store;
     use c360_runtime::config::Config;
     use lambda_http::RequestExt;
@@ -717,7 +717,8 @@ mod tests {
             version: 2,
             created_at: Millis(1_771_500_000_000),
             updated_at: Millis(1_771_578_000_000),
-            created_by: Some("super_admin".into()),
+            created_by: Some("manager-1".into()),
+            owner_store: StoreId::parse("store_sh_001").ok(),
             built_at: None,
         }
     }

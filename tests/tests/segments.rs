@@ -590,6 +590,83 @@ async fn staff_see_only_their_store_masked_every_call_is_audited_and_exports_are
         .any(|r| r.contains(&format!("segment={all} rows=1"))));
 }
 
+/// A store admin's segment is their store's: its admins may change or delete it; another
+/// store's admins may use it in their own scope but get a 403 for a change; a brand-wide one
+/// (a super_admin's, or the demo's) is a super_admin's to change. Field report: an admin of
+/// store_bj_001 renamed and deleted store_sh_001's segments.
+#[tokio::test]
+async fn a_store_admin_changes_only_their_own_stores_segments() {
+    let env = TestEnv::in_memory().await.with_segments();
+    let admin1 = token(Role::StoreAdmin, Some("s1"));
+    let admin2 = token(Role::StoreAdmin, Some("s2"));
+    let created = env
+        .segments_request(
+            Some(&admin1),
+            "POST",
+            "",
+            &[],
+            Some(json!({"name": "s1 熟客", "filter": {"field": "total_orders", "op": "gte", "value": 3}})),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let def = created.json()["data"].clone();
+    assert_eq!(def["owner_store_id"], json!("s1"), "{def}");
+    let id = def["segment_id"].as_str().unwrap().to_string();
+
+    let count = env
+        .segments_request(Some(&admin2), "GET", &format!("/{id}/count"), &[], None)
+        .await;
+    assert_eq!(
+        count.status(),
+        200,
+        "another store's admin counts it in their scope"
+    );
+    for (method, body) in [("PUT", Some(json!({"name": "hijacked"}))), ("DELETE", None)] {
+        let refused = env
+            .segments_request(Some(&admin2), method, &format!("/{id}"), &[], body)
+            .await;
+        assert_eq!(refused.status(), 403, "{method}");
+        let error = refused.json()["error"].clone();
+        assert_eq!(error["code"], json!("FORBIDDEN"), "{error}");
+        assert!(error["message"].as_str().unwrap().contains("s1"), "{error}");
+    }
+    let unchanged = env.segments_ok("GET", &format!("/{id}"), &[], None).await;
+    assert_eq!(
+        (unchanged["name"].clone(), unchanged["version"].clone()),
+        (json!("s1 熟客"), json!(1))
+    );
+    let renamed = env
+        .segments_request(
+            Some(&admin1),
+            "PUT",
+            &format!("/{id}"),
+            &[],
+            Some(json!({"name": "s1 常客"})),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200, "its own store's admin may");
+
+    let brand = save(
+        &env,
+        "全品牌有订单",
+        r#"{"field":"total_orders","op":"gte","value":1}"#,
+    )
+    .await;
+    let brand_def = env
+        .segments_ok("GET", &format!("/{brand}"), &[], None)
+        .await;
+    assert_eq!(brand_def["owner_store_id"], Value::Null);
+    let refused = env
+        .segments_request(Some(&admin1), "DELETE", &format!("/{brand}"), &[], None)
+        .await;
+    assert_eq!(refused.status(), 403);
+    // A super_admin changes any.
+    env.segments_ok("DELETE", &format!("/{id}"), &[], None)
+        .await;
+    env.segments_ok("DELETE", &format!("/{brand}"), &[], None)
+        .await;
+}
+
 #[tokio::test]
 async fn bad_filters_and_routes_are_clear_errors() {
     let env = TestEnv::in_memory().await;

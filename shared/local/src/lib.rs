@@ -234,6 +234,8 @@ pub fn demo_segments(now: c360_domain::Millis) -> Vec<c360_domain::segment::Segm
             created_at: now,
             updated_at: now,
             created_by: Some("c360-dev".to_string()),
+            // Brand-wide: a store admin uses them; only a super_admin changes them.
+            owner_store: None,
             built_at: None,
         })
     };

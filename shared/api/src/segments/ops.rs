@@ -7,7 +7,7 @@ use super::{inline_filter, json_body, query_pairs, Reply, Route, Target};
 use crate::audit::AuditRecord;
 use crate::http::{store_error, ApiError, App};
 use crate::seal::Seal;
-use c360_domain::access::{mask_answer, Caller};
+use c360_domain::access::{mask_answer, Caller, Role};
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::Scope;
 use c360_domain::segment::{canonical, Filter, SegmentDef, MAX_SAVED_SEGMENTS};
@@ -171,6 +171,28 @@ async fn live_walk(
     }
 }
 
+/// Whether `caller` may change or delete `def`: a `super_admin` any segment, a `store_admin`
+/// only those of their own store ([`SegmentDef::owner_store`]). Anyone else never gets here
+/// (writes are for admins, `Route::admins_only`). Field report: an admin of one store renamed
+/// and deleted another store's segments.
+fn may_change(caller: &Caller, def: &SegmentDef) -> Result<(), ApiError> {
+    if caller.role == Role::SuperAdmin {
+        return Ok(());
+    }
+    match &def.owner_store {
+        Some(owner) if caller.store.as_ref() == Some(owner) => Ok(()),
+        Some(owner) => Err(ApiError::Forbidden(format!(
+            "Segment {} belongs to store {}: only its admins or a super_admin may change or delete it.",
+            def.id,
+            owner.as_str()
+        ))),
+        None => Err(ApiError::Forbidden(format!(
+            "Segment {} is brand-wide: only a super_admin may change or delete it.",
+            def.id
+        ))),
+    }
+}
+
 pub(super) async fn run(
     app: &App,
     caller: &Caller,
@@ -236,6 +258,12 @@ pub(super) async fn run(
                 created_at: now,
                 updated_at: now,
                 created_by: Some(caller.sub.clone()),
+                // A store admin's segment is their store's to change; a super_admin's is
+                // brand-wide.
+                owner_store: match caller.role {
+                    Role::SuperAdmin => None,
+                    _ => caller.store.clone(),
+                },
                 built_at: None,
             };
             let created = store
@@ -272,6 +300,7 @@ pub(super) async fn run(
                 .await
                 .map_err(store_error)?
                 .ok_or_else(|| ApiError::SegmentNotFound(id.clone()))?;
+            may_change(caller, &old)?;
             if let Some(v) = body.get("version") {
                 if v.as_i64() != Some(old.version) {
                     return Err(ApiError::Conflict(format!(
@@ -305,6 +334,12 @@ pub(super) async fn run(
         }
         Route::Delete(id) => {
             only_known(&pairs, &[])?;
+            let def = store
+                .segment_def(&id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| ApiError::SegmentNotFound(id.clone()))?;
+            may_change(caller, &def)?;
             let deleted = store.delete_segment_def(&id).await.map_err(|e| match e {
                 StoreError::Conflict => ApiError::Conflict(
                     "Saved segments are being changed by someone else; try again.".into(),

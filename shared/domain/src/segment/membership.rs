@@ -4,7 +4,7 @@
 //! storage and its cost.
 
 use super::{Birthday, Filter, SegmentFigures};
-use crate::ids::Identifier;
+use crate::ids::{Identifier, StoreId};
 use crate::prediction::StoreModel;
 use crate::projection::{MemberInfo, Scope, ScopeStats};
 use crate::time::{Millis, Zone};
@@ -32,6 +32,11 @@ pub struct SegmentDef {
     pub updated_at: Millis,
     /// The `sub` of the admin who created it.
     pub created_by: Option<String>,
+    /// The store whose admins may change or delete it: the store of the `store_admin` who
+    /// created it. `None`: brand-wide (created by a `super_admin`, the demo's, or saved before
+    /// segments had owners), changed by a `super_admin` only. Every admin may read and use any
+    /// segment, each in their own scope.
+    pub owner_store: Option<StoreId>,
     /// When a rescoring run that began after the last change (and after every ingest's
     /// cache of definitions had expired) finished: from then on its member items are
     /// complete. Until then the service evaluates it from the roster.
@@ -51,6 +56,7 @@ impl SegmentDef {
             "created_at": zone.format(self.created_at),
             "updated_at": zone.format(self.updated_at),
             "created_by": self.created_by,
+            "owner_store_id": self.owner_store.as_ref().map(StoreId::as_str),
             "materialized_at": self.built_at.map(|t| zone.format(t)),
         })
     }
@@ -207,6 +213,7 @@ mod tests {
             created_at: Millis(0),
             updated_at: Millis(0),
             created_by: None,
+            owner_store: None,
             built_at: None,
         };
         let zone = Zone::default();

@@ -11,7 +11,7 @@
 
 use crate::keys::*;
 use c360_domain::segment::{Filter, SegmentDef};
-use c360_domain::Millis;
+use c360_domain::{Millis, StoreId};
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
@@ -44,6 +44,9 @@ fn parse_def(item: &Item) -> Result<SegmentDef, StoreError> {
         created_at: Millis(get_n(item, "created_at").unwrap_or(0)),
         updated_at: Millis(get_n(item, "updated_at").unwrap_or(0)),
         created_by: get_s(item, "created_by").map(str::to_string),
+        // A store id that no longer parses would make the segment brand-wide: stricter, not
+        // looser.
+        owner_store: get_s(item, "owner_store").and_then(|s| StoreId::parse(s).ok()),
         built_at: get_n(item, "built_at").map(Millis),
         id,
     })
@@ -266,6 +269,9 @@ fn def_item(def: &SegmentDef) -> Item {
     item.insert("updated_at".into(), n(def.updated_at.0));
     if let Some(b) = &def.created_by {
         item.insert("created_by".into(), s(b.clone()));
+    }
+    if let Some(o) = &def.owner_store {
+        item.insert("owner_store".into(), s(o.as_str()));
     }
     if let Some(b) = def.built_at {
         item.insert("built_at".into(), n(b.0));
