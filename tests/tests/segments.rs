@@ -233,6 +233,58 @@ async fn the_seeds_two_segments_list_count_and_check_exactly_what_the_profiles_s
         .segments_ok("GET", &format!("/{high}/count"), &[], None)
         .await;
     assert_eq!(by_query["count"], saved["count"]);
+
+    // A cursor pages only the list and scope it came from (field report: one segment's cursor
+    // paged another segment, another scope and an inline filter from that point).
+    let page = env
+        .segments_ok("GET", &format!("/{churn}/members"), &[("limit", "2")], None)
+        .await;
+    let cursor = page["next_cursor"].as_str().expect("more than 2 members");
+    let store = config.stores[0].as_str();
+    for (path, q) in [
+        (
+            format!("/{high}/members"),
+            vec![("cursor", cursor), ("limit", "2")],
+        ),
+        (
+            format!("/{churn}/members"),
+            vec![("cursor", cursor), ("store_id", store)],
+        ),
+        (
+            "/members".to_string(),
+            vec![("cursor", cursor), ("tag", "流失风险")],
+        ),
+    ] {
+        let a = env
+            .segments_request(Some(&env.super_admin.clone()), "GET", &path, &q, None)
+            .await;
+        let status = a.status();
+        let body = a.json();
+        assert_eq!(status, 400, "{path} {q:?}: {body}");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cursor"));
+    }
+    let next = env
+        .segments_ok(
+            "GET",
+            &format!("/{churn}/members"),
+            &[("limit", "2"), ("cursor", cursor)],
+            None,
+        )
+        .await;
+    assert_ne!(next["members"], page["members"], "its own list pages on");
+    // Parameters a saved segment's route would ignore are refused.
+    for (path, q) in [
+        (format!("/{churn}/export"), ("limit", "5")),
+        (format!("/{churn}/count"), ("cursor", "x")),
+    ] {
+        let a = env
+            .segments_request(Some(&env.super_admin.clone()), "GET", &path, &[q], None)
+            .await;
+        assert_eq!(a.status(), 400, "{path} {q:?}");
+    }
 }
 
 /// Waits (up to 5 s) until the check of `phone` in `segment` answers `want`, syncing the
@@ -739,6 +791,32 @@ async fn bad_filters_and_routes_are_clear_errors() {
             "cursor",
         ),
         ("GET", "/members", vec![("limit", "0")], None, 400, "limit"),
+        // Field reports: a repeated filter parameter was ANDed; parameters a route ignores
+        // were accepted (`export?limit=5` exported everyone).
+        (
+            "GET",
+            "/members",
+            vec![("rfm_score_gte", "70"), ("rfm_score_gte", "80")],
+            None,
+            400,
+            "rfm_score_gte",
+        ),
+        (
+            "GET",
+            "/count",
+            vec![("tag", "流失风险"), ("limit", "3")],
+            None,
+            400,
+            "limit",
+        ),
+        (
+            "GET",
+            "/export",
+            vec![("tag", "流失风险"), ("cursor", "x")],
+            None,
+            400,
+            "cursor",
+        ),
     ];
     let admin = env.super_admin.clone();
     for (method, path, q, body, status, names) in cases {

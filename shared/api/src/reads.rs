@@ -425,7 +425,7 @@ impl Reads {
         let before = match cursor {
             None => None,
             Some(c) => {
-                let key = cursors.open(id, c).ok_or(ReadError::BadCursor)?;
+                let key = cursors.open(&id.key(), c).ok_or(ReadError::BadCursor)?;
                 if !key.starts_with(&scope_prefix(scope)) {
                     return Err(ReadError::BadCursor);
                 }
@@ -455,7 +455,7 @@ impl Reads {
         let total: usize = pages.iter().map(|(p, _)| p.len()).sum();
         let page = merge_newest_first(pages.into_iter().map(|(p, _)| p).collect(), limit);
         let next = (more_in_some_node || total > page.len())
-            .then(|| page.last().and_then(|(k, _)| cursors.seal(id, k)))
+            .then(|| page.last().and_then(|(k, _)| cursors.seal(&id.key(), k)))
             .flatten();
         let entries: Vec<TimelineEntry> = page.into_iter().map(|(_, e)| e).collect();
         Ok(seen.answer(

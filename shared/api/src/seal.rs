@@ -64,16 +64,19 @@ impl Seal {
     }
 }
 
-/// The purposes of the page cursors of one customer's lists ([`PageCursors`]).
+/// The purposes of page cursors ([`PageCursors`]): one customer's timeline and audit trail, a
+/// segment's (or an inline filter's) member list.
 pub const TIMELINE_CURSOR: &str = "timeline-cursor";
 pub const AUDIT_CURSOR: &str = "audit-cursor";
+pub const SEGMENT_MEMBER_CURSOR: &str = "segment-member-cursor";
 
-/// Cursors of one customer's pages (the timeline, the audit trail): the sort key the next page
-/// starts below, sealed together with the customer's identifier as the request named it. A
-/// cursor opens only for the identifier it was made for, unaltered and made here for this
-/// list: one copied from another customer's pages, edited, or forged is a 400 rather than a
-/// page of someone else from that point. Deterministic like [`Seal`], so a page served from the
-/// cache carries the same cursor as a fresh one. 60 to 200 characters, base64url.
+/// Page cursors bound to the list they page: the key the next page starts from, sealed with a
+/// digest of the list's owner (a customer's identifier as the request named it; a segment or
+/// an inline filter, and the scope). A cursor opens only for the owner it was made for,
+/// unaltered and made here for this purpose: one copied from another customer's or another
+/// list's pages, edited, or forged is a 400 rather than a page of someone else from that
+/// point. Deterministic like [`Seal`], so a page served from the cache carries the same
+/// cursor as a fresh one. About 60 to 150 characters, base64url.
 pub struct PageCursors(Seal);
 
 impl PageCursors {
@@ -81,18 +84,28 @@ impl PageCursors {
         PageCursors(Seal::new(key))
     }
 
-    /// The cursor for the page below `sort_key` of `id`'s list; `None` only if encryption
-    /// failed (it does not, for inputs this small).
-    pub fn seal(&self, id: &Identifier, sort_key: &str) -> Option<String> {
-        self.0.seal_text(&format!("{}\n{sort_key}", id.key()))
+    /// The first 12 bytes of SHA-256 of the owner, hex: binds the cursor without carrying a
+    /// long owner (an inline filter) inside it.
+    fn digest(owner: &str) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(owner.as_bytes())[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
-    /// The sort key in a cursor made by [`PageCursors::seal`] for `id`; `None` for a cursor of
-    /// another identifier or list, an altered one, or anything else.
-    pub fn open(&self, id: &Identifier, cursor: &str) -> Option<String> {
+    /// The cursor for the page after `key` of `owner`'s list; `None` only if encryption
+    /// failed (it does not, for inputs this small).
+    pub fn seal(&self, owner: &str, key: &str) -> Option<String> {
+        self.0.seal_text(&format!("{}\n{key}", Self::digest(owner)))
+    }
+
+    /// The key in a cursor made by [`PageCursors::seal`] for `owner`; `None` for a cursor of
+    /// another owner or purpose, an altered one, or anything else.
+    pub fn open(&self, owner: &str, cursor: &str) -> Option<String> {
         let plain = self.0.open_text(cursor)?;
-        let (owner, sort_key) = plain.split_once('\n')?;
-        (owner == id.key()).then(|| sort_key.to_string())
+        let (digest, key) = plain.split_once('\n')?;
+        (digest == Self::digest(owner)).then(|| key.to_string())
     }
 }
 
@@ -159,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_page_cursor_opens_only_for_its_customer_and_list() {
-        let phone = |p| Identifier::Phone(Phone::parse(p).unwrap());
+        let phone = |p| Identifier::Phone(Phone::parse(p).unwrap()).key();
         let timeline = PageCursors::new([7; 32]);
         let key = "S#s1#000001795837867000#orders#o1";
         let cursor = timeline.seal(&phone("13800138000"), key).unwrap();

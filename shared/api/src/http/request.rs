@@ -313,7 +313,7 @@ pub(super) fn prepare(
                     app.access
                         .hasher
                         .audit_cursors()
-                        .open(&id, c)
+                        .open(&id.key(), c)
                         .filter(|k| is_audit_sk(k))
                         .ok_or_else(|| {
                             ApiError::InvalidParameter(
@@ -448,7 +448,7 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
                 &accesses,
                 page.next
                     .as_deref()
-                    .and_then(|k| app.access.hasher.audit_cursors().seal(&id, k)),
+                    .and_then(|k| app.access.hasher.audit_cursors().seal(&id.key(), k)),
                 &reads.config().zone,
             )))
         }

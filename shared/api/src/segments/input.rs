@@ -105,18 +105,23 @@ pub(super) fn limit_of(pairs: &[(String, String)], body: &Value) -> Result<usize
 pub(super) fn cursor_of(
     pairs: &[(String, String)],
     body: &Value,
-    seal: &crate::seal::Seal,
+    cursors: &crate::seal::PageCursors,
+    owner: &str,
 ) -> Result<Option<Identifier>, ApiError> {
     let raw = match body.get("cursor").and_then(Value::as_str) {
         Some(c) => Some(c.to_string()),
         None => param(pairs, "cursor")?.map(str::to_string),
     };
+    let not_ours = || {
+        ApiError::InvalidParameter(
+            "Parameter `cursor` is not a cursor from this list in this scope; use `next_cursor` from the previous page.".into(),
+        )
+    };
     raw.map(|c| {
-        seal.open(&c).ok_or_else(|| {
-            ApiError::InvalidParameter(
-                "Parameter `cursor` is not a cursor from this list; use `next_cursor` from the previous page.".into(),
-            )
-        })
+        cursors
+            .open(owner, &c)
+            .and_then(|key| Identifier::from_key(&key).ok())
+            .ok_or_else(not_ours)
     })
     .transpose()
 }

@@ -6,7 +6,7 @@ use super::input::*;
 use super::{inline_filter, json_body, query_pairs, Reply, Route, Target};
 use crate::audit::AuditRecord;
 use crate::http::{store_error, ApiError, App};
-use crate::seal::Seal;
+use crate::seal::PageCursors;
 use c360_domain::access::{mask_answer, Caller, Role};
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::Scope;
@@ -22,14 +22,11 @@ use std::collections::BTreeMap;
 const LIVE_PAGE_ROWS: usize = 2_000;
 /// Roster rows per index Query.
 const ROSTER_QUERY_ROWS: usize = 500;
-/// The query parameters that are not filter fields.
-const RESERVED: [&str; 5] = [
-    "store_id",
-    "limit",
-    "cursor",
-    "customer_identifier",
-    "identifier_type",
-];
+/// The query parameters besides the filter that each route takes: a parameter a route would
+/// ignore is a 400 naming it (field report: `export?limit=5` exported every member).
+const MEMBERS_PARAMS: &[&str] = &["store_id", "limit", "cursor"];
+const SCOPE_PARAMS: &[&str] = &["store_id"];
+const CHECK_PARAMS: &[&str] = &["store_id", "customer_identifier", "identifier_type"];
 
 fn scope_json(scope: &Scope) -> Value {
     match scope {
@@ -77,15 +74,16 @@ async fn source(
     target: &Target,
     pairs: &[(String, String)],
     body: &Value,
+    params: &[&str],
 ) -> Result<Source, ApiError> {
     match target {
         Target::Inline => Ok(Source {
             segment: None,
-            filter: inline_filter(pairs, body, &RESERVED)?,
+            filter: inline_filter(pairs, body, params)?,
             materialized: false,
         }),
         Target::Saved(id) => {
-            only_known(pairs, &RESERVED)?;
+            only_known(pairs, params)?;
             let def = app
                 .segments
                 .store()
@@ -355,10 +353,24 @@ pub(super) async fn run(
         }
         Route::Members(target) => {
             let scope = scope_of(caller, &pairs, &body, audit)?;
-            let source = source(app, &target, &pairs, &body).await?;
+            let source = source(app, &target, &pairs, &body, MEMBERS_PARAMS).await?;
             let limit = limit_of(&pairs, &body)?;
-            let seal = Seal::new(app.access.hasher.derive_key("segment-member-cursor"));
-            let after = cursor_of(&pairs, &body, &seal)?;
+            let cursors = PageCursors::new(
+                app.access
+                    .hasher
+                    .derive_key(crate::seal::SEGMENT_MEMBER_CURSOR),
+            );
+            // A page of this list in this scope: a cursor of another segment, another inline
+            // filter or another scope is a 400, not a page of that list from its point.
+            let owner = format!(
+                "{}#{}",
+                source.segment.as_ref().map_or_else(
+                    || format!("inline:{}", source.filter.to_json()),
+                    |d| d.id.clone()
+                ),
+                scope.key()
+            );
+            let after = cursor_of(&pairs, &body, &cursors, &owner)?;
             let (rows, next) = if let (true, Some(def)) = (source.materialized, &source.segment) {
                 let (ids, next) = store
                     .segment_member_page(&def.id, &scope, limit, after.as_ref())
@@ -389,13 +401,13 @@ pub(super) async fn run(
             answer.insert("members".into(), json!(members));
             answer.insert(
                 "next_cursor".into(),
-                json!(next.as_ref().and_then(|n| seal.seal(n))),
+                json!(next.as_ref().and_then(|n| cursors.seal(&owner, &n.key()))),
             );
             Ok(Reply::Json(200, masked(Value::Object(answer))))
         }
         Route::Count(target) => {
             let scope = scope_of(caller, &pairs, &body, audit)?;
-            let source = source(app, &target, &pairs, &body).await?;
+            let source = source(app, &target, &pairs, &body, SCOPE_PARAMS).await?;
             let count = match (&source.segment, source.materialized) {
                 (Some(def), true) => store
                     .segment_count(&def.id, &scope)
@@ -412,7 +424,7 @@ pub(super) async fn run(
         }
         Route::Check(target) => {
             let scope = scope_of(caller, &pairs, &body, audit)?;
-            let source = source(app, &target, &pairs, &body).await?;
+            let source = source(app, &target, &pairs, &body, CHECK_PARAMS).await?;
             let asked = asked_identifiers(&pairs, &body)?;
             if asked.len() == 1 {
                 audit.identifier_type = Some(asked[0].kind().as_str().to_string());
@@ -436,7 +448,7 @@ pub(super) async fn run(
         }
         Route::Export(target) => {
             let scope = scope_of(caller, &pairs, &body, audit)?;
-            let source = source(app, &target, &pairs, &body).await?;
+            let source = source(app, &target, &pairs, &body, SCOPE_PARAMS).await?;
             let rows = all_members(app, &source, &scope, now).await?;
             let e = app.segments.evaluation(&scope, None, now);
             let mut hits = Value::Array(rows.iter().map(|r| r.row.hit(&e)).collect());

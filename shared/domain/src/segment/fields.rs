@@ -261,6 +261,11 @@ pub enum FilterError {
     TooManyValues { field: Field, op: Op },
     #[error("unknown query parameter {0:?} (a field with _gte, _gt, _lte, _lt, _eq, _ne or _in, or tag, tag_any, tag_none, exists, missing)")]
     UnknownParameter(String),
+    /// Given twice, which would silently AND both (`rfm_score_gte=70&rfm_score_gte=80`).
+    #[error(
+        "parameter {0:?} is given more than once; give it once (only tag repeats, adding tags)"
+    )]
+    RepeatedParameter(String),
     /// A JSON node that is not one of the four shapes, or has keys it should not.
     #[error("{0}")]
     Malformed(String),

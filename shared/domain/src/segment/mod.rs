@@ -330,8 +330,12 @@ impl Filter {
     {
         let mut all_tags: Vec<String> = Vec::new();
         let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for (name, value) in pairs {
             let (name, value) = (name.as_ref(), value.as_ref());
+            if name != "tag" && !seen.insert(name) {
+                return Err(FilterError::RepeatedParameter(name.to_string()));
+            }
             match name {
                 "tag" => all_tags.extend(split_list(value)),
                 "tag_any" | "tag_none" => {

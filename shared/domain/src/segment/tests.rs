@@ -95,6 +95,27 @@ fn segment_seed_examples_in_both_spellings() {
     }
 }
 
+/// Field report: `rfm_score_gte=70&rfm_score_gte=80` was accepted and ANDed both, while every
+/// other endpoint refuses a repeated parameter. Only `tag` repeats (each adds tags).
+#[test]
+fn a_repeated_filter_parameter_is_refused_except_tag() {
+    for name in ["rfm_score_gte", "tag_any", "customer_tier", "missing"] {
+        let v = if name == "missing" {
+            "days_until_birthday"
+        } else if name == "rfm_score_gte" {
+            "70"
+        } else {
+            "高价值"
+        };
+        assert_eq!(
+            query(&[(name, v), ("total_orders_gte", "1"), (name, v)]).unwrap_err(),
+            FilterError::RepeatedParameter(name.to_string()),
+            "{name}"
+        );
+    }
+    assert!(query(&[("tag", "活跃用户"), ("tag", "高价值")]).is_ok());
+}
+
 #[test]
 fn segment_query_parameters_cover_suffixes_tags_and_lists() {
     let q = query(&[
@@ -498,9 +519,12 @@ fn segment_depth_and_size_are_bounded() {
         Err(FilterError::TooLarge)
     );
     // The query's comparisons sit under one `and`, which counts too.
-    let pairs = vec![("rfm_score_gte", "1"); MAX_NODES];
-    assert_eq!(query(&pairs), Err(FilterError::TooLarge));
-    assert!(query(&pairs[..MAX_NODES - 1]).is_ok());
+    let exists = |n: usize| vec!["rfm_score"; n].join(",");
+    assert_eq!(
+        query(&[("exists", exists(MAX_NODES).as_str())]),
+        Err(FilterError::TooLarge)
+    );
+    assert!(query(&[("exists", exists(MAX_NODES - 1).as_str())]).is_ok());
 
     let values: Vec<i64> = (0..=MAX_VALUES as i64).collect();
     assert_eq!(
