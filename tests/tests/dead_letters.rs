@@ -47,6 +47,7 @@ fn dead_ids(env: &TestEnv) -> Vec<String> {
 
 #[tokio::test]
 async fn a_poison_record_is_dead_lettered_alone_and_replayed_once_fixed() {
+    let logs = c360_runtime::telemetry::captured();
     let env = TestEnv::new().await;
     let kind = SourceKind::Orders;
     let path = env
@@ -70,6 +71,19 @@ async fn a_poison_record_is_dead_lettered_alone_and_replayed_once_fixed() {
         ["bad"],
         "after the retries, only it is dead-lettered"
     );
+    // Field report: on call, the log lines named a sequence number, not the order, so finding
+    // the item meant reading the dead-letter file. Both lines now carry its key.
+    let text = String::from_utf8_lossy(&logs.lock().expect("logs")).to_string();
+    let line = |what: &str| {
+        text.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` line:\n{text}"))
+            .to_string()
+    };
+    let failed = line("record reported as failed");
+    assert!(failed.contains(r#""source_id":"bad""#), "{failed}");
+    let dead = line("record dead-lettered");
+    assert!(dead.contains(r#""key":"bad""#), "{dead}");
     let letter = read_dead_letters(&path).expect("dead letters").remove(0);
     assert!(
         letter.record.change.new_image.contains_key("total"),

@@ -131,7 +131,10 @@ impl Ingest {
                         RecordError::Decode(_) => report.decode_failures += 1,
                         RecordError::Apply(_) => report.apply_failures += 1,
                     }
-                    tracing::warn!(source = self.kind.table(), sequence_number = %seq, event_id = %record.event_id, error = %err, "record reported as failed");
+                    // The source item's key, so on call one can look the item up in its table.
+                    let item = source_id(self.kind, &record.change.keys)
+                        .unwrap_or_else(|_| "-".to_string());
+                    tracing::warn!(source = self.kind.table(), source_id = %item, sequence_number = %seq, event_id = %record.event_id, error = %err, "record reported as failed");
                     let mut failure = DynamoDbBatchItemFailure::default();
                     failure.item_identifier = Some(seq);
                     response.batch_item_failures.push(failure);

@@ -89,7 +89,20 @@ impl Poller {
                 // Written before the checkpoint moves: if this fails the batch is delivered again.
                 append_dead_letters(&path, &letters)?;
                 for letter in &letters {
-                    warn!(%table, %shard_id, sequence_number = %letter.sequence_number,
+                    // The item's key (a source table's only key attribute): which order or
+                    // booking it was, without opening the file.
+                    let key = letter
+                        .record
+                        .change
+                        .keys
+                        .values()
+                        .find_map(|v| match v {
+                            serde_dynamo::AttributeValue::S(s) => Some(s.as_str()),
+                            serde_dynamo::AttributeValue::N(n) => Some(n.as_str()),
+                            _ => None,
+                        })
+                        .unwrap_or("-");
+                    warn!(%table, key, %shard_id, sequence_number = %letter.sequence_number,
                         reason = %letter.reason, path = %path.display(), "record dead-lettered");
                 }
             }
