@@ -584,7 +584,9 @@ fn spreadsheet_safe(text: &str) -> String {
 
 /// Hits (already masked) as CSV text with a header row (the `csv` crate quotes as needed).
 pub(super) fn to_csv(hits: &Value) -> Result<String, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    // A UTF-8 byte order mark first: Excel on a Chinese Windows reads a CSV without one in the
+    // local code page (GBK) and garbles every name (field report). CSV readers skip it.
+    let mut w = csv::Writer::from_writer("\u{feff}".as_bytes().to_vec());
     let fail = |e: csv::Error| {
         tracing::error!(error = %e, "csv export failed");
         ApiError::Internal
