@@ -256,8 +256,23 @@ fn verify(
                 ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
                     "The token was issued for another service."
                 }
-                ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => {
+                // Missing, or not of its type (the library cannot tell them apart).
+                ErrorKind::MissingRequiredClaim(c) if c == "exp" => {
+                    "The token lacks a valid `exp` claim (a number: seconds since 1970)."
+                }
+                ErrorKind::MissingRequiredClaim(c) if c == "sub" => {
+                    "The token lacks a valid `sub` claim (a string)."
+                }
+                ErrorKind::MissingRequiredClaim(_) => {
                     "The token lacks a required claim (sub, role, exp)."
+                }
+                ErrorKind::Json(j) if j.to_string().contains("missing field") => {
+                    "The token lacks a required claim (sub, role, exp)."
+                }
+                // Present but of the wrong type (`role` an array, `exp` a string): saying
+                // "lacks" sent a field report looking for a claim that was there.
+                ErrorKind::Json(_) => {
+                    "The token's claims do not read: sub, role and store_id must be strings, exp, nbf and iat numbers."
                 }
                 _ => "The token is not a well-formed JWT.",
             })

@@ -161,6 +161,46 @@ fn unknown_roles_are_forbidden() {
     ));
 }
 
+/// Field report: a `role` that is an array, or an `exp` that is a string, was "lacks a required
+/// claim" though the claim was there; a claim really missing still says so.
+#[test]
+fn a_claim_of_the_wrong_type_is_not_called_missing() {
+    let auth = Authenticator::hs256(SECRET, None, None);
+    let sign = |claims: serde_json::Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET),
+        )
+        .expect("sign")
+    };
+    let wrong_type = AuthError::Unauthenticated(
+        "The token's claims do not read: sub, role and store_id must be strings, exp, nbf and iat numbers.",
+    );
+    let missing = AuthError::Unauthenticated("The token lacks a required claim (sub, role, exp).");
+    let exp = AuthError::Unauthenticated(
+        "The token lacks a valid `exp` claim (a number: seconds since 1970).",
+    );
+    for (claims, want) in [
+        (
+            json!({"sub": "u1", "role": ["staff"], "exp": now() + 600}),
+            &wrong_type,
+        ),
+        (
+            json!({"sub": "u1", "role": "staff", "exp": (now() + 600).to_string()}),
+            &exp,
+        ),
+        (json!({"sub": "u1", "exp": now() + 600}), &missing),
+        (json!({"sub": "u1", "role": "staff"}), &exp),
+    ] {
+        assert_eq!(
+            auth.authenticate(&bearer(&sign(claims.clone()))).as_ref(),
+            Err(want),
+            "{claims}"
+        );
+    }
+}
+
 #[test]
 fn rs256_tokens_verify_against_the_jwks() {
     let auth = Authenticator::rs256_jwks(

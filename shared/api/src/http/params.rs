@@ -78,7 +78,7 @@ impl Params {
         Identifier::parse(kind, raw).map_err(|_| {
             ApiError::InvalidParameter(match kind {
                 IdentifierType::Phone => "Parameter `customer_identifier` is not a plausible mobile number (11 digits starting with 1, optionally +86).".to_string(),
-                IdentifierType::MemberId => "Parameter `customer_identifier` is not a valid member id (letters, digits, `-`, `_`).".to_string(),
+                IdentifierType::MemberId => "Parameter `customer_identifier` is not a valid member id (1 to 64 letters, digits, `-` or `_`).".to_string(),
                 IdentifierType::Email => "Parameter `customer_identifier` is not a valid email address.".to_string(),
             })
         })
