@@ -98,6 +98,26 @@ async fn pinyin_initials_find_a_name_reading_surnames_as_surnames() {
         (2, Some(&1)),
         "{seen:?}"
     );
+    // Search has no pages: an answer cut at `limit` says so (field report: `limit=2` answered
+    // `total: 2` while 17 customers matched, and nothing told the app there were more).
+    let admin = token(Role::SuperAdmin, None);
+    for (limit, count, more) in [("1", 1, true), ("2", 2, false), ("5", 2, false)] {
+        let (status, body) = env
+            .get_as(
+                Some(&admin),
+                Endpoint::Search,
+                &[("query", "z"), ("limit", limit)],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let data = &body["data"];
+        assert_eq!(
+            data["results"].as_array().map(Vec::len),
+            Some(count),
+            "{data}"
+        );
+        assert_eq!(data["has_more"], json!(more), "limit {limit}: {data}");
+    }
     // Upper case is the same query; 曾 read as céng (cxm) is not how the surname is said.
     assert_eq!(search(&env, ALL, "ZS", None).await.len(), 1);
     assert!(search(&env, ALL, "cxm", None).await.is_empty());

@@ -490,6 +490,8 @@ impl Reads {
                 .map(|t| self.store.search_token(scope, t, per_token)),
         )
         .await?;
+        // A token Query that filled its page may have left matches in the index.
+        let index_full = found.iter().any(|nodes| nodes.len() >= per_token);
         let mut matched: Vec<(Identifier, TokenKind)> = Vec::new();
         let mut seen_nodes = BTreeSet::new();
         for (token, nodes) in tokens.iter().zip(found) {
@@ -505,23 +507,30 @@ impl Reads {
         let early: Vec<(Identifier, Scope)> = stats_keys(&ids[..ids.len().min(limit)], scope);
         let first = self.store.load(None, &ids, &early, false).await?;
         let nodes = first.nodes;
-        let mut clusters: Vec<(Vec<Identifier>, TokenKind)> = Vec::new();
-        let mut claimed = BTreeSet::new();
-        for (id, how) in &matched {
-            let cluster = nodes
+        let cluster_of = |id: &Identifier| {
+            nodes
                 .get(id)
                 .map(|n| n.links.cluster.clone())
                 .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| vec![id.clone()]);
+                .unwrap_or_else(|| vec![id.clone()])
+        };
+        let mut clusters: Vec<(Vec<Identifier>, TokenKind)> = Vec::new();
+        let mut claimed = BTreeSet::new();
+        let mut unclaimed_left = false;
+        for (id, how) in &matched {
+            let cluster = cluster_of(id);
             if cluster.iter().any(|c| claimed.contains(c)) {
                 continue;
             }
-            claimed.extend(cluster.iter().cloned());
-            clusters.push((cluster, *how));
             if clusters.len() == limit {
+                // A customer beyond the page: the answer says there are more.
+                unclaimed_left = true;
                 break;
             }
+            claimed.extend(cluster.iter().cloned());
+            clusters.push((cluster, *how));
         }
+        let has_more = unclaimed_left || (clusters.len() == limit && index_full);
         let rest: Vec<(Identifier, Scope)> = clusters
             .iter()
             .flat_map(|(c, _)| stats_keys(c, scope))
@@ -545,7 +554,7 @@ impl Reads {
             };
             hits.push(hit.json(self.config.value.for_scope(scope), &self.config.zone, now));
         }
-        Ok(search_answer(query, hits, &self.config.zone, now))
+        Ok(search_answer(query, hits, has_more, &self.config.zone, now))
     }
 }
 

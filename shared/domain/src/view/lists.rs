@@ -75,12 +75,19 @@ pub fn customer_hit(
 }
 
 /// `GET /search`: the hits (already as JSON, best first) for what was typed.
-pub fn search_answer(query: &str, hits: Vec<Value>, zone: &Zone, now: Millis) -> Value {
+pub fn search_answer(
+    query: &str,
+    hits: Vec<Value>,
+    has_more: bool,
+    zone: &Zone,
+    now: Millis,
+) -> Value {
     let total = hits.len();
     json!({
         "query": query,
         "results": hits,
         "total": total,
+        "has_more": has_more,
         "generated_at": zone.format(now),
     })
 }
