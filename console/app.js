@@ -438,7 +438,9 @@ function searchScreen() {
       selected = Math.min(selected, data.results.length - 1);
       hits = data.results;
       hitsFor = text;
-      status.textContent = hits.length ? `${hits.length} 位客户` : "没有匹配的客户";
+      // Search has no pages: when more match, say so rather than let the list look complete.
+      status.textContent = !hits.length ? "没有匹配的客户"
+        : data.has_more ? `前 ${hits.length} 位客户（还有更多，请输入更多字缩小范围）` : `${hits.length} 位客户`;
       results.replaceChildren(...hits.map((h, i) => el("li", { role: "option", class: "hit", "data-ref": h.customer_ref,
         onclick: () => open(h), onmousemove: () => { selected = i; mark(); } },
       el("span", { class: "name" }, h.name ?? "(未留名)"),

@@ -57,6 +57,19 @@ test("staff find 张三 by pinyin initials, by 尾号 and by her phone in any sp
   assert.ok(byInitials.some((t) => t.includes("张*") && t.includes("138****8000")), byInitials.join("\n"));
   const byLast4 = await find("8000");
   assert.ok(byLast4.some((t) => t.includes("138****8000")), byLast4.join("\n"));
+  assert.match(await page.locator(".search-status").innerText(), /^\d+ 位客户$/);
+  // Search has no pages: when the API says more customers match than it returned, the status
+  // says so rather than the list looking complete (the small demo has no such query, so the
+  // API's answer is the one real answer with `has_more` set).
+  await page.route(/\/api\/v1\/customer360\/search\?/, async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    body.data.has_more = true;
+    await route.fulfill({ response, json: body });
+  });
+  await find("zs");
+  await page.waitForFunction(() => document.querySelector(".search-status")?.textContent.includes("还有更多"));
+  await page.unroute(/\/api\/v1\/customer360\/search\?/);
 
   // Arrow keys and Enter open the selected hit.
   await find("zs");
