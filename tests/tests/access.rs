@@ -764,6 +764,23 @@ async fn the_audit_trail_pages_with_a_cursor_until_every_look_is_seen() {
         json!("INVALID_PARAMETER"),
         "{other}"
     );
+    // Nor in another scope (second field report): the all-stores trail's cursor in store
+    // s1's trail of the same customer.
+    let (status, scoped) = env
+        .get_as(
+            Some(&admin),
+            Endpoint::Audit,
+            &[
+                ("customer_identifier", A_PHONE),
+                ("store_id", "s1"),
+                (
+                    "cursor",
+                    first["data"]["next_cursor"].as_str().unwrap_or(""),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "{scoped}");
     assert!(
         pages >= 3,
         "5 looks and the audit reads at 2 a page: {pages} pages"

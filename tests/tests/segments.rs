@@ -697,6 +697,21 @@ async fn a_store_admin_changes_only_their_own_stores_segments() {
         )
         .await;
     assert_eq!(renamed.status(), 200, "its own store's admin may");
+    // A version that is no number is a 400 naming it, not a 409 (second field report).
+    let typo = env
+        .segments_request(
+            Some(&admin1),
+            "PUT",
+            &format!("/{id}"),
+            &[],
+            Some(json!({"name": "v", "version": "x"})),
+        )
+        .await;
+    assert_eq!(typo.status(), 400);
+    assert!(typo.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("version"));
 
     let brand = save(
         &env,

@@ -163,6 +163,8 @@ pub(super) enum Intent {
         limit: usize,
         /// The audit sort key the page starts below (from the previous page's cursor).
         before: Option<String>,
+        /// What this trail's cursors are bound to: the identifier asked and the scope.
+        cursor_owner: String,
     },
     Erase(Identifier),
     Recommendations {
@@ -303,6 +305,9 @@ pub(super) fn prepare(
             let limit = p.limit(50)?;
             let scope = caller.scope(p.store()?).map_err(denied)?;
             audit.scope = Some(scope_label(&scope));
+            // A cursor pages the trail of this identifier in this scope only, as a timeline
+            // cursor does (field report: one from another scope paged on from its point).
+            let cursor_owner = format!("{}#{}", id.key(), scope_label(&scope));
             let store = match scope {
                 Scope::AllStores => None,
                 Scope::Store(s) => Some(s),
@@ -313,11 +318,11 @@ pub(super) fn prepare(
                     app.access
                         .hasher
                         .audit_cursors()
-                        .open(&id.key(), c)
+                        .open(&cursor_owner, c)
                         .filter(|k| is_audit_sk(k))
                         .ok_or_else(|| {
                             ApiError::InvalidParameter(
-                                "Parameter `cursor` is not a cursor of this customer's audit trail; use `next_cursor` from the previous page.".into(),
+                                "Parameter `cursor` is not a cursor of this customer's audit trail in this scope; use `next_cursor` from the previous page.".into(),
                             )
                         })?,
                 ),
@@ -327,6 +332,7 @@ pub(super) fn prepare(
                 store,
                 limit,
                 before,
+                cursor_owner,
             }
         }
         Endpoint::Erase => {
@@ -409,6 +415,7 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
             store,
             limit,
             before,
+            cursor_owner,
         } => {
             // Everyone who looked at any of the customer's identifiers; an erased or unknown
             // customer still has the lookups made by the identifier asked about.
@@ -448,7 +455,7 @@ pub(super) async fn execute(app: &App, intent: Intent, now: Millis) -> Result<An
                 &accesses,
                 page.next
                     .as_deref()
-                    .and_then(|k| app.access.hasher.audit_cursors().seal(&id.key(), k)),
+                    .and_then(|k| app.access.hasher.audit_cursors().seal(&cursor_owner, k)),
                 &reads.config().zone,
             )))
         }

@@ -300,6 +300,13 @@ pub(super) async fn run(
                 .ok_or_else(|| ApiError::SegmentNotFound(id.clone()))?;
             may_change(caller, &old)?;
             if let Some(v) = body.get("version") {
+                // A version that is no number is the caller's mistake, not a conflict.
+                if !v.is_i64() {
+                    return Err(ApiError::InvalidParameter(format!(
+                        "`version` must be a whole number (the segment's, {}); got {v}.",
+                        old.version
+                    )));
+                }
                 if v.as_i64() != Some(old.version) {
                     return Err(ApiError::Conflict(format!(
                         "Segment {id} is at version {}, not {v}: read it again and apply your change to that.",
