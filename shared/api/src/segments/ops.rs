@@ -84,13 +84,7 @@ async fn source(
         }),
         Target::Saved(id) => {
             only_known(pairs, params)?;
-            let def = app
-                .segments
-                .store()
-                .segment_def(id)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| ApiError::SegmentNotFound(id.clone()))?;
+            let def = saved(app.segments.store(), id).await?;
             Ok(Source {
                 filter: def.filter.clone(),
                 materialized: def.built_at.is_some(),
@@ -167,6 +161,15 @@ async fn live_walk(
             None => return Ok((out, None)),
         }
     }
+}
+
+/// The saved segment `id`; [`ApiError::SegmentNotFound`] when there is none.
+async fn saved(store: &c360_dynamodb::store::Store, id: &str) -> Result<SegmentDef, ApiError> {
+    store
+        .segment_def(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::SegmentNotFound(id.to_string()))
 }
 
 /// Whether `caller` may change or delete `def`: a `super_admin` any segment, a `store_admin`
@@ -284,20 +287,12 @@ pub(super) async fn run(
         }
         Route::Get(id) => {
             only_known(&pairs, &[])?;
-            let def = store
-                .segment_def(&id)
-                .await
-                .map_err(store_error)?
-                .ok_or(ApiError::SegmentNotFound(id))?;
+            let def = saved(store, &id).await?;
             Ok(Reply::Json(200, def.json(&zone)))
         }
         Route::Update(id) => {
             only_known(&pairs, &[])?;
-            let old = store
-                .segment_def(&id)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| ApiError::SegmentNotFound(id.clone()))?;
+            let old = saved(store, &id).await?;
             may_change(caller, &old)?;
             if let Some(v) = body.get("version") {
                 // A version that is no number is the caller's mistake, not a conflict.
@@ -339,11 +334,7 @@ pub(super) async fn run(
         }
         Route::Delete(id) => {
             only_known(&pairs, &[])?;
-            let def = store
-                .segment_def(&id)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| ApiError::SegmentNotFound(id.clone()))?;
+            let def = saved(store, &id).await?;
             may_change(caller, &def)?;
             let deleted = store.delete_segment_def(&id).await.map_err(|e| match e {
                 StoreError::Conflict => ApiError::Conflict(
