@@ -507,18 +507,12 @@ impl Reads {
         let early: Vec<(Identifier, Scope)> = stats_keys(&ids[..ids.len().min(limit)], scope);
         let first = self.store.load(None, &ids, &early, false).await?;
         let nodes = first.nodes;
-        let cluster_of = |id: &Identifier| {
-            nodes
-                .get(id)
-                .map(|n| n.links.cluster.clone())
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| vec![id.clone()])
-        };
         let mut clusters: Vec<(Vec<Identifier>, TokenKind)> = Vec::new();
         let mut claimed = BTreeSet::new();
         let mut unclaimed_left = false;
         for (id, how) in &matched {
-            let cluster = cluster_of(id);
+            let links = nodes.get(id).map(|n| n.links.cluster.clone());
+            let cluster = cluster_of(id, links.unwrap_or_default());
             if cluster.iter().any(|c| claimed.contains(c)) {
                 continue;
             }
