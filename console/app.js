@@ -814,8 +814,8 @@ async function showSegment(id) {
     exportButton.disabled = true;
     try {
       const resp = await request(`segments/${id}/export`, { store_id: store() });
-      // A byte order mark: Excel on a Chinese Windows reads UTF-8 without one as GBK.
-      // The API's CSV starts with a UTF-8 byte order mark already (for Excel).
+      // The API's CSV starts with a UTF-8 byte order mark already: Excel on a Chinese Windows
+      // reads UTF-8 without one as GBK.
       const url = URL.createObjectURL(new Blob([await resp.blob()], { type: "text/csv;charset=utf-8" }));
       const a = el("a", { href: url, download: `${id}.csv` });
       document.body.append(a);
