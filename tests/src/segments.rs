@@ -43,7 +43,9 @@ impl SegmentAnswer {
 impl TestEnv {
     /// The segment maintenance of this environment, re-reading definitions on every use.
     pub fn segments(&self) -> Segments {
-        Segments::new(self.store.clone(), self.config.clone()).with_defs_ttl(Duration::ZERO)
+        Segments::new(self.store.clone(), self.config.clone())
+            .with_defs_ttl(Duration::ZERO)
+            .with_customer_refs(Some(self.app.access.hasher.shared_customer_refs()))
     }
 
     /// The same environment whose ingest (direct and through the poller) keeps saved

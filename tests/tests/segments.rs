@@ -944,6 +944,49 @@ async fn an_erased_customer_leaves_every_segment() {
 }
 
 #[tokio::test]
+async fn a_membership_log_line_names_a_phone_only_guest_by_a_ref_the_api_opens() {
+    // Field report: the line carried `phone#139****0041`, which a campaign tool following the
+    // log cannot act on; a member id was in clear, a phone-only guest unreachable.
+    let logs = c360_runtime::telemetry::captured();
+    let env = TestEnv::in_memory().await.with_segments();
+    let any = saved_before_the_data(
+        &env,
+        "有订单的客人",
+        r#"{"field":"total_orders","op":"gte","value":1}"#,
+    )
+    .await;
+    let mut seq = 0;
+    env.order_history("13900000041", "s1", &[3], 100, &mut seq)
+        .await;
+    assert_eq!(count(&env, &any).await, json!(1));
+
+    let text = String::from_utf8_lossy(&logs.lock().expect("logs")).to_string();
+    let line: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["event"] == "segment_membership" && l["segment"] == any.as_str())
+        .unwrap_or_else(|| panic!("no segment_membership line for {any}:\n{text}"));
+    assert_eq!(line["change"], "enter", "{line}");
+    assert!(!line.to_string().contains("13900000041"), "{line}");
+    let customer_ref = line["customer_ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no customer_ref: {line}"));
+    // The same ref as the API's answers, and it opens the guest there.
+    let (status, profile) = env
+        .get(
+            Endpoint::Profile,
+            &[
+                ("customer_identifier", customer_ref),
+                ("identifier_type", "customer_ref"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(profile["data"]["customer_identifier"], "13900000041");
+    assert_eq!(profile["data"]["customer_ref"], customer_ref);
+}
+
+#[tokio::test]
 async fn requests_per_list_page_count_check_and_ingest_are_bounded() {
     let env = TestEnv::in_memory().await.with_segments();
     let any = saved_before_the_data(

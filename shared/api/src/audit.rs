@@ -15,14 +15,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-fn derive_key(key: &[u8], purpose: &str) -> [u8; 32] {
-    // HMAC accepts keys of any length; the error branch cannot happen.
-    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
-        return [0; 32];
-    };
-    mac.update(purpose.as_bytes());
-    mac.finalize().into_bytes().into()
-}
+use c360_runtime::seal::derive_key;
 
 /// Keyed hashes of identifiers (HMAC-SHA256 with `C360_AUDIT_HASH_KEY`): the same customer
 /// always hashes the same, so the log can be searched by customer, but a hash cannot be
@@ -41,10 +34,7 @@ impl SubjectHasher {
     pub fn new(key: &[u8]) -> Self {
         SubjectHasher {
             key: Arc::new(key.to_vec()),
-            refs: Arc::new(crate::seal::Seal::new(derive_key(
-                key,
-                crate::seal::CUSTOMER_REF,
-            ))),
+            refs: Arc::new(c360_runtime::seal::customer_refs(key)),
             timeline_cursors: Arc::new(crate::seal::PageCursors::new(derive_key(
                 key,
                 crate::seal::TIMELINE_CURSOR,
@@ -67,6 +57,11 @@ impl SubjectHasher {
     /// [`crate::seal::CUSTOMER_REF`].
     pub fn customer_refs(&self) -> &crate::seal::Seal {
         &self.refs
+    }
+    /// [`SubjectHasher::customer_refs`], to keep beside this hasher (the segment upkeep's
+    /// log lines name customers by the refs the API opens).
+    pub fn shared_customer_refs(&self) -> Arc<crate::seal::Seal> {
+        self.refs.clone()
     }
     fn hash(&self, text: &str) -> String {
         // HMAC accepts keys of any length; the error branch cannot happen.

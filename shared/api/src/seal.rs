@@ -11,58 +11,12 @@
 //! equal). So a customer's ref is the same in every answer: an answer served from the cache
 //! equals a fresh one, and a client may use the ref as a key (a console's URL of a guest
 //! card). What it shows is only that two refs are the same customer, which the rows show
-//! anyway.
+//! anyway. The cipher itself ([`Seal`]) is `c360_runtime::seal`'s, shared with the functions
+//! that log customers (`segment_membership` lines carry the same `customer_ref`).
 
-use aes_gcm_siv::aead::{Aead, KeyInit};
-use aes_gcm_siv::{Aes256GcmSiv, Nonce};
-use base64::Engine;
 use c360_domain::{Identifier, IdentifierType};
+pub use c360_runtime::seal::{Seal, CUSTOMER_REF};
 use serde_json::Value;
-
-/// The one nonce (deterministic encryption, see the module's doc). It is part of the format:
-/// a text sealed under another nonce does not open.
-const NONCE: [u8; 12] = *b"c360-seal-v1";
-
-/// A key for one purpose (`SubjectHasher::derive_key`: `segment-member-cursor`, `customer-ref`).
-pub struct Seal(Aes256GcmSiv);
-
-impl Seal {
-    pub fn new(key: [u8; 32]) -> Self {
-        Seal(Aes256GcmSiv::new(&key.into()))
-    }
-
-    /// `id`, sealed: base64url (no padding) of the ciphertext and its 16-byte tag, 30 to 110
-    /// characters; the same every time for the same identifier and key. `None` only if
-    /// encryption failed (it does not, for inputs this small).
-    pub fn seal(&self, id: &Identifier) -> Option<String> {
-        self.seal_text(&id.key())
-    }
-
-    /// The identifier a sealed text of this key stands for; `None` for anything else.
-    pub fn open(&self, sealed: &str) -> Option<Identifier> {
-        Identifier::from_key(&self.open_text(sealed)?).ok()
-    }
-
-    fn seal_text(&self, text: &str) -> Option<String> {
-        let sealed = self
-            .0
-            .encrypt(Nonce::from_slice(&NONCE), text.as_bytes())
-            .ok()?;
-        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
-    }
-
-    fn open_text(&self, sealed: &str) -> Option<String> {
-        // A client's base64 library may pad what it copies back; padding adds nothing here.
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(sealed.trim().trim_end_matches('='))
-            .ok()?;
-        let plain = self
-            .0
-            .decrypt(Nonce::from_slice(&NONCE), bytes.as_slice())
-            .ok()?;
-        String::from_utf8(plain).ok()
-    }
-}
 
 /// The purposes of page cursors ([`PageCursors`]): one customer's timeline and audit trail, a
 /// segment's (or an inline filter's) member list.
@@ -109,9 +63,6 @@ impl PageCursors {
     }
 }
 
-/// The purpose `customer_ref`s are sealed with ([`crate::audit::SubjectHasher::derive_key`]).
-pub const CUSTOMER_REF: &str = "customer-ref";
-
 /// Puts a `customer_ref` (the object's identifier, sealed) beside every `customer_identifier`
 /// whose `identifier_type` is `phone`, `member_id` or `email`, at any depth of `answer`: a
 /// customer answer, each search hit, each segment member. Done before masking, which leaves
@@ -142,6 +93,7 @@ pub fn add_customer_refs(answer: &mut Value, seal: &Seal) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use c360_domain::ids::Phone;
 
     #[test]

@@ -258,10 +258,12 @@ pub async fn run(kind: SourceKind) -> Result<(), lambda_runtime::Error> {
         kind,
         Projector::new(clients.store.clone(), config.zone)
             .with_cache(c360_runtime::cache::Cache::from_env().map_err(ConfigError::new)?)
-            .with_segments(c360_runtime::segments::Segments::new(
-                clients.store.clone(),
-                config.clone(),
-            )),
+            .with_segments(
+                c360_runtime::segments::Segments::new(clients.store.clone(), config.clone())
+                    .with_customer_refs(
+                        c360_runtime::seal::customer_refs_from_env().map(std::sync::Arc::new),
+                    ),
+            ),
         config.zone,
     );
     let ingest = &ingest;

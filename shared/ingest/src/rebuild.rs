@@ -307,10 +307,12 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         c360_runtime::cache::Cache::from_env().map_err(c360_runtime::config::ConfigError::new)?;
     let projector = Projector::new(clients.store.clone(), config.zone)
         .with_cache(cache)
-        .with_segments(c360_runtime::segments::Segments::new(
-            clients.store.clone(),
-            config.clone(),
-        ));
+        .with_segments(
+            c360_runtime::segments::Segments::new(clients.store.clone(), config.clone())
+                .with_customer_refs(
+                    c360_runtime::seal::customer_refs_from_env().map(std::sync::Arc::new),
+                ),
+        );
     let sources = source_tables_from_env();
     let (projector, sources, zone) = (&projector, &sources, &config.zone);
     lambda_runtime::run(lambda_runtime::service_fn(

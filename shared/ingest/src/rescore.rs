@@ -37,7 +37,8 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     c360_runtime::telemetry::init();
     let config = c360_runtime::config::Config::from_env()?;
     let clients = c360_runtime::config::Clients::from_env(&config, None).await;
-    let segments = Segments::new(clients.store.clone(), config);
+    let segments = Segments::new(clients.store.clone(), config)
+        .with_customer_refs(c360_runtime::seal::customer_refs_from_env().map(std::sync::Arc::new));
     let segments = &segments;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {

@@ -79,6 +79,19 @@ pub fn local_access(sdk: &aws_config::SdkConfig) -> anyhow::Result<Access> {
     )?)
 }
 
+/// The segment upkeep of a local run: its `segment_membership` log lines carry the
+/// `customer_ref` that the local API opens (the environment's `C360_AUDIT_HASH_KEY`, else
+/// [`DEV_AUDIT_HASH_KEY`], as [`local_access`]).
+pub fn segments(
+    store: c360_dynamodb::store::Store,
+    config: &c360_runtime::config::Config,
+) -> c360_runtime::segments::Segments {
+    let refs = c360_runtime::seal::customer_refs_from_env()
+        .unwrap_or_else(|| c360_runtime::seal::customer_refs(DEV_AUDIT_HASH_KEY.as_bytes()));
+    c360_runtime::segments::Segments::new(store, config.clone())
+        .with_customer_refs(Some(std::sync::Arc::new(refs)))
+}
+
 /// The local identities, one list for the console and for what `scripts/dev` prints: the
 /// console label, `sub`, role, and whether the store roles belong to the demo's first store
 /// (`true`) or to another one, whose guests they must not see (`false`).

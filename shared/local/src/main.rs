@@ -224,7 +224,7 @@ async fn rescore(
     settle: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let mut engine = c360_runtime::segments::Segments::new(store(sdk, config), config.clone());
+    let mut engine = c360_local::segments(store(sdk, config), config);
     if let Some(s) = settle {
         engine = engine.with_defs_ttl(s);
     }
@@ -290,10 +290,7 @@ async fn rebuild(
     let started = std::time::Instant::now();
     let projector = c360_ingest::projector::Projector::new(store(sdk, config), config.zone)
         .with_cache(Cache::from_env().map_err(anyhow::Error::msg)?)
-        .with_segments(c360_runtime::segments::Segments::new(
-            store(sdk, config),
-            config.clone(),
-        ));
+        .with_segments(c360_local::segments(store(sdk, config), config));
     let sources: Vec<_> = SourceKind::ALL
         .into_iter()
         .map(|k| (k, source_table(k)))
@@ -330,7 +327,7 @@ async fn replay(
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
     let cache = Cache::from_env().map_err(anyhow::Error::msg)?;
-    let segments = c360_runtime::segments::Segments::new(store(sdk, config), config.clone());
+    let segments = c360_local::segments(store(sdk, config), config);
     let sources = stream_sources(
         &store(sdk, config),
         config,
@@ -411,7 +408,7 @@ async fn serve(
     let delivered = Arc::new(AtomicU64::new(0));
     let mut pollers = Vec::new();
     let cache = Cache::from_env().map_err(anyhow::Error::msg)?;
-    let segments = c360_runtime::segments::Segments::new(store.clone(), config.clone());
+    let segments = c360_local::segments(store.clone(), config);
     // The demo load is followed by a rescoring of everyone: reconciling after each of its
     // 14,500 records as well would triple the load's time through the emulator.
     if after_start.is_some() {
@@ -524,11 +521,19 @@ async fn serve(
                     println!("Ready for the demo.");
                     break;
                 }
-                println!("Demo data: {done} of {total} records projected");
+                println!(
+                    "Demo data: {done} of {total} records projected (answers are partial and segments count no one until \"Ready for the demo.\")"
+                );
             }
         });
     }
-    println!("Serving. Ctrl-C stops everything.");
+    if after_start.is_some() {
+        // Someone trying the API at once should know why a customer is missing or a segment
+        // is empty: the segments' per-change reconcile is paused until the demo's rescoring.
+        println!("Serving while the demo data loads: answers are partial, and segments count no one, until \"Ready for the demo.\". Ctrl-C stops everything.");
+    } else {
+        println!("Serving. Ctrl-C stops everything.");
+    }
     tokio::signal::ctrl_c().await.ok();
     println!("Stopping...");
     let _ = stop_tx.send(true);

@@ -16,6 +16,7 @@
 //! Counts move in the same transaction as the member items, so they stay exact.
 
 use crate::config::Config;
+use crate::seal::Seal;
 use c360_domain::access::{mask_email, mask_phone};
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::{MemberInfo, Scope, ScopeStats};
@@ -98,6 +99,9 @@ pub struct Segments {
     scan_page: i32,
     /// While set, [`Segments::reconcile`] does nothing (a bulk load followed by a rescoring).
     paused: Arc<std::sync::atomic::AtomicBool>,
+    /// Seals the `customer_ref` of a `segment_membership` log line (ADR 0011), so that a
+    /// campaign tool can open a phone-only guest it cannot read from the masked identifier.
+    refs: Option<Arc<Seal>>,
 }
 
 /// The identifier as a log line may show it (masked like a staff answer).
@@ -154,7 +158,16 @@ impl Segments {
             max_attempts: 12,
             scan_page: 2_000,
             paused: Arc::default(),
+            refs: None,
         }
+    }
+
+    /// The same, naming customers in its `segment_membership` log lines by `customer_ref` too
+    /// (the seal of the API's deployment: `c360_runtime::seal::customer_refs_from_env`), beside
+    /// the masked identifier. Without it (`None`) the lines carry the masked identifier only.
+    pub fn with_customer_refs(mut self, refs: Option<Arc<Seal>>) -> Self {
+        self.refs = refs;
+        self
     }
 
     /// Pauses (or resumes) the per-change reconcile of this value and its clones: for a bulk
@@ -409,6 +422,9 @@ impl Segments {
         }
         self.commit(&writes, &checks).await?;
         for w in &writes {
+            // The identifier is masked in logs; a phone-only guest is then reachable only
+            // through the ref, which opens in the API (`identifier_type=customer_ref`).
+            let customer_ref = self.refs.as_ref().and_then(|r| r.seal(&w.node));
             done.rows_written += 1;
             done.entered += w.enter.len() as u64;
             done.left += w.leave.len() as u64;
@@ -422,6 +438,7 @@ impl Segments {
                         segment = %seg,
                         scope = %w.scope.key(),
                         customer = %masked(&w.node),
+                        customer_ref = customer_ref.as_deref(),
                         "customer {change}s segment"
                     );
                 }

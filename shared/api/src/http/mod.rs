@@ -125,7 +125,8 @@ pub struct App {
 impl App {
     pub fn new(reads: Reads, access: Access) -> Self {
         App {
-            segments: Segments::new(reads.store().clone(), reads.config().clone()),
+            segments: Segments::new(reads.store().clone(), reads.config().clone())
+                .with_customer_refs(Some(access.hasher.shared_customer_refs())),
             reads,
             access: Arc::new(access),
             cache: Cache::disabled(),
