@@ -239,6 +239,33 @@ impl TestEnv {
         self
     }
 
+    /// The same environment whose direct ingest ([`TestEnv::ingest`]) leaves re-keys undone,
+    /// as a function stopping right after a re-link's commit would (ADR 0014).
+    pub fn without_rekeying(mut self) -> TestEnv {
+        self.ingests = SourceKind::ALL
+            .into_iter()
+            .map(|k| {
+                let projector =
+                    Projector::new(self.store.clone(), self.config.zone).without_rekeying();
+                (k, Ingest::new(k, projector, self.config.zone))
+            })
+            .collect();
+        self
+    }
+
+    /// The same environment with re-keys done again after each change (undoes
+    /// [`TestEnv::without_rekeying`]).
+    pub fn with_rekeying(mut self) -> TestEnv {
+        self.ingests = SourceKind::ALL
+            .into_iter()
+            .map(|k| {
+                let projector = Projector::new(self.store.clone(), self.config.zone);
+                (k, Ingest::new(k, projector, self.config.zone))
+            })
+            .collect();
+        self
+    }
+
     /// Where the stream poller of [`TestEnv::sync`] writes dead letters, one file per table.
     pub fn dead_letter_dir(&self) -> std::path::PathBuf {
         std::env::temp_dir().join(format!("c360-dlq-{}", self.prefix))

@@ -5,11 +5,13 @@
 //! one round trip. A customer with several identifiers needs round trip 2 for the others'
 //! statistics (one BatchGetItem) and Queries; the request count is the same as reading the
 //! node first, since the identifier's own requests are needed either way. Nothing grows with
-//! the customer's history.
+//! the customer's history. The timeline is the exception (ADR 0014): it reads the node first,
+//! then one Query of the customer-keyed index for all identifiers at once.
 
 use crate::recommend::{self, coupons_json, dishes_json, RecommendationKind, BASKETS_PER_NODE};
 use crate::seal::PageCursors;
 use c360_domain::coupon::{applicable, needs_predictions, Baseline};
+use c360_domain::identity::cluster_key;
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::insights::Daypart;
 use c360_domain::projection::{MemberInfo, Scope, ScopeStats, TimelineEntry};
@@ -133,9 +135,13 @@ fn merge_newest_first(
 /// What round trip 1 read: the customer's identifiers (from the node item), which stats keys
 /// were asked for, and what came back.
 struct First {
+    /// The identifier asked for.
+    id: Identifier,
     cluster: Vec<Identifier>,
     own: Vec<(Identifier, Scope)>,
     loaded: c360_dynamodb::store::Loaded,
+    /// Whether the asked node's entries all carry its customer's key (ADR 0014).
+    settled: bool,
 }
 
 /// The identifiers of `id`'s customer, from its node item's cluster list (empty for a node
@@ -188,6 +194,8 @@ impl Reads {
             .await?;
         let node = loaded.nodes.remove(id).ok_or(ReadError::NotFound)?;
         Ok(First {
+            id: id.clone(),
+            settled: node.entries_settled(id),
             cluster: cluster_of(id, node.links.cluster),
             own,
             loaded,
@@ -198,29 +206,56 @@ impl Reads {
     /// then the customer as `scope` sees it. [`ReadError::NotFound`] when it has no records
     /// there.
     async fn seen(&self, first: First, scope: &Scope) -> Result<ScopeView, ReadError> {
+        Ok(self.seen_with_nodes(first, scope, false).await?.0)
+    }
+
+    /// [`Reads::seen`], reading the other identifiers' node items too when `nodes` (in the
+    /// same BatchGetItem): with them, whether every node of the customer is settled in the
+    /// customer-keyed index (ADR 0014).
+    async fn seen_with_nodes(
+        &self,
+        first: First,
+        scope: &Scope,
+        nodes: bool,
+    ) -> Result<(ScopeView, bool), ReadError> {
         let First {
+            id,
             cluster,
             own,
             mut loaded,
+            settled,
         } = first;
         let rest: Vec<(Identifier, Scope)> = stats_keys(&cluster, scope)
             .into_iter()
             .filter(|k| !own.contains(k))
             .collect();
-        if !rest.is_empty() {
-            loaded
-                .stats
-                .extend(self.store.load(None, &[], &rest, false).await?.stats);
+        let other_nodes: Vec<Identifier> = if nodes {
+            others(&cluster, &id)
+        } else {
+            Vec::new()
+        };
+        let mut all_settled = settled;
+        if !rest.is_empty() || !other_nodes.is_empty() {
+            let more = self.store.load(None, &other_nodes, &rest, false).await?;
+            all_settled &= other_nodes.iter().all(|n| {
+                more.nodes
+                    .get(n)
+                    .is_some_and(|stored| stored.entries_settled(n))
+            });
+            loaded.stats.extend(more.stats);
         }
         let (stats, member) = sum_cluster(&loaded.stats, &cluster, scope);
         if stats.is_empty() {
             return Err(ReadError::NotFound);
         }
-        Ok(ScopeView {
-            stats,
-            member,
-            model: loaded.models.remove(scope),
-        })
+        Ok((
+            ScopeView {
+                stats,
+                member,
+                model: loaded.models.remove(scope),
+            },
+            all_settled,
+        ))
     }
 
     fn view<'a>(
@@ -443,18 +478,42 @@ impl Reads {
                 .await
             }
         };
-        let (first, mut own) = futures::try_join!(self.first(id, scope), async {
-            Ok(pages(vec![id.clone()]).await?)
-        })?;
-        let others = others(&first.cluster, id);
-        let (seen, more) =
-            futures::try_join!(self.seen(first, scope), async { Ok(pages(others).await?) })?;
-        own.extend(more);
-        let pages = own;
-        let more_in_some_node = pages.iter().any(|(_, more)| *more);
-        let total: usize = pages.iter().map(|(p, _)| p.len()).sum();
-        let page = merge_newest_first(pages.into_iter().map(|(p, _)| p).collect(), limit);
-        let next = (more_in_some_node || total > page.len())
+        // Round trip 1: the node item and its own stats. Round trip 2: the other identifiers'
+        // node items and stats (one BatchGetItem), beside one Query of the customer-keyed
+        // index for `limit + 1` entries; an identifier alone reads its own partition instead.
+        let first = self.first(id, scope).await?;
+        let cluster = first.cluster.clone();
+        let (seen, page, more) = if cluster.len() == 1 {
+            let (seen, mut own) =
+                futures::try_join!(self.seen(first, scope), async { Ok(pages(cluster).await?) })?;
+            let (page, more) = own.pop().unwrap_or_default();
+            (seen, page, more)
+        } else {
+            let key = cluster_key(&cluster).unwrap_or(id).clone();
+            let ((seen, settled), indexed) =
+                futures::try_join!(self.seen_with_nodes(first, scope, true), async {
+                    Ok(self
+                        .store
+                        .cluster_timeline_page(&key, scope, limit + 1, before.as_deref(), None)
+                        .await?)
+                })?;
+            let (page, more) = if settled {
+                self.cluster_page(&cluster, &key, scope, limit, before.as_deref(), indexed)
+                    .await?
+            } else {
+                // A node still being re-keyed (or from before the index): its entries are
+                // read where they are, one Query per identifier.
+                let per_node = pages(cluster).await?;
+                let more_in_some_node = per_node.iter().any(|(_, more)| *more);
+                let total: usize = per_node.iter().map(|(p, _)| p.len()).sum();
+                let page =
+                    merge_newest_first(per_node.into_iter().map(|(p, _)| p).collect(), limit);
+                let more = more_in_some_node || total > page.len();
+                (page, more)
+            };
+            (seen, page, more)
+        };
+        let next = more
             .then(|| page.last().and_then(|(k, _)| cursors.seal(&id.key(), k)))
             .flatten();
         let entries: Vec<TimelineEntry> = page.into_iter().map(|(_, e)| e).collect();
@@ -462,6 +521,46 @@ impl Reads {
             self.view(id, &seen, scope, now)
                 .timeline_answer(&entries, next),
         ))
+    }
+
+    /// A page of `limit` entries of the customer whose nodes are `cluster`, from the
+    /// customer-keyed index, starting with `first` (the Query round trip 2 sent), and whether
+    /// more exist. Entries of other nodes under the same key (a split's departed side, not yet
+    /// re-keyed) are left out, and only then can another Query be needed.
+    async fn cluster_page(
+        &self,
+        cluster: &[Identifier],
+        key: &Identifier,
+        scope: &Scope,
+        limit: usize,
+        before: Option<&str>,
+        first: c360_dynamodb::store::ClusterPage,
+    ) -> Result<(Vec<(String, TimelineEntry)>, bool), ReadError> {
+        let mut got: Vec<(String, TimelineEntry)> = Vec::new();
+        let mut page = first;
+        loop {
+            got.extend(
+                page.entries
+                    .into_iter()
+                    .filter(|(_, home, _)| cluster.contains(home))
+                    .map(|(lt, _, e)| (lt, e)),
+            );
+            // `limit + 1` asked: one more than shown says whether there are more, unless the
+            // cursor's own entry (a BETWEEN bound, skipped) took that place; then the Query's
+            // own "more" says it.
+            if got.len() >= limit {
+                let more = got.len() > limit || page.next.is_some();
+                got.truncate(limit);
+                return Ok((got, more));
+            }
+            let Some(start) = page.next else {
+                return Ok((got, false));
+            };
+            page = self
+                .store
+                .cluster_timeline_page(key, scope, limit + 1 - got.len(), before, Some(start))
+                .await?;
+        }
     }
 
     /// Customers matching what staff typed, in a scope. Stage 1: one index Query per token

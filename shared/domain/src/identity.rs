@@ -16,6 +16,20 @@ pub struct NodeLinks {
     pub cluster: Vec<Identifier>,
 }
 
+/// The key a customer's timeline entries carry for the customer-keyed time index
+/// (`gsi_cluster`, ADR 0014): one identifier of the cluster, a phone if it has one (the
+/// smallest), else its smallest identifier. Phones first because a re-link that changes a
+/// node's key re-keys all of that node's entries (a job after the re-link), and the common
+/// re-link, a member record linking a phone that has been ordering for years, then leaves the
+/// phone's entries where they are and re-keys the member's few. `None` only for an empty list.
+pub fn cluster_key(cluster: &[Identifier]) -> Option<&Identifier> {
+    cluster
+        .iter()
+        .filter(|id| matches!(id, Identifier::Phone(_)))
+        .min()
+        .or_else(|| cluster.iter().min())
+}
+
 /// The nodes whose state a re-link must read: start here, then follow `adjacent` of every
 /// node read until nothing new appears (the adapter does the reading).
 pub fn relink_start(
@@ -100,6 +114,22 @@ pub fn singleton(id: &Identifier) -> NodeLinks {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_clusters_timeline_key_is_its_smallest_phone_else_its_smallest_identifier() {
+        use crate::ids::{Email, MemberId, Phone};
+        let p = |x: &str| Identifier::Phone(Phone::parse(x).unwrap());
+        let m = |x: &str| Identifier::Member(MemberId::parse(x).unwrap());
+        let e = |x: &str| Identifier::Email(Email::parse(x).unwrap());
+        let cluster = [m("M1"), p("13900000002"), e("a@b.cn"), p("13900000001")];
+        assert_eq!(cluster_key(&cluster), Some(&p("13900000001")));
+        assert_eq!(
+            cluster_key(&[e("a@b.cn"), m("M2"), m("M1")]),
+            Some(&m("M1"))
+        );
+        assert_eq!(cluster_key(&[e("a@b.cn")]), Some(&e("a@b.cn")));
+        assert_eq!(cluster_key(&[]), None);
+    }
+
     use super::*;
     use crate::ids::{Email, MemberId, Phone};
 

@@ -18,7 +18,7 @@
 //! event) a removed contribution took with it and, for nodes whose cluster a re-link changes,
 //! all their stats (their tokens in every scope hold the cluster's identifiers).
 
-use crate::identity::{relink, relink_start, singleton, NodeLinks};
+use crate::identity::{cluster_key, relink, relink_start, singleton, NodeLinks};
 use crate::projection::{
     decide, decide_scanned, stat_deltas, AppliedRecord, Change, Decision, Extreme, RecordState,
     Scope, ScopeStats, TimelineEntry,
@@ -114,6 +114,11 @@ pub enum Write {
     PutEntry {
         node: Identifier,
         scope: Scope,
+        /// The key of the home node's customer after this change
+        /// ([`crate::identity::cluster_key`]): the entry's partition in the customer-keyed
+        /// time index. The home node is guarded in the same transaction, so a re-link that
+        /// changes the key makes this change re-plan rather than write a stale key.
+        cluster_key: Identifier,
         entry: TimelineEntry,
         counted: bool,
         dishes: Vec<String>,
@@ -467,9 +472,11 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
     }
     if let Some(a) = &after {
         for (node, scope) in &is {
+            let cluster = cluster_after(node);
             writes.push(Write::PutEntry {
                 node: node.clone(),
                 scope: scope.clone(),
+                cluster_key: cluster_key(&cluster).unwrap_or(node).clone(),
                 entry: a.timeline.clone(),
                 counted: a.contribution.counted_spend.is_some(),
                 dishes: a
@@ -521,6 +528,16 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
                 expected: n.map(|n| n.version),
             },
         });
+    }
+    // An entry's cluster key came from its home node's cluster: guard the home too, should
+    // no stats of it change (an entry rewritten with the same figures).
+    for (node, _) in &is {
+        if guarded.insert(node.clone()) {
+            writes.push(Write::CheckNode {
+                id: node.clone(),
+                expected: version(node),
+            });
+        }
     }
     if relinking {
         // The clusters were computed from every node read.

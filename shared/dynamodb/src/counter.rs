@@ -18,6 +18,8 @@ pub struct RequestCounter {
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
     /// The highest round a response has arrived for (see [`RequestCounter::rounds`]).
     answered_round: Arc<AtomicU64>,
+    /// The `Limit`s of the Queries sent, summed (see [`RequestCounter::query_limits`]).
+    query_limits: Arc<AtomicU64>,
 }
 
 /// The round of one request attempt, kept in its config bag between sending and answer.
@@ -43,11 +45,17 @@ impl RequestCounter {
     pub fn rounds(&self) -> u64 {
         self.answered_round.load(Ordering::SeqCst)
     }
+    /// The `Limit`s of the Queries sent since the last reset, summed: an upper bound on the
+    /// items they read. A Query without a `Limit` adds `u32::MAX` (unbounded).
+    pub fn query_limits(&self) -> u64 {
+        self.query_limits.load(Ordering::SeqCst)
+    }
     pub fn reset(&self) {
         if let Ok(mut c) = self.counts.lock() {
             c.clear();
         }
         self.answered_round.store(0, Ordering::SeqCst);
+        self.query_limits.store(0, Ordering::SeqCst);
     }
 }
 
@@ -72,6 +80,16 @@ impl Intercept for RequestCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let op = operation_name(context.request().headers()).to_string();
+        if op == "Query" {
+            let limit = context
+                .request()
+                .body()
+                .bytes()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                .and_then(|body| body.get("Limit").and_then(serde_json::Value::as_u64))
+                .unwrap_or(u64::from(u32::MAX));
+            self.query_limits.fetch_add(limit, Ordering::SeqCst);
+        }
         if let Ok(mut c) = self.counts.lock() {
             *c.entry(op).or_insert(0) += 1;
         }

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | node | `N#{id}` | `#NODE` |
 //! | stats | `N#{id}` | `STATS#{scope}` |
-//! | timeline entry | `N#{id}` | `R#{scope}#{table}#{source_id}` |
+//! | timeline entry | `N#{id}` | `R#{scope}#{table}#{source_id}` (index `gsi_cluster`: `cg` = the customer's key `{id}`, `lt`) |
 //! | search token | `N#{id}` | `T#{scope}#{token}` (index `gsi_search`: `gp` = `{scope}#{token}`, `gs` = `{id}`) |
 //! | anchor (record state) | `REC#{table}#{source_id}` | `REC` |
 //! | prediction model | `MODEL#{scope}` | `MODEL` |
@@ -40,6 +40,15 @@ pub const INDEX_SEARCH: &str = "gsi_search";
 pub const INDEX_CALLER: &str = "gsi_caller";
 /// Every customer of a scope (`rp`, `rs`): the canonical segment rows, whole.
 pub const INDEX_ROSTER: &str = "gsi_roster";
+/// A customer's timeline across its identifiers (`cg`, `lt`; ADR 0014): every entry, whole,
+/// under its customer's key ([`c360_domain::identity::cluster_key`]).
+pub const INDEX_CLUSTER: &str = "gsi_cluster";
+/// An entry's customer key (`{id}` of the cluster key): [`INDEX_CLUSTER`]'s partition.
+pub const CLUSTER_ATTR: &str = "cg";
+/// A node item's record of the customer key all its entries carry (`{id}`): when it differs
+/// from its cluster's key (a re-link changed the key, or the node predates the index), reads
+/// of that customer use the per-node Queries until `Store::settle_entries` has re-keyed it.
+pub const ENTRIES_KEY_ATTR: &str = "ek";
 
 const NODE: &str = "N#";
 pub const NODE_SK: &str = "#NODE";
@@ -94,6 +103,11 @@ pub fn stats_sk_prefix() -> &'static str {
 /// The scope of a stats sort key; `None` for any other key.
 pub fn parse_stats_sk(sk: &str) -> Option<Scope> {
     Scope::from_key(sk.strip_prefix(STATS)?)
+}
+
+/// What every timeline entry's sort key begins with (a node's entries in every scope).
+pub fn entry_sk_prefix() -> &'static str {
+    ENTRY
 }
 
 pub fn entry_sk(scope: &Scope, kind: SourceKind, source_id: &str) -> String {

@@ -45,7 +45,10 @@ pub struct TableSpec {
 
 /// The customer360 table (`docs/adr/0001-table-design.md`).
 pub fn service_table() -> TableSpec {
-    use crate::keys::{INDEX_COUNTED, INDEX_KIND, INDEX_ROSTER, INDEX_SEARCH, INDEX_TIME};
+    use crate::keys::{
+        CLUSTER_ATTR, INDEX_CLUSTER, INDEX_COUNTED, INDEX_KIND, INDEX_ROSTER, INDEX_SEARCH,
+        INDEX_TIME,
+    };
     let local = |name, range, carries| IndexSpec {
         name,
         hash: "pk",
@@ -71,6 +74,12 @@ pub fn service_table() -> TableSpec {
                 name: INDEX_ROSTER,
                 hash: "rp",
                 range: "rs",
+                carries: Carries::All,
+            },
+            IndexSpec {
+                name: INDEX_CLUSTER,
+                hash: CLUSTER_ATTR,
+                range: "lt",
                 carries: Carries::All,
             },
         ],
@@ -331,11 +340,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_service_table_declares_each_key_attribute_once_and_its_five_indexes() {
+    fn the_service_table_declares_each_key_attribute_once_and_its_six_indexes() {
         let t = service_table();
         assert_eq!(
             t.key_attributes(),
-            ["gp", "gs", "lc", "lk", "lt", "pk", "rp", "rs", "sk"]
+            ["cg", "gp", "gs", "lc", "lk", "lt", "pk", "rp", "rs", "sk"]
         );
         let cf = t.cloudformation();
         let names: Vec<&str> = cf["LocalSecondaryIndexes"]
@@ -356,6 +365,7 @@ mod tests {
                 "lsi_counted",
                 "lsi_kind",
                 "lsi_time",
+                "gsi_cluster",
                 "gsi_roster",
                 "gsi_search"
             ]

@@ -5,14 +5,16 @@
 //! race re-reads and re-plans (bounded); a duplicate or older delivery finds its sequence
 //! number already applied and writes nothing.
 
+use c360_domain::identity::cluster_key;
 pub use c360_domain::plan::Outcome;
-use c360_domain::plan::{plan, Input, NextReads, Plan, Snapshot, Touched, Versioned};
+use c360_domain::plan::{plan, Input, NextReads, Plan, Snapshot, Touched, Versioned, Write};
 use c360_domain::projection::{Change, Scope};
 use c360_domain::{Identifier, SeqNo, SourceKind, SourceRecord, Zone};
 use c360_dynamodb::keys::entry_sk;
 use c360_dynamodb::store::{Store, StoreError};
 use c360_runtime::cache::Cache;
 use c360_runtime::segments::Segments;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -26,6 +28,17 @@ pub struct Projector {
     /// Saved segments re-evaluated for the customers each change touched, before the change
     /// is acknowledged (ADR 0009); none when `None`.
     segments: Option<Segments>,
+    /// Whether nodes left unsettled in the customer-keyed index are re-keyed after a change
+    /// (always, but in tests of what a crash right after the commit leaves).
+    settle: bool,
+}
+
+/// What an applied change leaves to do after its commit: the answers to invalidate and the
+/// segments to reconcile (`touched`), and the nodes to re-key (`unsettled`, ADR 0014).
+#[derive(Default)]
+struct Effects {
+    touched: Touched,
+    unsettled: Vec<Identifier>,
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -45,7 +58,15 @@ impl Projector {
             max_attempts: 12,
             cache: Cache::disabled(),
             segments: None,
+            settle: true,
         }
+    }
+
+    /// The same projector, leaving re-keys undone: what a function that stopped right after
+    /// committing a re-link leaves behind (fault-injection tests; ADR 0014).
+    pub fn without_rekeying(mut self) -> Self {
+        self.settle = false;
+        self
     }
 
     /// The same projector, keeping the saved segments' memberships current.
@@ -101,9 +122,9 @@ impl Projector {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut touched = Touched::default();
+            let mut effects = Effects::default();
             // Boxed: the attempt is a deep future, and each ingest binary embeds it in its runtime loop.
-            match Box::pin(self.try_apply(kind, source_id, seq, change, scanned, &mut touched))
+            match Box::pin(self.try_apply(kind, source_id, seq, change, scanned, &mut effects))
                 .await
             {
                 Err(StoreError::Conflict) if attempt < self.max_attempts => {
@@ -111,6 +132,16 @@ impl Projector {
                 }
                 Err(StoreError::Conflict) => return Err(StoreError::Contended(attempt)),
                 Ok(outcome) => {
+                    // Nodes whose entries do not all carry their customer's key (a re-link
+                    // changed it, or the node predates the index) are re-keyed now, before
+                    // the change is acknowledged. A failure fails the record; its redelivery
+                    // or the node's next change, reading the node, re-keys it, and reads take
+                    // the per-node Queries until then (ADR 0014).
+                    let Effects { touched, unsettled } = effects;
+                    for id in unsettled.iter().filter(|_| self.settle) {
+                        let n = Box::pin(self.store.settle_entries(id)).await?;
+                        tracing::info!(node = %id.kind().as_str(), entries = n, "entries re-keyed to their customer");
+                    }
                     // A redelivery (Stale) invalidates again: the delivery before it may have
                     // committed and stopped before invalidating.
                     if matches!(
@@ -144,7 +175,7 @@ impl Projector {
         seq: &SeqNo,
         change: &Change,
         scanned: bool,
-        touched: &mut Touched,
+        effects: &mut Effects,
     ) -> Result<Outcome, StoreError> {
         let input = Input {
             kind,
@@ -154,16 +185,18 @@ impl Projector {
             scanned,
         };
         let mut snap = Snapshot::default();
+        let mut keyed = BTreeMap::new();
         loop {
             let next =
                 plan(&input, &snap, &self.zone).map_err(|e| StoreError::Failed(e.to_string()))?;
             match next {
-                Plan::Read(reads) => self.read(&input, &reads, &mut snap).await?,
+                Plan::Read(reads) => self.read(&input, &reads, &mut snap, &mut keyed).await?,
                 Plan::Write(planned) => {
-                    touched.merge(planned.touched);
+                    effects.touched.merge(planned.touched);
                     self.store
                         .commit(self.store.write_set(kind, source_id, &planned.writes)?)
                         .await?;
+                    effects.unsettled = unsettled_after(&snap, &keyed, &planned.writes);
                     return Ok(planned.outcome);
                 }
             }
@@ -177,6 +210,7 @@ impl Projector {
         input: &Input<'_>,
         reads: &NextReads,
         snap: &mut Snapshot,
+        keyed: &mut BTreeMap<Identifier, Option<Identifier>>,
     ) -> Result<(), StoreError> {
         if reads.first || !reads.nodes.is_empty() || !reads.stats.is_empty() {
             let loaded = if reads.first {
@@ -203,6 +237,12 @@ impl Projector {
                     snap.absent_nodes.insert(id.clone());
                 }
             }
+            keyed.extend(
+                loaded
+                    .nodes
+                    .iter()
+                    .map(|(id, n)| (id.clone(), n.entries_key.clone())),
+            );
             snap.nodes.extend(loaded.nodes.into_iter().map(|(id, n)| {
                 (
                     id,
@@ -242,4 +282,39 @@ impl Projector {
             .extend(reads.node_stats.iter().cloned().zip(all));
         Ok(())
     }
+}
+
+/// The nodes a committed change read whose entries do not all carry their customer's key
+/// after it: the key their node item records (`keyed`, as read) differs from the key of their
+/// cluster as the change left it. A node the change created is settled by its creation.
+fn unsettled_after(
+    snap: &Snapshot,
+    keyed: &BTreeMap<Identifier, Option<Identifier>>,
+    writes: &[Write],
+) -> Vec<Identifier> {
+    let mut links: BTreeMap<&Identifier, &[Identifier]> = snap
+        .nodes
+        .iter()
+        .map(|(id, n)| (id, n.value.cluster.as_slice()))
+        .collect();
+    for w in writes {
+        if let Write::PutNode { id, links: l, .. } = w {
+            links.insert(id, l.cluster.as_slice());
+        }
+    }
+    links
+        .into_iter()
+        .filter(|(id, cluster)| {
+            let Some(recorded) = keyed.get(*id) else {
+                return false;
+            };
+            let cluster = if cluster.is_empty() {
+                std::slice::from_ref(*id)
+            } else {
+                cluster
+            };
+            recorded.as_ref() != cluster_key(cluster)
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
 }

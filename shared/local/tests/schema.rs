@@ -48,6 +48,7 @@ fn schema_prints_every_table_with_its_keys_and_indexes() {
             "lsi_counted",
             "lsi_kind",
             "lsi_time",
+            "gsi_cluster",
             "gsi_roster",
             "gsi_search"
         ]

@@ -78,6 +78,8 @@ pub(super) fn parse_node(item: &Item) -> Result<StoredNode, StoreError> {
             cluster: ids("cluster"),
         },
         version: get_n(item, "ver").unwrap_or(0),
+        entries_key: get_s(item, crate::keys::ENTRIES_KEY_ATTR)
+            .and_then(|k| Identifier::from_key(k).ok()),
     })
 }
 

@@ -6,11 +6,13 @@
 mod codec;
 mod maintenance;
 mod reads;
+mod rekey;
 mod segment_defs;
 mod segments;
 mod store_reco;
 mod writes;
 
+pub use rekey::ClusterPage;
 pub use segment_defs::Created;
 pub use segments::{NewRow, RescoreCheckpoint, RowWrite, StoredRow};
 pub use store_reco::{CountedBasket, StoreReco};
@@ -84,6 +86,22 @@ where
 pub struct StoredNode {
     pub links: NodeLinks,
     pub version: i64,
+    /// The customer key all this node's entries carry ([`crate::keys::ENTRIES_KEY_ATTR`]);
+    /// `None` for a node written before the customer-keyed index existed.
+    pub entries_key: Option<Identifier>,
+}
+
+impl StoredNode {
+    /// Whether every entry of this node is in the customer-keyed index under its cluster's
+    /// key: a read of the customer may then take one Query of that index for this node.
+    pub fn entries_settled(&self, id: &Identifier) -> bool {
+        let cluster = if self.links.cluster.is_empty() {
+            std::slice::from_ref(id)
+        } else {
+            &self.links.cluster[..]
+        };
+        self.entries_key.as_ref() == c360_domain::identity::cluster_key(cluster)
+    }
 }
 
 #[derive(Debug, Default)]

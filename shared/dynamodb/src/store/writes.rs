@@ -3,8 +3,10 @@
 //! suppressions).
 
 use crate::keys::*;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
-use c360_domain::identity::NodeLinks;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+use c360_domain::identity::{cluster_key, NodeLinks};
 use c360_domain::plan::Write;
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::{AppliedRecord, Scope, ScopeStats, TimelineEntry};
@@ -18,6 +20,8 @@ use super::{classify, Item, Store, StoreError};
 /// A timeline entry to put, with what its item indexes.
 struct Entry<'a> {
     entry: &'a TimelineEntry,
+    /// Its customer's key ([`CLUSTER_ATTR`], [`INDEX_CLUSTER`]).
+    cluster_key: &'a Identifier,
     /// A counted order: the entry is in the counted-orders index.
     counted: bool,
     /// A counted order's dish ids ([`DISHES_ATTR`]).
@@ -115,12 +119,14 @@ impl Store {
                 Write::PutEntry {
                     node,
                     scope,
+                    cluster_key,
                     entry,
                     counted,
                     dishes,
                 } => {
                     let entry = Entry {
                         entry,
+                        cluster_key,
                         counted: *counted,
                         dishes,
                     };
@@ -209,6 +215,7 @@ impl Store {
             }
         }
         item.insert("lt".into(), s(tk));
+        item.insert(CLUSTER_ATTR.into(), s(e.cluster_key.key()));
         item.insert("e".into(), s(to_json(e.entry)?));
         w.push_put(&self.table, item, None)
     }
@@ -255,6 +262,10 @@ impl Store {
         )
     }
 
+    /// A node's links and new version. An update, not a put: what the node's entries are
+    /// keyed under ([`ENTRIES_KEY_ATTR`]) is the re-key's to change, not a change's. A new
+    /// node starts with it: every entry it has is written by this transaction, with its
+    /// cluster's key.
     fn put_node(
         &self,
         w: &mut WriteSet,
@@ -262,17 +273,34 @@ impl Store {
         links: &NodeLinks,
         previous_version: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut item = key(node_pk(id), NODE_SK);
-        item.insert(
-            "adj".into(),
+        let (condition, mut values) = version_condition(previous_version);
+        values.insert(
+            ":adj".into(),
             AttributeValue::L(links.adjacent.iter().map(|a| s(a.key())).collect()),
         );
-        item.insert(
-            "cluster".into(),
+        values.insert(
+            ":cluster".into(),
             AttributeValue::L(links.cluster.iter().map(|a| s(a.key())).collect()),
         );
-        item.insert("ver".into(), n(previous_version.unwrap_or(0) + 1));
-        w.push_put(&self.table, item, Some(version_condition(previous_version)))
+        values.insert(":next".into(), n(previous_version.unwrap_or(0) + 1));
+        let mut set = "SET adj = :adj, #cluster = :cluster, ver = :next".to_string();
+        if previous_version.is_none() {
+            let key = cluster_key(&links.cluster).unwrap_or(id);
+            values.insert(":ek".into(), s(key.key()));
+            set.push_str(&format!(", {ENTRIES_KEY_ATTR} = :ek"));
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(node_pk(id), NODE_SK)))
+            .update_expression(set)
+            .condition_expression(condition)
+            .expression_attribute_names("#cluster", "cluster")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        w.items
+            .push(TransactWriteItem::builder().update(update).build());
+        Ok(())
     }
 
     /// Guards a node this change read but does not write: its cluster was computed from it.
