@@ -140,7 +140,15 @@ impl Projector {
                     let Effects { touched, unsettled } = effects;
                     for id in unsettled.iter().filter(|_| self.settle) {
                         let n = Box::pin(self.store.settle_entries(id)).await?;
-                        tracing::info!(node = %id.kind().as_str(), entries = n, "entries re-keyed to their customer");
+                        // Only when entries moved: a node without entries (an email) is
+                        // settled by recording its key, which is nothing to tell.
+                        if n > 0 {
+                            tracing::info!(
+                                node = %c360_runtime::telemetry::masked(id),
+                                entries = n,
+                                "entries re-keyed to their customer's key"
+                            );
+                        }
                     }
                     // A redelivery (Stale) invalidates again: the delivery before it may have
                     // committed and stopped before invalidating.

@@ -17,7 +17,6 @@
 
 use crate::config::Config;
 use crate::seal::Seal;
-use c360_domain::access::{mask_email, mask_phone};
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::{MemberInfo, Scope, ScopeStats};
 use c360_domain::segment::{canonical, Evaluation, SegmentDef, SegmentRow};
@@ -102,15 +101,6 @@ pub struct Segments {
     /// Seals the `customer_ref` of a `segment_membership` log line (ADR 0011), so that a
     /// campaign tool can open a phone-only guest it cannot read from the masked identifier.
     refs: Option<Arc<Seal>>,
-}
-
-/// The identifier as a log line may show it (masked like a staff answer).
-fn masked(id: &Identifier) -> String {
-    match id {
-        Identifier::Phone(p) => format!("phone#{}", mask_phone(p.as_str())),
-        Identifier::Email(e) => format!("email#{}", mask_email(e.as_str())),
-        other => other.key(),
-    }
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -437,7 +427,7 @@ impl Segments {
                         change,
                         segment = %seg,
                         scope = %w.scope.key(),
-                        customer = %masked(&w.node),
+                        customer = %crate::telemetry::masked(&w.node),
                         customer_ref = customer_ref.as_deref(),
                         "customer {change}s segment"
                     );

@@ -32,6 +32,18 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
     }
 }
 
+/// An identifier as a log line may show it: masked like a staff answer (`phone#138****8000`,
+/// `email#z***@example.com`); a member id in clear, as staff see it.
+pub fn masked(id: &c360_domain::Identifier) -> String {
+    use c360_domain::access::{mask_email, mask_phone};
+    use c360_domain::Identifier;
+    match id {
+        Identifier::Phone(p) => format!("phone#{}", mask_phone(p.as_str())),
+        Identifier::Email(e) => format!("email#{}", mask_email(e.as_str())),
+        other => other.key(),
+    }
+}
+
 pub fn init() {
     // Colours only for a person at a terminal: in a file (`scripts/dev > dev.log`, the console
     // test's server log) or CloudWatch the escape codes are noise.
