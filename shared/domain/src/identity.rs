@@ -114,12 +114,11 @@ pub fn singleton(id: &Identifier) -> NodeLinks {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::ids::{Email, MemberId, Phone};
+
     #[test]
     fn a_clusters_timeline_key_is_its_smallest_phone_else_its_smallest_identifier() {
-        use crate::ids::{Email, MemberId, Phone};
-        let p = |x: &str| Identifier::Phone(Phone::parse(x).unwrap());
-        let m = |x: &str| Identifier::Member(MemberId::parse(x).unwrap());
-        let e = |x: &str| Identifier::Email(Email::parse(x).unwrap());
         let cluster = [m("M1"), p("13900000002"), e("a@b.cn"), p("13900000001")];
         assert_eq!(cluster_key(&cluster), Some(&p("13900000001")));
         assert_eq!(
@@ -129,9 +128,6 @@ mod tests {
         assert_eq!(cluster_key(&[e("a@b.cn")]), Some(&e("a@b.cn")));
         assert_eq!(cluster_key(&[]), None);
     }
-
-    use super::*;
-    use crate::ids::{Email, MemberId, Phone};
 
     fn m(x: &str) -> Identifier {
         Identifier::Member(MemberId::parse(x).unwrap())
