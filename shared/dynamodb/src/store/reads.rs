@@ -225,11 +225,12 @@ impl Store {
     }
 
     /// Every item of a node's partition whose sort key begins with `prefix`, page after page
-    /// (one strongly consistent Query).
+    /// (one strongly consistent Query), whole or only the attributes of `projection`.
     pub(super) async fn node_items_with_prefix(
         &self,
         id: &Identifier,
         prefix: &str,
+        projection: Option<&str>,
     ) -> Result<Vec<Item>, StoreError> {
         self.client
             .query()
@@ -237,6 +238,7 @@ impl Store {
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(node_pk(id)))
             .expression_attribute_values(":prefix", s(prefix))
+            .set_projection_expression(projection.map(str::to_string))
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -351,8 +353,7 @@ impl Store {
         limit: usize,
         before: Option<&str>,
     ) -> Result<(Vec<(String, TimelineEntry)>, bool), StoreError> {
-        let prefix = scope_prefix(scope);
-        let mut q = self
+        let q = self
             .client
             .query()
             .table_name(&self.table)
@@ -362,17 +363,10 @@ impl Store {
             .projection_expression(ENTRY_PROJECTION)
             .scan_index_forward(false)
             .limit((limit + 1) as i32);
-        q = match before {
-            // BETWEEN is inclusive: the cursor's own entry comes back and is skipped below.
-            Some(cursor) => q
-                .key_condition_expression("pk = :pk AND lt BETWEEN :lo AND :hi")
-                .expression_attribute_values(":lo", s(&prefix))
-                .expression_attribute_values(":hi", s(cursor)),
-            None => q
-                .key_condition_expression("pk = :pk AND begins_with(lt, :prefix)")
-                .expression_attribute_values(":prefix", s(&prefix)),
-        };
-        let resp = q.send().await.map_err(classify)?;
+        let resp = newest_before(q, "pk", scope, before)
+            .send()
+            .await
+            .map_err(classify)?;
         let mut out = Vec::new();
         for item in resp.items() {
             let Some(lt) = get_s(item, "lt") else {
@@ -439,5 +433,27 @@ impl Store {
             .filter_map(|item| get_s(item, "gs"))
             .filter_map(|k| Identifier::from_key(k).ok())
             .collect())
+    }
+}
+
+/// The key condition of a newest-first time page (`lt`) in `scope` under the partition
+/// `{hash} = :{hash}` (its value set by the caller): the whole scope, or, after a cursor
+/// (`before`, a time key), its entries up to that one. BETWEEN is inclusive: the cursor's own
+/// entry comes back, and the caller skips it.
+pub(super) fn newest_before(
+    q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    hash: &str,
+    scope: &Scope,
+    before: Option<&str>,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    let prefix = scope_prefix(scope);
+    match before {
+        Some(cursor) => q
+            .key_condition_expression(format!("{hash} = :{hash} AND lt BETWEEN :lo AND :hi"))
+            .expression_attribute_values(":lo", s(&prefix))
+            .expression_attribute_values(":hi", s(cursor)),
+        None => q
+            .key_condition_expression(format!("{hash} = :{hash} AND begins_with(lt, :prefix)"))
+            .expression_attribute_values(":prefix", s(&prefix)),
     }
 }

@@ -48,32 +48,20 @@ impl Store {
         before: Option<&str>,
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<ClusterPage, StoreError> {
-        let prefix = scope_prefix(scope);
-        let mut q = self
+        let q = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(INDEX_CLUSTER)
-            .expression_attribute_values(":cg", s(key.key()))
+            .expression_attribute_values(format!(":{CLUSTER_ATTR}"), s(key.key()))
             .projection_expression("pk, lt, e")
             .scan_index_forward(false)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start);
-        q = match before {
-            // Strictly older: `lt` is unique per record and scope.
-            Some(cursor) => q
-                .key_condition_expression(format!(
-                    "{CLUSTER_ATTR} = :cg AND lt BETWEEN :lo AND :hi"
-                ))
-                .expression_attribute_values(":lo", s(&prefix))
-                .expression_attribute_values(":hi", s(cursor)),
-            None => q
-                .key_condition_expression(format!(
-                    "{CLUSTER_ATTR} = :cg AND begins_with(lt, :prefix)"
-                ))
-                .expression_attribute_values(":prefix", s(&prefix)),
-        };
-        let resp = q.send().await.map_err(classify)?;
+        let resp = super::reads::newest_before(q, CLUSTER_ATTR, scope, before)
+            .send()
+            .await
+            .map_err(classify)?;
         let mut entries = Vec::new();
         for item in resp.items() {
             let (Some(lt), Some(home)) =
@@ -113,15 +101,8 @@ impl Store {
             if node.entries_settled(id) {
                 return Ok(rekeyed);
             }
-            let cluster = if node.links.cluster.is_empty() {
-                vec![id.clone()]
-            } else {
-                node.links.cluster.clone()
-            };
-            let Some(key) = cluster_key(&cluster).cloned() else {
-                return Ok(rekeyed);
-            };
-            match self.rekey_once(id, &key, node.version).await {
+            let key = cluster_key(id, &node.links.cluster);
+            match self.rekey_once(id, key, node.version).await {
                 Ok(n) => return Ok(rekeyed + n),
                 Err((n, StoreError::Conflict)) => rekeyed += n,
                 Err((_, e)) => return Err(e),
@@ -138,21 +119,11 @@ impl Store {
         key: &Identifier,
         version: i64,
     ) -> Result<usize, (usize, StoreError)> {
+        let projection = format!("pk, sk, {CLUSTER_ATTR}");
         let stale: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(node_pk(id)))
-            .expression_attribute_values(":prefix", s(entry_sk_prefix()))
-            .projection_expression(format!("pk, sk, {CLUSTER_ATTR}"))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
+            .node_items_with_prefix(id, entry_sk_prefix(), Some(&projection))
             .await
-            .map_err(|e| (0, classify(e)))?
+            .map_err(|e| (0, e))?
             .into_iter()
             .filter(|item| get_s(item, CLUSTER_ATTR) != Some(key.key().as_str()))
             .collect();

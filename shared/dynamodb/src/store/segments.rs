@@ -93,7 +93,7 @@ impl Store {
     /// A node's segment rows in every scope (one strongly consistent Query).
     pub async fn segment_rows(&self, node: &Identifier) -> Result<Vec<StoredRow>, StoreError> {
         let items = self
-            .node_items_with_prefix(node, segment_row_prefix())
+            .node_items_with_prefix(node, segment_row_prefix(), None)
             .await?;
         items
             .iter()
@@ -109,7 +109,9 @@ impl Store {
         &self,
         node: &Identifier,
     ) -> Result<BTreeMap<Scope, StoredStats>, StoreError> {
-        let items = self.node_items_with_prefix(node, stats_sk_prefix()).await?;
+        let items = self
+            .node_items_with_prefix(node, stats_sk_prefix(), None)
+            .await?;
         items
             .into_iter()
             .map(|item| {
