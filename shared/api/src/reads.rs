@@ -489,7 +489,7 @@ impl Reads {
             let (page, more) = own.pop().unwrap_or_default();
             (seen, page, more)
         } else {
-            let key = cluster_key(&cluster).unwrap_or(id).clone();
+            let key = cluster_key(id, &cluster).clone();
             let ((seen, settled), indexed) =
                 futures::try_join!(self.seen_with_nodes(first, scope, true), async {
                     Ok(self

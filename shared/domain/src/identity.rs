@@ -21,13 +21,15 @@ pub struct NodeLinks {
 /// smallest), else its smallest identifier. Phones first because a re-link that changes a
 /// node's key re-keys all of that node's entries (a job after the re-link), and the common
 /// re-link, a member record linking a phone that has been ordering for years, then leaves the
-/// phone's entries where they are and re-keys the member's few. `None` only for an empty list.
-pub fn cluster_key(cluster: &[Identifier]) -> Option<&Identifier> {
+/// phone's entries where they are and re-keys the member's few. `cluster` is `id`'s node
+/// item's list, empty for a node never linked: `id` alone.
+pub fn cluster_key<'a>(id: &'a Identifier, cluster: &'a [Identifier]) -> &'a Identifier {
     cluster
         .iter()
-        .filter(|id| matches!(id, Identifier::Phone(_)))
+        .filter(|n| matches!(n, Identifier::Phone(_)))
         .min()
         .or_else(|| cluster.iter().min())
+        .unwrap_or(id)
 }
 
 /// The nodes whose state a re-link must read: start here, then follow `adjacent` of every
@@ -120,13 +122,11 @@ mod tests {
     #[test]
     fn a_clusters_timeline_key_is_its_smallest_phone_else_its_smallest_identifier() {
         let cluster = [m("M1"), p("13900000002"), e("a@b.cn"), p("13900000001")];
-        assert_eq!(cluster_key(&cluster), Some(&p("13900000001")));
-        assert_eq!(
-            cluster_key(&[e("a@b.cn"), m("M2"), m("M1")]),
-            Some(&m("M1"))
-        );
-        assert_eq!(cluster_key(&[e("a@b.cn")]), Some(&e("a@b.cn")));
-        assert_eq!(cluster_key(&[]), None);
+        assert_eq!(cluster_key(&m("M1"), &cluster), &p("13900000001"));
+        let members = [e("a@b.cn"), m("M2"), m("M1")];
+        assert_eq!(cluster_key(&e("a@b.cn"), &members), &m("M1"));
+        // A node never linked is its own customer.
+        assert_eq!(cluster_key(&e("a@b.cn"), &[]), &e("a@b.cn"));
     }
 
     fn m(x: &str) -> Identifier {

@@ -472,11 +472,10 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
     }
     if let Some(a) = &after {
         for (node, scope) in &is {
-            let cluster = cluster_after(node);
             writes.push(Write::PutEntry {
                 node: node.clone(),
                 scope: scope.clone(),
-                cluster_key: cluster_key(&cluster).unwrap_or(node).clone(),
+                cluster_key: cluster_key(node, &cluster_after(node)).clone(),
                 entry: a.timeline.clone(),
                 counted: a.contribution.counted_spend.is_some(),
                 dishes: a

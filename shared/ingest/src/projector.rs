@@ -313,15 +313,9 @@ fn unsettled_after(
     links
         .into_iter()
         .filter(|(id, cluster)| {
-            let Some(recorded) = keyed.get(*id) else {
-                return false;
-            };
-            let cluster = if cluster.is_empty() {
-                std::slice::from_ref(*id)
-            } else {
-                cluster
-            };
-            recorded.as_ref() != cluster_key(cluster)
+            keyed
+                .get(*id)
+                .is_some_and(|recorded| recorded.as_ref() != Some(cluster_key(id, cluster)))
         })
         .map(|(id, _)| id.clone())
         .collect()

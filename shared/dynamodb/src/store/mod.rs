@@ -95,12 +95,8 @@ impl StoredNode {
     /// Whether every entry of this node is in the customer-keyed index under its cluster's
     /// key: a read of the customer may then take one Query of that index for this node.
     pub fn entries_settled(&self, id: &Identifier) -> bool {
-        let cluster = if self.links.cluster.is_empty() {
-            std::slice::from_ref(id)
-        } else {
-            &self.links.cluster[..]
-        };
-        self.entries_key.as_ref() == c360_domain::identity::cluster_key(cluster)
+        self.entries_key.as_ref()
+            == Some(c360_domain::identity::cluster_key(id, &self.links.cluster))
     }
 }
 

@@ -285,7 +285,7 @@ impl Store {
         values.insert(":next".into(), n(previous_version.unwrap_or(0) + 1));
         let mut set = "SET adj = :adj, #cluster = :cluster, ver = :next".to_string();
         if previous_version.is_none() {
-            let key = cluster_key(&links.cluster).unwrap_or(id);
+            let key = cluster_key(id, &links.cluster);
             values.insert(":ek".into(), s(key.key()));
             set.push_str(&format!(", {ENTRIES_KEY_ATTR} = :ek"));
         }
