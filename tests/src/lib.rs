@@ -223,47 +223,37 @@ impl TestEnv {
         }
     }
 
+    /// The same environment whose ingest handlers (direct and through the poller) apply
+    /// changes with `make(Projector::new(..))`: a cache, segments, no re-keying.
+    pub(crate) fn with_projectors(mut self, make: impl Fn(Projector) -> Projector) -> TestEnv {
+        self.ingests = SourceKind::ALL
+            .into_iter()
+            .map(|k| {
+                let projector = make(Projector::new(self.store.clone(), self.config.zone));
+                (k, Ingest::new(k, projector, self.config.zone))
+            })
+            .collect();
+        self
+    }
+
     /// The same environment with the answer cache: the app reads through `reads`, and the
     /// ingest handlers (the poller's too) invalidate through `ingest`, as the functions do in
     /// AWS with one Redis. Call before the first [`TestEnv::sync`].
     pub fn with_caches(mut self, reads: Cache, ingest: Cache) -> TestEnv {
         self.app.cache = reads;
-        self.ingests = SourceKind::ALL
-            .into_iter()
-            .map(|k| {
-                let projector =
-                    Projector::new(self.store.clone(), self.config.zone).with_cache(ingest.clone());
-                (k, Ingest::new(k, projector, self.config.zone))
-            })
-            .collect();
-        self
+        self.with_projectors(|p| p.with_cache(ingest.clone()))
     }
 
     /// The same environment whose direct ingest ([`TestEnv::ingest`]) leaves re-keys undone,
     /// as a function stopping right after a re-link's commit would (ADR 0014).
-    pub fn without_rekeying(mut self) -> TestEnv {
-        self.ingests = SourceKind::ALL
-            .into_iter()
-            .map(|k| {
-                let projector =
-                    Projector::new(self.store.clone(), self.config.zone).without_rekeying();
-                (k, Ingest::new(k, projector, self.config.zone))
-            })
-            .collect();
-        self
+    pub fn without_rekeying(self) -> TestEnv {
+        self.with_projectors(Projector::without_rekeying)
     }
 
     /// The same environment with re-keys done again after each change (undoes
     /// [`TestEnv::without_rekeying`]).
-    pub fn with_rekeying(mut self) -> TestEnv {
-        self.ingests = SourceKind::ALL
-            .into_iter()
-            .map(|k| {
-                let projector = Projector::new(self.store.clone(), self.config.zone);
-                (k, Ingest::new(k, projector, self.config.zone))
-            })
-            .collect();
-        self
+    pub fn with_rekeying(self) -> TestEnv {
+        self.with_projectors(|p| p)
     }
 
     /// Where the stream poller of [`TestEnv::sync`] writes dead letters, one file per table.

@@ -3,9 +3,7 @@
 
 use crate::{openapi, TestEnv};
 use c360_api::http::App;
-use c360_domain::{Millis, SourceKind};
-use c360_ingest::handler::Ingest;
-use c360_ingest::projector::Projector;
+use c360_domain::Millis;
 use c360_runtime::segments::{RescoreReport, Segments};
 use lambda_http::RequestExt;
 use serde_json::Value;
@@ -54,15 +52,7 @@ impl TestEnv {
     pub fn with_segments(mut self) -> TestEnv {
         let segments = self.segments();
         self.app.segments = segments.clone();
-        self.ingests = SourceKind::ALL
-            .into_iter()
-            .map(|k| {
-                let projector = Projector::new(self.store.clone(), self.config.zone)
-                    .with_segments(segments.clone());
-                (k, Ingest::new(k, projector, self.config.zone))
-            })
-            .collect();
-        self
+        self.with_projectors(|p| p.with_segments(segments.clone()))
     }
 
     /// A rescoring run at `now` (its own run id).
