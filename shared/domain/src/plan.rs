@@ -11,17 +11,19 @@
 //! `docs/adr/0001-table-design.md`).
 //!
 //! The reads, in the order a plan asks for them (each round is one batch or one set of
-//! parallel Queries): the record's anchor with the new state's home node and stats and the
-//! suppressions of its identifiers; then stats and nodes the move touches beyond those; then,
-//! for a re-link, the clusters reachable from them (until closed, at most
-//! [`MAX_CLUSTER_NODES`]); then, in one round, the extremes (first/last counted order, last
-//! event) a removed contribution took with it and, for nodes whose cluster a re-link changes,
-//! all their stats (their tokens in every scope hold the cluster's identifiers).
+//! parallel Queries): the record's anchor with the new state's home node and stats (with their
+//! recent lists, for orders and reservations) and the suppressions of its identifiers; then
+//! stats, lists and nodes the move touches beyond those; then, for a re-link, the clusters
+//! reachable from them (until closed, at most [`MAX_CLUSTER_NODES`]); then, in one round, the
+//! extremes (first/last counted order, last event) a removed contribution took with it, the
+//! newest entries of a recent list that can no longer tell them
+//! ([`crate::projection::replace_recent`]) and, for nodes whose cluster a re-link changes, all
+//! their stats (their tokens in every scope hold the cluster's identifiers).
 
 use crate::identity::{cluster_key, relink, relink_start, singleton, NodeLinks};
 use crate::projection::{
-    decide, decide_scanned, stat_deltas, AppliedRecord, Change, Decision, Extreme, RecordState,
-    Scope, ScopeStats, TimelineEntry,
+    decide, decide_scanned, keeps_recent, replace_recent, stat_deltas, with_found, AppliedRecord,
+    Change, Decision, Extreme, RecentEntry, RecordState, Scope, ScopeStats, TimelineEntry,
 };
 use crate::search::{tokens, tokens_for, Token};
 use crate::{Identifier, Millis, SeqNo, SourceKind, Zone};
@@ -69,6 +71,14 @@ pub struct Snapshot {
     pub extremes: BTreeMap<(Identifier, Scope, Extreme), Option<Millis>>,
     /// Every stats item of a node, for nodes a re-link regroups.
     pub node_stats: BTreeMap<Identifier, BTreeMap<Scope, ScopeStats>>,
+    /// The newest orders (or reservations) of a node in a scope, kept beside its stats
+    /// ([`crate::projection::replace_recent`]): lists read and found.
+    pub recent: BTreeMap<(Identifier, Scope, SourceKind), Vec<RecentEntry>>,
+    /// Every recent list read, found or not.
+    pub recent_read: BTreeSet<(Identifier, Scope, SourceKind)>,
+    /// A node's newest entries of a kind in a scope read again (up to
+    /// [`crate::projection::RECENT_KEPT`], without this record's own entry).
+    pub recent_found: BTreeMap<(Identifier, Scope, SourceKind), Vec<RecentEntry>>,
 }
 
 /// What to read next. `first` is the first read: the anchor, `nodes`, `stats` and the
@@ -83,6 +93,11 @@ pub struct NextReads {
     pub extremes: Vec<(Identifier, Scope, Extreme)>,
     /// One Query each.
     pub node_stats: Vec<Identifier>,
+    /// Recent lists, read with `stats` (same batch).
+    pub recent: Vec<(Identifier, Scope, SourceKind)>,
+    /// One Query each, with the extremes: a node's newest entries of a kind in a scope,
+    /// excluding this record's own entry.
+    pub recent_lookups: Vec<(Identifier, Scope, SourceKind)>,
 }
 
 /// One write of the change's transaction. Conditions: `expected` is the version read
@@ -126,6 +141,14 @@ pub enum Write {
     DeleteEntry {
         node: Identifier,
         scope: Scope,
+    },
+    /// The newest entries of the record's source (orders or reservations) of a node in a
+    /// scope; an empty list deletes the item. Written only beside the same (node, scope)'s
+    /// `Stats`, whose version condition guards it.
+    Recent {
+        node: Identifier,
+        scope: Scope,
+        list: Vec<RecentEntry>,
     },
     /// A node's links, with a new version.
     PutNode {
@@ -243,11 +266,17 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
             .into_keys()
             .collect();
         let guess_nodes: Vec<Identifier> = after_guess.iter().map(|a| a.home.clone()).collect();
+        let guess_recent = guess_stats
+            .iter()
+            .filter(|_| keeps_recent(input.kind))
+            .map(|(node, scope)| (node.clone(), scope.clone(), input.kind))
+            .collect();
         return Ok(Plan::Read(NextReads {
             first: true,
             identifiers,
             nodes: guess_nodes,
             stats: guess_stats,
+            recent: guess_recent,
             ..NextReads::default()
         }));
     }
@@ -331,9 +360,15 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
             .cloned()
             .collect(),
         nodes: want_nodes.iter().filter(|n| !known(n)).cloned().collect(),
+        recent: deltas
+            .keys()
+            .filter(|_| keeps_recent(input.kind))
+            .map(|(node, scope)| (node.clone(), scope.clone(), input.kind))
+            .filter(|k| !snap.recent_read.contains(k))
+            .collect(),
         ..NextReads::default()
     };
-    if !more.stats.is_empty() || !more.nodes.is_empty() {
+    if !more.stats.is_empty() || !more.nodes.is_empty() || !more.recent.is_empty() {
         return Ok(Plan::Read(more));
     }
 
@@ -391,6 +426,35 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
         let stored = snap.stats.get(&(node.clone(), scope.clone()));
         let mut stats = stored.map(|s| s.value.clone()).unwrap_or_default();
         let was_empty = stats.is_empty();
+        if keeps_recent(input.kind) {
+            let new_entry = after
+                .as_ref()
+                .filter(|_| new.is_some())
+                .map(|a| &a.timeline);
+            let key = (node.clone(), scope.clone(), input.kind);
+            let replaced = replace_recent(
+                snap.recent.get(&key).map(Vec::as_slice),
+                stats.records_of(input.kind),
+                input.source_id,
+                old.is_some(),
+                new_entry,
+            );
+            let list = match (replaced, snap.recent_found.get(&key)) {
+                (Some(list), _) => Some(list),
+                (None, Some(found)) => Some(with_found(found, input.source_id, new_entry)),
+                (None, None) => {
+                    need.recent_lookups.push(key);
+                    None
+                }
+            };
+            if let Some(list) = list {
+                writes.push(Write::Recent {
+                    node: node.clone(),
+                    scope: scope.clone(),
+                    list,
+                });
+            }
+        }
         let names_before: Vec<String> = stats.names.keys().cloned().collect();
         for extreme in stats.replace(*old, *new) {
             let key = (node.clone(), scope.clone(), extreme);
@@ -441,7 +505,7 @@ pub fn plan(input: &Input, snap: &Snapshot, zone: &Zone) -> Result<Plan, PlanErr
         .filter(|id| !snap.node_stats.contains_key(*id))
         .cloned()
         .collect();
-    if !need.extremes.is_empty() || !need.node_stats.is_empty() {
+    if !need.extremes.is_empty() || !need.node_stats.is_empty() || !need.recent_lookups.is_empty() {
         return Ok(Plan::Read(need));
     }
     for node in &regrouped {

@@ -8,15 +8,18 @@
 //! unlinking identifiers never moves or recounts a record.
 //!
 //! Files: `stats.rs` (a record's contribution and the node statistics it adds to),
-//! `timeline.rs` (the timeline entry rendered at ingest), this file the scopes, sequence
+//! `timeline.rs` (the timeline entry rendered at ingest), `recent.rs` (the newest orders and
+//! reservations kept beside the statistics), this file the scopes, sequence
 //! numbers and what applying a change decides.
 
 pub mod insights;
+mod recent;
 mod stats;
 #[cfg(test)]
 mod tests;
 mod timeline;
 
+pub use recent::{keeps_recent, replace_recent, with_found, RecentEntry, RECENT_KEPT};
 pub use stats::{Contribution, Extreme, MemberInfo, OrderDay, ScopeStats};
 pub use timeline::TimelineEntry;
 

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | node | `N#{id}` | `#NODE` |
 //! | stats | `N#{id}` | `STATS#{scope}` |
+//! | newest orders, newest reservations | `N#{id}` | `RECENT#{scope}#{table}` |
 //! | timeline entry | `N#{id}` | `R#{scope}#{table}#{source_id}` (index `gsi_cluster`: `cg` = the customer's key `{id}`, `lt`) |
 //! | search token | `N#{id}` | `T#{scope}#{token}` (index `gsi_search`: `gp` = `{scope}#{token}`, `gs` = `{id}`) |
 //! | anchor (record state) | `REC#{table}#{source_id}` | `REC` |
@@ -53,6 +54,7 @@ pub const ENTRIES_KEY_ATTR: &str = "ek";
 const NODE: &str = "N#";
 pub const NODE_SK: &str = "#NODE";
 const STATS: &str = "STATS#";
+const RECENT: &str = "RECENT#";
 const ENTRY: &str = "R#";
 const TOKEN: &str = "T#";
 const ANCHOR: &str = "REC#";
@@ -95,6 +97,12 @@ pub fn stats_sk(scope: &Scope) -> String {
     format!("{STATS}{}", scope.key())
 }
 
+/// The newest entries of one source (orders, reservations) of a node in a scope
+/// ([`c360_domain::projection::replace_recent`]), beside its stats.
+pub fn recent_sk(scope: &Scope, kind: SourceKind) -> String {
+    format!("{RECENT}{}#{}", scope.key(), kind.table())
+}
+
 /// What every stats sort key begins with (for `begins_with` conditions).
 pub fn stats_sk_prefix() -> &'static str {
     STATS
@@ -123,6 +131,16 @@ pub fn parse_store_order_entry_sk(sk: &str) -> Option<(StoreId, String)> {
         .strip_prefix(SourceKind::Orders.table())?
         .strip_prefix('#')?;
     Some((StoreId::parse(store).ok()?, order.to_string()))
+}
+
+/// The source id of a timeline entry's sort key in `scope` of a `kind` record; `None` for any
+/// other key.
+pub fn entry_source_id<'a>(sk: &'a str, scope: &Scope, kind: SourceKind) -> Option<&'a str> {
+    sk.strip_prefix(ENTRY)?
+        .strip_prefix(scope.key().as_str())?
+        .strip_prefix('#')?
+        .strip_prefix(kind.table())?
+        .strip_prefix('#')
 }
 
 /// The anchor key (pk, sk) of the record a timeline entry's sort key stands for; `None` for

@@ -11,7 +11,7 @@ use c360_domain::plan::{plan, Input, NextReads, Plan, Snapshot, Touched, Version
 use c360_domain::projection::{Change, Scope};
 use c360_domain::{Identifier, SeqNo, SourceKind, SourceRecord, Zone};
 use c360_dynamodb::keys::entry_sk;
-use c360_dynamodb::store::{Store, StoreError};
+use c360_dynamodb::store::{Keys, Store, StoreError};
 use c360_runtime::cache::Cache;
 use c360_runtime::segments::Segments;
 use std::collections::BTreeMap;
@@ -220,21 +220,20 @@ impl Projector {
         snap: &mut Snapshot,
         keyed: &mut BTreeMap<Identifier, Option<Identifier>>,
     ) -> Result<(), StoreError> {
-        if reads.first || !reads.nodes.is_empty() || !reads.stats.is_empty() {
-            let loaded = if reads.first {
-                self.store
-                    .load_for_change(
-                        (input.kind, input.source_id),
-                        &reads.nodes,
-                        &reads.stats,
-                        &reads.identifiers,
-                    )
-                    .await?
-            } else {
-                self.store
-                    .load(None, &reads.nodes, &reads.stats, true)
-                    .await?
+        if reads.first
+            || !reads.nodes.is_empty()
+            || !reads.stats.is_empty()
+            || !reads.recent.is_empty()
+        {
+            let keys = Keys {
+                anchor: reads.first.then_some((input.kind, input.source_id)),
+                nodes: &reads.nodes,
+                stats: &reads.stats,
+                recent: &reads.recent,
+                suppressions: &reads.identifiers,
+                ..Keys::default()
             };
+            let loaded = self.store.load_keys(keys, true).await?;
             if reads.first {
                 snap.first_read = true;
                 snap.anchor = loaded.anchor;
@@ -261,6 +260,8 @@ impl Projector {
                 )
             }));
             snap.stats_read.extend(reads.stats.iter().cloned());
+            snap.recent_read.extend(reads.recent.iter().cloned());
+            snap.recent.extend(loaded.recent);
             snap.stats.extend(loaded.stats.into_iter().map(|(k, s)| {
                 (
                     k,
@@ -282,6 +283,15 @@ impl Projector {
         .await?;
         snap.extremes
             .extend(reads.extremes.iter().cloned().zip(found));
+        let refilled = futures::future::try_join_all(reads.recent_lookups.iter().map(
+            |(node, scope, kind)| {
+                let own = entry_sk(scope, *kind, input.source_id);
+                async move { self.store.newest_entries(node, scope, *kind, &own).await }
+            },
+        ))
+        .await?;
+        snap.recent_found
+            .extend(reads.recent_lookups.iter().cloned().zip(refilled));
         let all = futures::future::try_join_all(
             reads.node_stats.iter().map(|id| self.store.node_stats(id)),
         )

@@ -70,6 +70,9 @@ struct World {
     nodes: BTreeMap<Identifier, Versioned<NodeLinks>>,
     stats: BTreeMap<(Identifier, Scope), Versioned<ScopeStats>>,
     extremes: BTreeMap<(Identifier, Scope, Extreme), Option<Millis>>,
+    recent: BTreeMap<(Identifier, Scope, SourceKind), Vec<RecentEntry>>,
+    /// Every entry of a kept kind, by source id: what a recent lookup reads.
+    entries: BTreeMap<(Identifier, Scope, SourceKind), BTreeMap<String, TimelineEntry>>,
 }
 
 impl World {
@@ -87,15 +90,47 @@ impl World {
             for scope in state.scopes() {
                 let s = w
                     .stats
-                    .entry((state.home.clone(), scope))
+                    .entry((state.home.clone(), scope.clone()))
                     .or_insert_with(|| Versioned {
                         value: ScopeStats::default(),
                         version: 1,
                     });
                 s.value.replace(None, Some(&Contribution::of(r, &zone())));
+                if keeps_recent(r.kind()) {
+                    w.entries
+                        .entry((state.home.clone(), scope.clone(), r.kind()))
+                        .or_default()
+                        .insert(r.source_id().to_string(), state.timeline.clone());
+                }
             }
         }
+        w.recent = w
+            .entries
+            .keys()
+            .map(|key| (key.clone(), w.newest(&key.0, &key.1, key.2, "")))
+            .collect();
         w
+    }
+
+    /// The newest entries of a kind in a node and scope, without record `except`'s.
+    fn newest(
+        &self,
+        node: &Identifier,
+        scope: &Scope,
+        kind: SourceKind,
+        except: &str,
+    ) -> Vec<RecentEntry> {
+        let found: Vec<RecentEntry> = self
+            .entries
+            .get(&(node.clone(), scope.clone(), kind))
+            .into_iter()
+            .flatten()
+            .map(|(id, entry)| RecentEntry {
+                id: id.clone(),
+                entry: entry.clone(),
+            })
+            .collect();
+        with_found(&found, except, None)
     }
 
     fn applied(mut self, record: &SourceRecord, n: u64) -> World {
@@ -106,7 +141,7 @@ impl World {
         self
     }
 
-    fn answer(&self, reads: &NextReads, snap: &mut Snapshot) {
+    fn answer(&self, reads: &NextReads, snap: &mut Snapshot, source_id: &str) {
         if reads.first {
             snap.first_read = true;
             snap.anchor = self.anchor.clone();
@@ -131,6 +166,17 @@ impl World {
         for key in &reads.extremes {
             let found = self.extremes.get(key).copied().flatten();
             snap.extremes.insert(key.clone(), found);
+        }
+        for key in &reads.recent {
+            snap.recent_read.insert(key.clone());
+            if let Some(list) = self.recent.get(key) {
+                snap.recent.insert(key.clone(), list.clone());
+            }
+        }
+        for (node, scope, kind) in &reads.recent_lookups {
+            let found = self.newest(node, scope, *kind, source_id);
+            snap.recent_found
+                .insert((node.clone(), scope.clone(), *kind), found);
         }
         for id in &reads.node_stats {
             let all = self
@@ -164,7 +210,7 @@ fn run(world: &World, kind: SourceKind, n: u64, change: &Change) -> (Vec<NextRea
         match plan(&input, &snap, &zone()).expect("a plan") {
             Plan::Read(reads) => {
                 assert!(rounds.len() < 10, "a plan that never ends: {rounds:?}");
-                world.answer(&reads, &mut snap);
+                world.answer(&reads, &mut snap, &source_id);
                 rounds.push(reads);
             }
             Plan::Write(planned) => return (rounds, planned),
@@ -299,6 +345,56 @@ fn a_refund_of_the_newest_counted_order_finds_the_previous_one_again() {
     assert_eq!((s.counted_orders, s.spend_fen), (1, 5_000));
     assert_eq!(s.last_counted_at, Some(Millis(T1)));
     assert_eq!(s.order_records, 2, "the refunded order is still a record");
+}
+
+fn recent_written(p: &Planned, scope: &Scope) -> Vec<(String, i64)> {
+    p.writes
+        .iter()
+        .find_map(|w| match w {
+            Write::Recent { scope: s, list, .. } if s == scope => {
+                Some(list.iter().map(|e| (e.id.clone(), e.entry.at.0)).collect())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no recent lists written in {scope:?}: {:?}", p.writes))
+}
+
+#[test]
+fn a_new_order_joins_the_recent_list_read_with_the_stats_without_another_round() {
+    let orders: Vec<SourceRecord> = (0..6)
+        .map(|i| order(&format!("o{i}"), OrderStatus::Paid, 100, T1 + i * DAY))
+        .collect();
+    let world = World::with(&orders.iter().collect::<Vec<_>>());
+    let newer = order("o9", OrderStatus::Paid, 100, T1 + 9 * DAY);
+    let (rounds, p) = run(&world, SourceKind::Orders, 1, &Change::Upsert(newer));
+    assert_eq!(rounds.len(), 1, "the lists come with the first read");
+    assert_eq!(rounds[0].recent.len(), 2, "all stores and s1");
+    let ids: Vec<String> = recent_written(&p, &s1())
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, ["o9", "o5", "o4", "o3", "o2"]);
+}
+
+#[test]
+fn an_order_moved_out_of_a_full_list_reads_the_next_newest_again() {
+    let orders: Vec<SourceRecord> = (0..7)
+        .map(|i| order(&format!("o{i}"), OrderStatus::Paid, 100, T1 + i * DAY))
+        .collect();
+    let world = World::with(&orders.iter().collect::<Vec<_>>()).applied(&orders[6], 1);
+    // The newest order turns out to be from before all the others.
+    let moved = order("o6", OrderStatus::Paid, 100, T1 - DAY);
+    let (rounds, p) = run(&world, SourceKind::Orders, 2, &Change::Upsert(moved));
+    let lookups: Vec<_> = rounds
+        .iter()
+        .flat_map(|r| r.recent_lookups.iter())
+        .collect();
+    assert_eq!(lookups.len(), 2, "both scopes read again: {lookups:?}");
+    let ids: Vec<String> = recent_written(&p, &s1())
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, ["o5", "o4", "o3", "o2", "o1"], "o0 stays out, o6 last");
 }
 
 #[test]
@@ -490,7 +586,7 @@ fn a_cluster_larger_than_the_bound_fails_the_change() {
     let mut snap = Snapshot::default();
     let result = loop {
         match plan(&input, &snap, &zone()) {
-            Ok(Plan::Read(reads)) => world.answer(&reads, &mut snap),
+            Ok(Plan::Read(reads)) => world.answer(&reads, &mut snap, &source_id),
             other => break other,
         }
     };

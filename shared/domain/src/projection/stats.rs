@@ -177,6 +177,16 @@ impl ScopeStats {
     pub fn is_empty(&self) -> bool {
         self.records() == 0
     }
+    /// How many records of one source count here.
+    pub fn records_of(&self, kind: SourceKind) -> i64 {
+        match kind {
+            SourceKind::Orders => self.order_records,
+            SourceKind::Reservations => self.reservation_records,
+            SourceKind::PosTransactions => self.pos_records,
+            SourceKind::MemberSync => self.member_records,
+            SourceKind::Activity => self.activity_records,
+        }
+    }
 
     fn count(&mut self, c: &Contribution, sign: i64) {
         match c.kind {

@@ -12,6 +12,7 @@ mod segments;
 mod store_reco;
 mod writes;
 
+pub use reads::Keys;
 pub use rekey::ClusterPage;
 pub use segment_defs::Created;
 pub use segments::{NewRow, RescoreCheckpoint, RowWrite, StoredRow};
@@ -106,6 +107,11 @@ pub struct Loaded {
     pub models: BTreeMap<Scope, StoreModel>,
     pub nodes: BTreeMap<Identifier, StoredNode>,
     pub stats: BTreeMap<(Identifier, Scope), StoredStats>,
+    /// The recent lists asked for and found.
+    pub recent: BTreeMap<
+        (Identifier, Scope, c360_domain::SourceKind),
+        Vec<c360_domain::projection::RecentEntry>,
+    >,
     /// Those of the asked-for identifiers that an erasure suppressed.
     pub suppressed: Vec<Identifier>,
 }

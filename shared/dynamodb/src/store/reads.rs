@@ -4,7 +4,9 @@
 
 use crate::keys::*;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
-use c360_domain::projection::{Extreme, Scope, ScopeStats, TimelineEntry};
+use c360_domain::projection::{
+    Extreme, RecentEntry, Scope, ScopeStats, TimelineEntry, RECENT_KEPT,
+};
 use c360_domain::search::Token;
 use c360_domain::{Identifier, Millis, SourceKind};
 use std::collections::{BTreeMap, HashMap};
@@ -17,6 +19,21 @@ const DISH_PAGE: i32 = 25;
 
 /// What a timeline read needs of an entry item: its time key and the rendered entry.
 const ENTRY_PROJECTION: &str = "lt, e";
+
+/// The items one BatchGetItem round reads (any may be empty).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keys<'a> {
+    /// A record's anchor.
+    pub anchor: Option<(SourceKind, &'a str)>,
+    pub nodes: &'a [Identifier],
+    pub stats: &'a [(Identifier, Scope)],
+    /// Recent lists ([`c360_domain::projection::replace_recent`]) of a source.
+    pub recent: &'a [(Identifier, Scope, SourceKind)],
+    /// Scopes whose fitted prediction model to read.
+    pub models: &'a [Scope],
+    /// Identifiers whose erasure (suppression) to look for.
+    pub suppressions: &'a [Identifier],
+}
 
 impl Store {
     /// A Query of a node's records of one source in a scope, newest first (`lsi_kind`, which
@@ -118,32 +135,30 @@ impl Store {
         models: &[Scope],
         consistent: bool,
     ) -> Result<Loaded, StoreError> {
-        self.load_all(anchor, nodes, stats, models, &[], consistent)
-            .await
+        let keys = Keys {
+            anchor,
+            nodes,
+            stats,
+            models,
+            ..Keys::default()
+        };
+        self.load_keys(keys, consistent).await
     }
 
-    /// What a change reads: [`Store::load`], plus whether any of the record's identifiers
-    /// was erased, in the same BatchGetItem.
-    pub async fn load_for_change(
+    /// Whatever `wanted` names, in as few BatchGetItem calls as possible (one up to 100 keys).
+    pub async fn load_keys(
         &self,
-        anchor: (SourceKind, &str),
-        nodes: &[Identifier],
-        stats: &[(Identifier, Scope)],
-        identifiers: &[Identifier],
-    ) -> Result<Loaded, StoreError> {
-        self.load_all(Some(anchor), nodes, stats, &[], identifiers, true)
-            .await
-    }
-
-    pub(super) async fn load_all(
-        &self,
-        anchor: Option<(SourceKind, &str)>,
-        nodes: &[Identifier],
-        stats: &[(Identifier, Scope)],
-        models: &[Scope],
-        suppressions: &[Identifier],
+        wanted: Keys<'_>,
         consistent: bool,
     ) -> Result<Loaded, StoreError> {
+        let Keys {
+            anchor,
+            nodes,
+            stats,
+            recent,
+            models,
+            suppressions,
+        } = wanted;
         let mut keys: Vec<Item> = models
             .iter()
             .map(|scope| key(model_pk(scope), MODEL_SK))
@@ -161,6 +176,11 @@ impl Store {
             stats
                 .iter()
                 .map(|(id, scope)| key(node_pk(id), stats_sk(scope))),
+        );
+        keys.extend(
+            recent
+                .iter()
+                .map(|(id, scope, kind)| key(node_pk(id), recent_sk(scope, *kind))),
         );
         let mut by_key: HashMap<(String, String), Item> = HashMap::new();
         for item in self.batch_get(keys, consistent).await? {
@@ -207,6 +227,16 @@ impl Store {
                         version,
                     },
                 );
+            }
+        }
+        for (id, scope, kind) in recent {
+            if let Some(item) = by_key.remove(&(node_pk(id), recent_sk(scope, *kind))) {
+                if let Some(text) = get_s(&item, "r") {
+                    loaded.recent.insert(
+                        (id.clone(), scope.clone(), *kind),
+                        from_json(text, "recent list")?,
+                    );
+                }
             }
         }
         Ok(loaded)
@@ -407,6 +437,41 @@ impl Store {
                 ))
             })
             .collect()
+    }
+
+    /// A node's newest entries of `kind` in a scope, up to [`RECENT_KEPT`] of them, leaving out
+    /// one record's (the one being changed): what a recent list that lost track is refilled
+    /// from (one strongly consistent Query of `lsi_kind`).
+    pub async fn newest_entries(
+        &self,
+        node: &Identifier,
+        scope: &Scope,
+        kind: SourceKind,
+        exclude_sk: &str,
+    ) -> Result<Vec<RecentEntry>, StoreError> {
+        let resp = self
+            .newest_of_kind(node, scope, kind)
+            .projection_expression("sk, e")
+            .limit(RECENT_KEPT as i32 + 1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut out = Vec::new();
+        for item in resp.items() {
+            let Some(sk) = get_s(item, "sk").filter(|sk| *sk != exclude_sk) else {
+                continue;
+            };
+            let id = entry_source_id(sk, scope, kind).ok_or_else(|| {
+                StoreError::Failed(format!("a {} entry with the key {sk}", kind.table()))
+            })?;
+            out.push(RecentEntry {
+                id: id.to_string(),
+                entry: parse_entry(item)?,
+            });
+        }
+        out.truncate(RECENT_KEPT);
+        Ok(out)
     }
 
     /// Nodes holding a search token in a scope (one index Query).

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
 use c360_domain::identity::{cluster_key, NodeLinks};
 use c360_domain::plan::Write;
 use c360_domain::prediction::StoreModel;
-use c360_domain::projection::{AppliedRecord, Scope, ScopeStats, TimelineEntry};
+use c360_domain::projection::{AppliedRecord, RecentEntry, Scope, ScopeStats, TimelineEntry};
 use c360_domain::search::Token;
 use c360_domain::{Identifier, Millis, SourceKind};
 use std::collections::HashMap;
@@ -135,6 +135,9 @@ impl Store {
                 Write::DeleteEntry { node, scope } => {
                     self.delete_entry(&mut w, node, scope, kind, source_id)?
                 }
+                Write::Recent { node, scope, list } => {
+                    self.put_recent(&mut w, node, scope, kind, list)?
+                }
                 Write::PutNode {
                     id,
                     links,
@@ -217,6 +220,25 @@ impl Store {
         item.insert("lt".into(), s(tk));
         item.insert(CLUSTER_ATTR.into(), s(e.cluster_key.key()));
         item.insert("e".into(), s(to_json(e.entry)?));
+        w.push_put(&self.table, item, None)
+    }
+
+    /// A node's newest entries of `kind` in a scope. Unconditional: the plan writes them only
+    /// beside the same (node, scope)'s stats, whose version condition decides for both.
+    fn put_recent(
+        &self,
+        w: &mut WriteSet,
+        node: &Identifier,
+        scope: &Scope,
+        kind: SourceKind,
+        list: &[RecentEntry],
+    ) -> Result<(), StoreError> {
+        let key = key(node_pk(node), recent_sk(scope, kind));
+        if list.is_empty() {
+            return w.push_delete(&self.table, key, None);
+        }
+        let mut item = key;
+        item.insert("r".into(), s(to_json(&list)?));
         w.push_put(&self.table, item, None)
     }
 
