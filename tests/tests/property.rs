@@ -820,6 +820,40 @@ async fn check(
                                 key,
                                 scope
                             );
+                            // Its lists: the newest entries of the reference's events, whatever
+                            // identifiers the records came under and in whatever order.
+                            for (field, at, kind, n) in [
+                                ("timeline", "event_time", None, 10),
+                                ("recent_orders", "created_at", Some("order"), 5),
+                                (
+                                    "recent_reservations",
+                                    "reserved_for",
+                                    Some("reservation"),
+                                    5,
+                                ),
+                            ] {
+                                let got: Vec<i64> = v[field]
+                                    .as_array()
+                                    .unwrap()
+                                    .iter()
+                                    .map(|e| {
+                                        chrono::DateTime::parse_from_rfc3339(
+                                            e[at].as_str().unwrap(),
+                                        )
+                                        .unwrap()
+                                        .timestamp()
+                                    })
+                                    .collect();
+                                let mut want: Vec<i64> = w
+                                    .events
+                                    .iter()
+                                    .filter(|(t, _)| kind.is_none_or(|k| t == k))
+                                    .map(|(_, at)| *at)
+                                    .collect();
+                                want.sort_unstable_by(|a, b| b.cmp(a));
+                                want.truncate(n);
+                                prop_assert_eq!(got, want, "{} of {} in {}", field, key, scope);
+                            }
                             v
                         } else {
                             env.ok(Endpoint::Value, &q).await

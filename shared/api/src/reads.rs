@@ -1,12 +1,13 @@
 //! The reads of one customer. Round trip 1 reads the identifier's node item together with
-//! its own statistics and the scope's model (one BatchGetItem), beside the identifier's own
-//! Queries (timeline, recent orders and reservations, baskets), sent before the node item says
-//! whether the customer has other identifiers. Most guests have one, and their read ends there:
-//! one round trip. A customer with several identifiers needs round trip 2 for the others'
-//! statistics (one BatchGetItem) and Queries; the request count is the same as reading the
-//! node first, since the identifier's own requests are needed either way. Nothing grows with
-//! the customer's history. The timeline is the exception (ADR 0014): it reads the node first,
-//! then one Query of the customer-keyed index for all identifiers at once.
+//! its own statistics and the scope's model (one BatchGetItem); for the profile, also the
+//! node's newest orders and reservations, kept beside its statistics (ADR 0014). Value needs
+//! nothing else for a guest known by one identifier (most guests): one round trip. A customer
+//! with several identifiers needs round trip 2 for the others' statistics (and lists), one
+//! BatchGetItem. A timeline (the profile's too) is read in round trip 2 by one Query: the
+//! identifier's own partition, or the customer-keyed index for all its identifiers at once.
+//! So value, profile and a timeline page take at most 3 requests in 2 round trips, whatever
+//! the history and the number of identifiers. Recommendations still read per identifier
+//! (baskets of newest orders), beside round trip 1.
 
 use crate::recommend::{self, coupons_json, dishes_json, RecommendationKind, BASKETS_PER_NODE};
 use crate::seal::PageCursors;
@@ -14,13 +15,15 @@ use c360_domain::coupon::{applicable, needs_predictions, Baseline};
 use c360_domain::identity::cluster_key;
 use c360_domain::prediction::StoreModel;
 use c360_domain::projection::insights::Daypart;
-use c360_domain::projection::{MemberInfo, Scope, ScopeStats, TimelineEntry};
+use c360_domain::projection::{
+    MemberInfo, RecentEntry, Scope, ScopeStats, TimelineEntry, RECENT_KEPT,
+};
 use c360_domain::search::{query_tokens, TokenKind};
 use c360_domain::segment::SegmentFigures;
 use c360_domain::view::{search_answer, CustomerView, SearchHit};
 use c360_domain::{Identifier, Millis, SourceKind};
-use c360_dynamodb::keys::scope_prefix;
-use c360_dynamodb::store::{Store, StoreError, StoredStats};
+use c360_dynamodb::keys::{scope_prefix, time_key};
+use c360_dynamodb::store::{Keys, Store, StoreError, StoredStats};
 use c360_recommend::{recommend_dishes, Basket, Params, StoreDishes};
 use c360_runtime::config::Config;
 use futures::future::try_join_all;
@@ -65,6 +68,42 @@ struct ScopeView {
     stats: ScopeStats,
     member: Option<MemberInfo>,
     model: Option<StoreModel>,
+    /// Each node's recent lists in the scope, when the read asked for them.
+    recent: Vec<NodeRecent>,
+}
+
+/// A node's newest entries of one source in a scope as stored beside its stats, with its
+/// record count there: a list that is not there where the node has records of the source (an
+/// item from before the lists) is read from the index instead.
+struct NodeRecent {
+    node: Identifier,
+    kind: SourceKind,
+    records: i64,
+    list: Option<Vec<RecentEntry>>,
+}
+
+/// The sources whose newest entries a profile shows, each from its own list.
+const RECENT_KINDS: [SourceKind; 2] = [SourceKind::Orders, SourceKind::Reservations];
+
+impl NodeRecent {
+    /// The newest `limit` entries with their time keys, or `None` when the stored list cannot
+    /// tell them (not there, or `limit` beyond what lists keep).
+    fn newest(&self, scope: &Scope, limit: usize) -> Option<Vec<(String, TimelineEntry)>> {
+        let kind = self.kind;
+        if self.records == 0 {
+            return Some(Vec::new());
+        }
+        let list = self.list.as_ref()?;
+        if limit > RECENT_KEPT {
+            return None;
+        }
+        Some(
+            list.iter()
+                .take(limit)
+                .map(|e| (time_key(scope, e.entry.at, kind, &e.id), e.entry.clone()))
+                .collect(),
+        )
+    }
 }
 
 impl ScopeView {
@@ -142,6 +181,8 @@ struct First {
     loaded: c360_dynamodb::store::Loaded,
     /// Whether the asked node's entries all carry its customer's key (ADR 0014).
     settled: bool,
+    /// Whether the nodes' recent lists in the scope are read with their stats (the profile).
+    recent: bool,
 }
 
 /// The identifiers of `id`'s customer, from its node item's cluster list (empty for a node
@@ -181,17 +222,28 @@ impl Reads {
     /// Round trip 1: the node item of `id`, its own stats in `scope` and the scope's fitted
     /// model, in one BatchGetItem. [`ReadError::NotFound`] when `id` has no node.
     async fn first(&self, id: &Identifier, scope: &Scope) -> Result<First, ReadError> {
-        let own = stats_keys(std::slice::from_ref(id), scope);
-        let mut loaded = self
-            .store
-            .load_with_models(
-                None,
-                std::slice::from_ref(id),
-                &own,
-                std::slice::from_ref(scope),
-                false,
-            )
-            .await?;
+        self.first_reading(id, scope, false).await
+    }
+
+    /// [`Reads::first`], with the node's recent lists in `scope` too when `recent` (and then
+    /// the other nodes' in round trip 2).
+    async fn first_reading(
+        &self,
+        id: &Identifier,
+        scope: &Scope,
+        recent: bool,
+    ) -> Result<First, ReadError> {
+        let id_alone = std::slice::from_ref(id);
+        let own = stats_keys(id_alone, scope);
+        let lists = RECENT_KINDS.map(|kind| (id.clone(), scope.clone(), kind));
+        let keys = Keys {
+            nodes: id_alone,
+            stats: &own,
+            recent: if recent { &lists } else { &[] },
+            models: std::slice::from_ref(scope),
+            ..Keys::default()
+        };
+        let mut loaded = self.store.load_keys(keys, false).await?;
         let node = loaded.nodes.remove(id).ok_or(ReadError::NotFound)?;
         Ok(First {
             id: id.clone(),
@@ -199,6 +251,7 @@ impl Reads {
             cluster: cluster_of(id, node.links.cluster),
             own,
             loaded,
+            recent,
         })
     }
 
@@ -224,6 +277,7 @@ impl Reads {
             own,
             mut loaded,
             settled,
+            recent,
         } = first;
         let rest: Vec<(Identifier, Scope)> = stats_keys(&cluster, scope)
             .into_iter()
@@ -234,25 +288,59 @@ impl Reads {
         } else {
             Vec::new()
         };
+        let other_lists: Vec<(Identifier, Scope, SourceKind)> = if recent {
+            others(&cluster, &id)
+                .into_iter()
+                .flat_map(|n| RECENT_KINDS.map(|kind| (n.clone(), scope.clone(), kind)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut all_settled = settled;
         if !rest.is_empty() || !other_nodes.is_empty() {
-            let more = self.store.load(None, &other_nodes, &rest, false).await?;
+            let keys = Keys {
+                nodes: &other_nodes,
+                stats: &rest,
+                recent: &other_lists,
+                ..Keys::default()
+            };
+            let more = self.store.load_keys(keys, false).await?;
             all_settled &= other_nodes.iter().all(|n| {
                 more.nodes
                     .get(n)
                     .is_some_and(|stored| stored.entries_settled(n))
             });
             loaded.stats.extend(more.stats);
+            loaded.recent.extend(more.recent);
         }
         let (stats, member) = sum_cluster(&loaded.stats, &cluster, scope);
         if stats.is_empty() {
             return Err(ReadError::NotFound);
         }
+        let mut lists = std::mem::take(&mut loaded.recent);
+        let recent = if recent {
+            cluster
+                .iter()
+                .flat_map(|n| RECENT_KINDS.map(|kind| (n.clone(), kind)))
+                .filter_map(|(node, kind)| {
+                    let stats = &loaded.stats.get(&(node.clone(), scope.clone()))?.stats;
+                    Some(NodeRecent {
+                        records: stats.records_of(kind),
+                        list: lists.remove(&(node.clone(), scope.clone(), kind)),
+                        node,
+                        kind,
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok((
             ScopeView {
                 stats,
                 member,
                 model: loaded.models.remove(scope),
+                recent,
             },
             all_settled,
         ))
@@ -277,59 +365,64 @@ impl Reads {
         }
     }
 
-    /// The profile's lists of `nodes` in `scope`: newest timeline entries, orders and
-    /// reservations, three Queries per node, all sent at once.
-    async fn profile_pages(
+    /// The customer's newest `limit` entries of `kind` in `scope`, from its nodes' recent
+    /// lists (read with their stats); a node whose list cannot tell (an item from before the
+    /// lists) is read from the index, one Query each.
+    async fn newest_of_kind(
         &self,
-        nodes: &[Identifier],
+        seen: &ScopeView,
         scope: &Scope,
-    ) -> Result<[Vec<Vec<(String, TimelineEntry)>>; 3], StoreError> {
-        let limit = self.config.profile_timeline_limit;
-        let recent = self.config.recent_limit;
-        let timeline = try_join_all(nodes.iter().map(|n| async move {
-            Ok::<_, StoreError>(self.store.timeline_page(n, scope, limit, None).await?.0)
-        }));
-        let orders = try_join_all(nodes.iter().map(|n| {
-            self.store
-                .recent_of_kind(n, scope, SourceKind::Orders, recent)
-        }));
-        let reservations = try_join_all(nodes.iter().map(|n| {
-            self.store
-                .recent_of_kind(n, scope, SourceKind::Reservations, recent)
-        }));
-        let (t, o, r) = futures::try_join!(timeline, orders, reservations)?;
-        Ok([t, o, r])
+        kind: SourceKind,
+        limit: usize,
+    ) -> Result<Vec<TimelineEntry>, ReadError> {
+        let mut pages = Vec::new();
+        let mut unknown = Vec::new();
+        for node in seen.recent.iter().filter(|n| n.kind == kind) {
+            match node.newest(scope, limit) {
+                Some(page) => pages.push(page),
+                None => unknown.push(&node.node),
+            }
+        }
+        pages.extend(
+            try_join_all(
+                unknown
+                    .into_iter()
+                    .map(|n| self.store.recent_of_kind(n, scope, kind, limit)),
+            )
+            .await?,
+        );
+        Ok(merge_newest_first(pages, limit)
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
     }
 
+    /// The customer in `scope` with its newest timeline entries, orders and reservations.
+    /// Requests, whatever the history: round trip 1 reads the node with its own stats and
+    /// recent lists (one BatchGetItem); round trip 2 reads the node's own timeline (one Query)
+    /// or, for a customer with other identifiers, their nodes, stats and lists (one
+    /// BatchGetItem) beside one Query of the customer-keyed index (ADR 0014). So 2 requests
+    /// for one identifier and 3 for more, in 2 round trips; more only while a node awaits its
+    /// re-key or holds items from before the lists.
     pub async fn profile(
         &self,
         id: &Identifier,
         scope: &Scope,
         now: Millis,
     ) -> Result<Answer, ReadError> {
-        let (first, own) = futures::try_join!(self.first(id, scope), async {
-            Ok(self.profile_pages(std::slice::from_ref(id), scope).await?)
-        })?;
-        let others = others(&first.cluster, id);
-        let (seen, more) = futures::try_join!(self.seen(first, scope), async {
-            Ok(self.profile_pages(&others, scope).await?)
-        })?;
-        let [mut timeline, mut orders, mut reservations] = own;
-        let [t, o, r] = more;
-        timeline.extend(t);
-        orders.extend(o);
-        reservations.extend(r);
-        let entries = |pages, n| {
-            merge_newest_first(pages, n)
-                .into_iter()
-                .map(|(_, e)| e)
-                .collect::<Vec<_>>()
-        };
-        Ok(seen.answer(self.view(id, &seen, scope, now).profile(
-            &entries(timeline, self.config.profile_timeline_limit),
-            &entries(orders, self.config.recent_limit),
-            &entries(reservations, self.config.recent_limit),
-        )))
+        let first = self.first_reading(id, scope, true).await?;
+        let limit = self.config.profile_timeline_limit;
+        let (seen, timeline, _) = self.seen_with_page(first, scope, limit, None).await?;
+        let recent = self.config.recent_limit;
+        let (orders, reservations) = futures::try_join!(
+            self.newest_of_kind(&seen, scope, SourceKind::Orders, recent),
+            self.newest_of_kind(&seen, scope, SourceKind::Reservations, recent),
+        )?;
+        let timeline: Vec<TimelineEntry> = timeline.into_iter().map(|(_, e)| e).collect();
+        Ok(seen.answer(
+            self.view(id, &seen, scope, now)
+                .profile(&timeline, &orders, &reservations),
+        ))
     }
 
     /// Dishes or coupons for the customer in `scope` (see [`crate::recommend`]). Requests,
@@ -467,52 +560,10 @@ impl Reads {
                 Some(key)
             }
         };
-        let pages = |nodes: Vec<Identifier>| {
-            let before = before.clone();
-            async move {
-                try_join_all(
-                    nodes
-                        .iter()
-                        .map(|n| self.store.timeline_page(n, scope, limit, before.as_deref())),
-                )
-                .await
-            }
-        };
-        // Round trip 1: the node item and its own stats. Round trip 2: the other identifiers'
-        // node items and stats (one BatchGetItem), beside one Query of the customer-keyed
-        // index for `limit + 1` entries; an identifier alone reads its own partition instead.
         let first = self.first(id, scope).await?;
-        let cluster = first.cluster.clone();
-        let (seen, page, more) = if cluster.len() == 1 {
-            let (seen, mut own) =
-                futures::try_join!(self.seen(first, scope), async { Ok(pages(cluster).await?) })?;
-            let (page, more) = own.pop().unwrap_or_default();
-            (seen, page, more)
-        } else {
-            let key = cluster_key(id, &cluster).clone();
-            let ((seen, settled), indexed) =
-                futures::try_join!(self.seen_with_nodes(first, scope, true), async {
-                    Ok(self
-                        .store
-                        .cluster_timeline_page(&key, scope, limit + 1, before.as_deref(), None)
-                        .await?)
-                })?;
-            let (page, more) = if settled {
-                self.cluster_page(&cluster, &key, scope, limit, before.as_deref(), indexed)
-                    .await?
-            } else {
-                // A node still being re-keyed (or from before the index): its entries are
-                // read where they are, one Query per identifier.
-                let per_node = pages(cluster).await?;
-                let more_in_some_node = per_node.iter().any(|(_, more)| *more);
-                let total: usize = per_node.iter().map(|(p, _)| p.len()).sum();
-                let page =
-                    merge_newest_first(per_node.into_iter().map(|(p, _)| p).collect(), limit);
-                let more = more_in_some_node || total > page.len();
-                (page, more)
-            };
-            (seen, page, more)
-        };
+        let (seen, page, more) = self
+            .seen_with_page(first, scope, limit, before.as_deref())
+            .await?;
         let next = more
             .then(|| page.last().and_then(|(k, _)| cursors.seal(&id.key(), k)))
             .flatten();
@@ -521,6 +572,57 @@ impl Reads {
             self.view(id, &seen, scope, now)
                 .timeline_answer(&entries, next),
         ))
+    }
+
+    /// Round trip 2 of a read that shows timeline entries: the customer as `scope` sees it
+    /// (the other identifiers' node items and stats, one BatchGetItem), beside one Query of
+    /// the customer-keyed index for `limit + 1` entries older than `before` (a time key); an
+    /// identifier alone reads its own partition instead. Returns the page, newest first with
+    /// time keys, and whether more exist.
+    async fn seen_with_page(
+        &self,
+        first: First,
+        scope: &Scope,
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<(ScopeView, Vec<(String, TimelineEntry)>, bool), ReadError> {
+        let pages = |nodes: Vec<Identifier>| async move {
+            try_join_all(
+                nodes
+                    .iter()
+                    .map(|n| self.store.timeline_page(n, scope, limit, before)),
+            )
+            .await
+        };
+        let cluster = first.cluster.clone();
+        if cluster.len() == 1 {
+            let (seen, mut own) =
+                futures::try_join!(self.seen(first, scope), async { Ok(pages(cluster).await?) })?;
+            let (page, more) = own.pop().unwrap_or_default();
+            return Ok((seen, page, more));
+        }
+        let key = cluster_key(&first.id, &cluster).clone();
+        let ((seen, settled), indexed) =
+            futures::try_join!(self.seen_with_nodes(first, scope, true), async {
+                Ok(self
+                    .store
+                    .cluster_timeline_page(&key, scope, limit + 1, before, None)
+                    .await?)
+            })?;
+        let (page, more) = if settled {
+            self.cluster_page(&cluster, &key, scope, limit, before, indexed)
+                .await?
+        } else {
+            // A node still being re-keyed (or from before the index): its entries are read
+            // where they are, one Query per identifier.
+            let per_node = pages(cluster).await?;
+            let more_in_some_node = per_node.iter().any(|(_, more)| *more);
+            let total: usize = per_node.iter().map(|(p, _)| p.len()).sum();
+            let page = merge_newest_first(per_node.into_iter().map(|(p, _)| p).collect(), limit);
+            let more = more_in_some_node || total > page.len();
+            (page, more)
+        };
+        Ok((seen, page, more))
     }
 
     /// A page of `limit` entries of the customer whose nodes are `cluster`, from the
