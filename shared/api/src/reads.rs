@@ -778,6 +778,43 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_list_answers_only_what_it_can_tell() {
+        let entry = |id: &str, t: i64| RecentEntry {
+            id: id.into(),
+            entry: TimelineEntry {
+                event_type: "order".into(),
+                at: Millis(t),
+                title: String::new(),
+                description: String::new(),
+                status: None,
+                data: Value::Null,
+            },
+        };
+        let node = |records: i64, list: Option<Vec<RecentEntry>>| NodeRecent {
+            node: Identifier::parse(c360_domain::IdentifierType::Phone, "13800138000")
+                .expect("phone"),
+            kind: SourceKind::Orders,
+            records,
+            list,
+        };
+        let scope = Scope::AllStores;
+        let two = node(2, Some(vec![entry("o2", 20), entry("o1", 10)]));
+        let keys: Vec<String> = two
+            .newest(&scope, 1)
+            .expect("known")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].ends_with("#orders#o2"), "{keys:?}");
+        // More than a list keeps, or no list where there are records: read from the index.
+        assert!(two.newest(&scope, RECENT_KEPT + 1).is_none());
+        assert!(node(3, None).newest(&scope, 5).is_none());
+        // No records of the source: nothing to read, list or not.
+        assert_eq!(node(0, None).newest(&scope, 5), Some(Vec::new()));
+    }
+
+    #[test]
     fn merging_pages_keeps_the_newest() {
         let e = |t: i64| TimelineEntry {
             event_type: "order".into(),

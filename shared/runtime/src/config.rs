@@ -17,7 +17,9 @@ pub struct Config {
     pub value: ValueConfig,
     /// `C360_PROFILE_TIMELINE_LIMIT`, default 10: timeline entries in a profile.
     pub profile_timeline_limit: usize,
-    /// `C360_RECENT_LIMIT`, default 5: recent orders and reservations in a profile.
+    /// `C360_RECENT_LIMIT`, default 5: recent orders and reservations in a profile. Up to 5
+    /// come from the lists kept beside the stats
+    /// (`c360_domain::projection::RECENT_KEPT`); more cost one Query per identifier and source.
     pub recent_limit: usize,
     /// `C360_MONTHLY_DISCOUNT_RATE`, default 0.01: discounts future spend in `predicted_clv_12m`.
     pub monthly_discount_rate: f64,
