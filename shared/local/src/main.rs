@@ -522,7 +522,7 @@ async fn serve(
                     break;
                 }
                 println!(
-                    "Demo data: {done} of {total} records projected (answers are partial and segments count no one until \"Ready for the demo.\")"
+                    "Demo data: {done} of {total} records projected (answers are partial and segments count no one until the demo is ready)"
                 );
             }
         });
@@ -530,7 +530,7 @@ async fn serve(
     if after_start.is_some() {
         // Someone trying the API at once should know why a customer is missing or a segment
         // is empty: the segments' per-change reconcile is paused until the demo's rescoring.
-        println!("Serving while the demo data loads: answers are partial, and segments count no one, until \"Ready for the demo.\". Ctrl-C stops everything.");
+        println!("Serving while the demo data loads: answers are partial, and segments count no one, until the line saying the demo is ready. Ctrl-C stops everything.");
     } else {
         println!("Serving. Ctrl-C stops everything.");
     }
