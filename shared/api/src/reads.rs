@@ -777,18 +777,23 @@ mod tests {
         assert!(all.iter().all(|(_, s)| *s == Scope::AllStores));
     }
 
+    /// An order's entry at `t` ms, with nothing else in it.
+    fn order_at(t: i64) -> TimelineEntry {
+        TimelineEntry {
+            event_type: "order".into(),
+            at: Millis(t),
+            title: String::new(),
+            description: String::new(),
+            status: None,
+            data: Value::Null,
+        }
+    }
+
     #[test]
     fn a_stored_list_answers_only_what_it_can_tell() {
         let entry = |id: &str, t: i64| RecentEntry {
             id: id.into(),
-            entry: TimelineEntry {
-                event_type: "order".into(),
-                at: Millis(t),
-                title: String::new(),
-                description: String::new(),
-                status: None,
-                data: Value::Null,
-            },
+            entry: order_at(t),
         };
         let node = |records: i64, list: Option<Vec<RecentEntry>>| NodeRecent {
             node: Identifier::parse(c360_domain::IdentifierType::Phone, "13800138000")
@@ -816,14 +821,7 @@ mod tests {
 
     #[test]
     fn merging_pages_keeps_the_newest() {
-        let e = |t: i64| TimelineEntry {
-            event_type: "order".into(),
-            at: Millis(t),
-            title: String::new(),
-            description: String::new(),
-            status: None,
-            data: Value::Null,
-        };
+        let e = order_at;
         let pages = vec![
             vec![("A#3".to_string(), e(3)), ("A#1".to_string(), e(1))],
             vec![("A#2".to_string(), e(2))],
