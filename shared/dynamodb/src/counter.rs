@@ -20,6 +20,8 @@ pub struct RequestCounter {
     answered_round: Arc<AtomicU64>,
     /// The `Limit`s of the Queries sent, summed (see [`RequestCounter::query_limits`]).
     query_limits: Arc<AtomicU64>,
+    /// The keys the BatchGetItems sent asked for (see [`RequestCounter::batch_keys`]).
+    batch_keys: Arc<AtomicU64>,
 }
 
 /// The round of one request attempt, kept in its config bag between sending and answer.
@@ -50,12 +52,18 @@ impl RequestCounter {
     pub fn query_limits(&self) -> u64 {
         self.query_limits.load(Ordering::SeqCst)
     }
+    /// The keys asked for by the BatchGetItems sent since the last reset, summed over their
+    /// tables: the items they read at most.
+    pub fn batch_keys(&self) -> u64 {
+        self.batch_keys.load(Ordering::SeqCst)
+    }
     pub fn reset(&self) {
         if let Ok(mut c) = self.counts.lock() {
             c.clear();
         }
         self.answered_round.store(0, Ordering::SeqCst);
         self.query_limits.store(0, Ordering::SeqCst);
+        self.batch_keys.store(0, Ordering::SeqCst);
     }
 }
 
@@ -80,15 +88,34 @@ impl Intercept for RequestCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let op = operation_name(context.request().headers()).to_string();
-        if op == "Query" {
-            let limit = context
+        let body = || {
+            context
                 .request()
                 .body()
                 .bytes()
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        };
+        if op == "Query" {
+            let limit = body()
                 .and_then(|body| body.get("Limit").and_then(serde_json::Value::as_u64))
                 .unwrap_or(u64::from(u32::MAX));
             self.query_limits.fetch_add(limit, Ordering::SeqCst);
+        }
+        if op == "BatchGetItem" {
+            let keys: usize = body()
+                .and_then(|body| {
+                    body.get("RequestItems")
+                        .and_then(serde_json::Value::as_object)
+                        .map(|tables| {
+                            tables
+                                .values()
+                                .filter_map(|t| t.get("Keys").and_then(serde_json::Value::as_array))
+                                .map(Vec::len)
+                                .sum()
+                        })
+                })
+                .unwrap_or(0);
+            self.batch_keys.fetch_add(keys as u64, Ordering::SeqCst);
         }
         if let Ok(mut c) = self.counts.lock() {
             *c.entry(op).or_insert(0) += 1;
