@@ -163,6 +163,18 @@ pub fn tokens(node: &Identifier, cluster: &[Identifier], stats: &ScopeStats) -> 
     tokens_for(node, cluster, stats.is_empty(), stats.names.keys())
 }
 
+/// The tokens under which a customer is found in a scope (ADR 0014, search): those of every
+/// identifier of its cluster and the prefixes and initials of every name on its records there
+/// (`stats`: the scope's figures summed over the cluster, as in its segment row); none when it
+/// has no records there. The union of its nodes' [`tokens`] in the scope, held once per
+/// customer under its canonical node, so that a Query of one token yields each customer once.
+pub fn customer_tokens(cluster: &[Identifier], stats: &ScopeStats) -> BTreeSet<Token> {
+    match cluster.first() {
+        Some(first) => tokens_for(first, cluster, stats.is_empty(), stats.names.keys()),
+        None => BTreeSet::new(),
+    }
+}
+
 /// [`tokens`] from what they depend on: whether the node has no records in the scope
 /// (`empty`: no tokens) and the names on its records there.
 pub fn tokens_for<'a>(

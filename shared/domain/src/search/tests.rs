@@ -119,3 +119,34 @@ fn a_node_carries_the_tokens_of_every_identifier_of_its_customer() {
     // Where the node has no records, it holds no tokens, whoever it is linked to.
     assert!(tokens(&member, &cluster, &ScopeStats::default()).is_empty());
 }
+
+#[test]
+fn a_customers_tokens_are_the_union_of_its_nodes_tokens_once() {
+    let phone = Identifier::Phone(Phone::parse("13800138000").unwrap());
+    let member = Identifier::Member(MemberId::parse("M1").unwrap());
+    let email = Identifier::Email(Email::parse("zs@example.com").unwrap());
+    let cluster = vec![email.clone(), member.clone(), phone.clone()];
+    // The phone's orders carry 张三, the member's 张小三; the email has no records here.
+    let by_phone = named("张三");
+    let by_member = named("张小三");
+    let mut summed = by_phone.clone();
+    summed.merge(&by_member);
+    let union: BTreeSet<Token> = tokens(&phone, &cluster, &by_phone)
+        .union(&tokens(&member, &cluster, &by_member))
+        .cloned()
+        .collect();
+    assert_eq!(customer_tokens(&cluster, &summed), union);
+    for want in [
+        "p:13800138000",
+        "l4:8000",
+        "m:m1",
+        "e:zs@example.com",
+        "n:张小",
+        "i:zxs",
+    ] {
+        assert!(union.contains(want), "{want} in {union:?}");
+    }
+    // No records in the scope: not found there, whatever its identifiers.
+    assert!(customer_tokens(&cluster, &ScopeStats::default()).is_empty());
+    assert!(customer_tokens(&[], &summed).is_empty());
+}
