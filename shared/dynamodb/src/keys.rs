@@ -10,7 +10,8 @@
 //! | stats | `N#{id}` | `STATS#{scope}` |
 //! | newest orders, newest reservations | `N#{id}` | `RECENT#{scope}#{table}` |
 //! | timeline entry | `N#{id}` | `R#{scope}#{table}#{source_id}` (index `gsi_cluster`: `cg` = the customer's key `{id}`, `lt`) |
-//! | search token | `N#{id}` | `T#{scope}#{token}` (index `gsi_search`: `gp` = `{scope}#{token}`, `gs` = `{id}`) |
+//! | search token of a node (read by nothing since ADR 0014's search; dropped with `gsi_search`) | `N#{id}` | `T#{scope}#{token}` (index `gsi_search`: `gp` = `{scope}#{token}`, `gs` = `{id}`) |
+//! | search token of a customer (beside its segment row) | `N#{id}` | `F#{scope}#{token}` (index `gsi_find`: `sp` = `{scope}#{token}`, `ss` = `{id}`, on the cluster's canonical node only) |
 //! | anchor (record state) | `REC#{table}#{source_id}` | `REC` |
 //! | prediction model | `MODEL#{scope}` | `MODEL` |
 //! | suppression (erased) | `SUP#{id}` | `SUP` |
@@ -37,6 +38,9 @@ pub const INDEX_COUNTED: &str = "lsi_counted";
 pub const DISHES_ATTR: &str = "di";
 /// Search tokens (`gp`, `gs`), keys only.
 pub const INDEX_SEARCH: &str = "gsi_search";
+/// A customer's search tokens (`sp`, `ss`), keys only: one item per customer, scope and
+/// token, under the customer's canonical node beside its segment row (ADR 0014, search).
+pub const INDEX_FIND: &str = "gsi_find";
 /// The audit table's caller index (`by`, `sk`).
 pub const INDEX_CALLER: &str = "gsi_caller";
 /// Every customer of a scope (`rp`, `rs`): the canonical segment rows, whole.
@@ -68,6 +72,7 @@ pub const SUPPRESSION_SK: &str = "SUP";
 /// The partition of the rebuild's checkpoints.
 pub const CHECKPOINT_PK: &str = "REBUILD";
 const SEGMENT_ROW: &str = "SEG#";
+const FIND: &str = "F#";
 pub const SEGMENT_DEF_PK: &str = "SEGDEF";
 /// The item that counts the saved segments (attribute `n`), written in the transaction of
 /// every creation and deletion, so that the limit on saved segments holds under concurrent
@@ -266,6 +271,22 @@ pub fn segment_row_prefix() -> &'static str {
 /// The scope of a segment row's sort key; `None` for any other key.
 pub fn parse_segment_row_sk(sk: &str) -> Option<Scope> {
     Scope::from_key(sk.strip_prefix(SEGMENT_ROW)?)
+}
+
+/// A customer's search token in a scope, beside its segment row (index [`INDEX_FIND`]).
+pub fn find_sk(scope: &Scope, token: &str) -> String {
+    format!("{FIND}{}#{token}", scope.key())
+}
+
+/// What every customer search token's sort key begins with, in `scope`.
+pub fn find_sk_prefix(scope: &Scope) -> String {
+    format!("{FIND}{}#", scope.key())
+}
+
+/// The customer search index's partition (`sp`) of a token in a scope; its sort key (`ss`)
+/// is the canonical identifier's key.
+pub fn find_partition(scope: &Scope, token: &str) -> String {
+    format!("{}#{token}", scope.key())
 }
 
 /// The roster index's partition (`rp`) of a scope.

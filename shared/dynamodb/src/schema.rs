@@ -46,8 +46,8 @@ pub struct TableSpec {
 /// The customer360 table (`docs/adr/0001-table-design.md`).
 pub fn service_table() -> TableSpec {
     use crate::keys::{
-        CLUSTER_ATTR, INDEX_CLUSTER, INDEX_COUNTED, INDEX_KIND, INDEX_ROSTER, INDEX_SEARCH,
-        INDEX_TIME,
+        CLUSTER_ATTR, INDEX_CLUSTER, INDEX_COUNTED, INDEX_FIND, INDEX_KIND, INDEX_ROSTER,
+        INDEX_SEARCH, INDEX_TIME,
     };
     let local = |name, range, carries| IndexSpec {
         name,
@@ -68,6 +68,12 @@ pub fn service_table() -> TableSpec {
                 name: INDEX_SEARCH,
                 hash: "gp",
                 range: "gs",
+                carries: Carries::KeysOnly,
+            },
+            IndexSpec {
+                name: INDEX_FIND,
+                hash: "sp",
+                range: "ss",
                 carries: Carries::KeysOnly,
             },
             IndexSpec {
@@ -340,11 +346,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_service_table_declares_each_key_attribute_once_and_its_six_indexes() {
+    fn the_service_table_declares_each_key_attribute_once_and_its_seven_indexes() {
         let t = service_table();
         assert_eq!(
             t.key_attributes(),
-            ["cg", "gp", "gs", "lc", "lk", "lt", "pk", "rp", "rs", "sk"]
+            ["cg", "gp", "gs", "lc", "lk", "lt", "pk", "rp", "rs", "sk", "sp", "ss"]
         );
         let cf = t.cloudformation();
         let names: Vec<&str> = cf["LocalSecondaryIndexes"]
@@ -366,6 +372,7 @@ mod tests {
                 "lsi_kind",
                 "lsi_time",
                 "gsi_cluster",
+                "gsi_find",
                 "gsi_roster",
                 "gsi_search"
             ]

@@ -138,6 +138,28 @@ fn fingerprint(
     parts.join(",")
 }
 
+/// The customer's search tokens in a scope, stored forms (`customer_tokens`). Those of `old`
+/// (its row as read) when the cluster and the names they come from are the same: computing
+/// pinyin readings and prefixes is most of a token set's cost, and most changes keep both.
+fn search_tokens(
+    old: Option<&StoredRow>,
+    cluster: &[Identifier],
+    summed: &ScopeStats,
+) -> BTreeSet<String> {
+    if let Some(o) = old {
+        if let Some(tokens) = &o.tokens {
+            let same_names = o.row.stats.names.keys().eq(summed.names.keys());
+            if o.row.cluster == cluster && same_names && !o.row.stats.is_empty() {
+                return tokens.clone();
+            }
+        }
+    }
+    c360_domain::search::customer_tokens(cluster, summed)
+        .into_iter()
+        .map(|t| t.as_str().to_string())
+        .collect()
+}
+
 impl Segments {
     pub fn new(store: Store, config: Config) -> Self {
         Segments {
@@ -237,7 +259,20 @@ impl Segments {
         ids: &[Identifier],
         now: Millis,
     ) -> Result<Reconciled, StoreError> {
-        if ids.is_empty() || self.paused.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.paused.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(Reconciled::default());
+        }
+        self.reconcile_even_paused(ids, now).await
+    }
+
+    /// [`Segments::reconcile`], also while paused: `c360-dev` keeps the seed customer's rows
+    /// (and so its search hits) current during the demo load it pauses the reconcile for.
+    pub async fn reconcile_even_paused(
+        &self,
+        ids: &[Identifier],
+        now: Millis,
+    ) -> Result<Reconciled, StoreError> {
+        if ids.is_empty() {
             return Ok(Reconciled::default());
         }
         let defs = self.defs().await?;
@@ -358,7 +393,9 @@ impl Segments {
             }
             // Segments filter on figures and tags, never on the other insights.
             summed.insights = summed.insights.for_tags();
+            let old = rows.iter().find(|r| &r.scope == scope && r.node == canon);
             let wanted = (!summed.is_empty()).then(|| {
+                let tokens = search_tokens(old, &cluster, &summed);
                 let row = SegmentRow {
                     cluster: cluster.clone(),
                     stats: summed,
@@ -371,6 +408,7 @@ impl Segments {
                     segments,
                     fingerprint: fingerprint(&cluster, &nodes, &stats, scope),
                     canonical: true,
+                    tokens,
                 }
             });
             for old in rows.iter().filter(|r| &r.scope == scope && r.node != canon) {
@@ -381,13 +419,17 @@ impl Segments {
                     new: None,
                     enter: Vec::new(),
                     leave: old.segments.iter().cloned().collect(),
+                    find_put: Vec::new(),
+                    find_delete: old.tokens.iter().flatten().cloned().collect(),
                 });
             }
-            let old = rows.iter().find(|r| &r.scope == scope && r.node == canon);
             let unchanged = match (old, &wanted) {
                 (None, None) => true,
                 (Some(o), Some(w)) => {
-                    o.row == w.row && o.segments == w.segments && o.fingerprint == w.fingerprint
+                    o.row == w.row
+                        && o.segments == w.segments
+                        && o.fingerprint == w.fingerprint
+                        && o.tokens.as_ref() == Some(&w.tokens)
                 }
                 _ => false,
             };
@@ -397,12 +439,19 @@ impl Segments {
                     .as_ref()
                     .map(|w| w.segments.clone())
                     .unwrap_or_default();
+                let had = old.and_then(|o| o.tokens.clone()).unwrap_or_default();
+                let has = wanted
+                    .as_ref()
+                    .map(|w| w.tokens.clone())
+                    .unwrap_or_default();
                 writes.push(RowWrite {
                     node: canon.clone(),
                     scope: scope.clone(),
                     expected: old.map(|o| o.version),
                     enter: after.difference(&before).cloned().collect(),
                     leave: before.difference(&after).cloned().collect(),
+                    find_put: has.difference(&had).cloned().collect(),
+                    find_delete: had.difference(&has).cloned().collect(),
                     new: wanted,
                 });
             }
@@ -444,15 +493,31 @@ impl Segments {
         writes: &[RowWrite],
         checks: &[(Identifier, Option<i64>)],
     ) -> Result<(), StoreError> {
-        let size = |w: &RowWrite| 1 + 2 * (w.enter.len() + w.leave.len());
-        let total: usize = checks.len() + writes.iter().map(size).sum::<usize>();
+        let total: usize = checks.len() + writes.iter().map(RowWrite::items).sum::<usize>();
         if total <= TRANSACTION_ITEMS {
             return self.store.commit_segment_rows(writes, checks).await;
         }
         for w in writes {
+            if checks.len() + w.items() <= TRANSACTION_ITEMS {
+                self.store
+                    .commit_segment_rows(std::slice::from_ref(w), checks)
+                    .await?;
+                continue;
+            }
+            // Too many for one transaction (a first row with many names and segments): the
+            // new tokens before the row, so that none its row lists is missing from the index;
+            // the old ones after it. One left over by a failure here is only a stale index
+            // item: the search keeps a hit only if its row lists the token.
+            let bare = RowWrite {
+                find_put: Vec::new(),
+                find_delete: Vec::new(),
+                ..w.clone()
+            };
+            self.store.write_find_tokens(w, &w.find_put, &[]).await?;
             self.store
-                .commit_segment_rows(std::slice::from_ref(w), checks)
+                .commit_segment_rows(std::slice::from_ref(&bare), checks)
                 .await?;
+            self.store.write_find_tokens(w, &[], &w.find_delete).await?;
         }
         Ok(())
     }
@@ -475,6 +540,8 @@ impl Segments {
                         new: None,
                         enter: Vec::new(),
                         leave: r.segments.iter().cloned().collect(),
+                        find_put: Vec::new(),
+                        find_delete: r.tokens.iter().flatten().cloned().collect(),
                     })
                     .collect();
                 let mut result = Ok(());

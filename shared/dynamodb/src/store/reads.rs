@@ -7,7 +7,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use c360_domain::projection::{
     Extreme, RecentEntry, Scope, ScopeStats, TimelineEntry, RECENT_KEPT,
 };
-use c360_domain::search::Token;
 use c360_domain::{Identifier, Millis, SourceKind};
 use std::collections::{BTreeMap, HashMap};
 
@@ -472,32 +471,6 @@ impl Store {
         }
         out.truncate(RECENT_KEPT);
         Ok(out)
-    }
-
-    /// Nodes holding a search token in a scope (one index Query).
-    pub async fn search_token(
-        &self,
-        scope: &Scope,
-        token: &Token,
-        limit: usize,
-    ) -> Result<Vec<Identifier>, StoreError> {
-        let resp = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(INDEX_SEARCH)
-            .key_condition_expression("gp = :gp")
-            .expression_attribute_values(":gp", s(token_partition(scope, token)))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(resp
-            .items()
-            .iter()
-            .filter_map(|item| get_s(item, "gs"))
-            .filter_map(|k| Identifier::from_key(k).ok())
-            .collect())
     }
 }
 

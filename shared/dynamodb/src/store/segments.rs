@@ -29,6 +29,10 @@ pub struct StoredRow {
     /// did not, so that a slower evaluation of older figures cannot overwrite it.
     pub fingerprint: String,
     pub version: i64,
+    /// The customer's search tokens in the scope (stored forms) that the row's write put
+    /// under its node (`F#` items, index `gsi_find`); `None` for a row written before them,
+    /// which the next reconcile rewrites with its tokens.
+    pub tokens: Option<BTreeSet<String>>,
 }
 
 /// One row's change and the membership changes it carries, written together.
@@ -44,6 +48,17 @@ pub struct RowWrite {
     pub enter: Vec<String>,
     /// Segments whose member item `(segment, scope, node)` is deleted, count -1.
     pub leave: Vec<String>,
+    /// Search tokens (stored forms) whose item `(node, scope, token)` is written.
+    pub find_put: Vec<String>,
+    /// Search tokens whose item is deleted.
+    pub find_delete: Vec<String>,
+}
+
+impl RowWrite {
+    /// The transaction items this write takes besides the cluster's node checks.
+    pub fn items(&self) -> usize {
+        1 + 2 * (self.enter.len() + self.leave.len()) + self.find_put.len() + self.find_delete.len()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +68,9 @@ pub struct NewRow {
     pub fingerprint: String,
     /// Whether the node is its cluster's canonical one: only those rows are in the roster.
     pub canonical: bool,
+    /// The customer's search tokens in the scope (`c360_domain::search::customer_tokens`),
+    /// stored forms; recorded on the row so that the next write knows which items it has.
+    pub tokens: BTreeSet<String>,
 }
 
 /// Where a rescoring run stands in one scan segment.
@@ -68,6 +86,9 @@ pub struct RescoreCheckpoint {
     pub started_at: Option<Millis>,
 }
 
+/// A row's search tokens (a list of stored forms).
+const TOKENS_ATTR: &str = "tk";
+
 fn built(b: impl std::fmt::Display) -> StoreError {
     StoreError::Failed(b.to_string())
 }
@@ -79,6 +100,10 @@ fn parse_row(node: Identifier, scope: Scope, item: &Item) -> Result<StoredRow, S
         .and_then(|v| v.as_l().ok())
         .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
         .unwrap_or_default();
+    let tokens = item
+        .get(TOKENS_ATTR)
+        .and_then(|v| v.as_l().ok())
+        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect());
     Ok(StoredRow {
         node,
         scope,
@@ -86,6 +111,7 @@ fn parse_row(node: Identifier, scope: Scope, item: &Item) -> Result<StoredRow, S
         segments,
         fingerprint: get_s(item, "fp").unwrap_or_default().to_string(),
         version: get_n(item, "ver").unwrap_or(0),
+        tokens,
     })
 }
 
@@ -169,6 +195,10 @@ impl Store {
                         AttributeValue::L(new.segments.iter().map(|x| s(x.clone())).collect()),
                     );
                     item.insert("fp".into(), s(new.fingerprint.clone()));
+                    item.insert(
+                        TOKENS_ATTR.into(),
+                        AttributeValue::L(new.tokens.iter().map(|x| s(x.clone())).collect()),
+                    );
                     item.insert("ver".into(), n(w.expected.unwrap_or(0) + 1));
                     if new.canonical {
                         item.insert("rp".into(), s(roster_partition(&w.scope)));
@@ -193,6 +223,9 @@ impl Store {
                         .map_err(built)?;
                     items.push(TransactWriteItem::builder().delete(del).build());
                 }
+            }
+            for put in self.find_token_writes(w, &w.find_put, &w.find_delete)? {
+                items.push(put);
             }
             for (segs, delta) in [(&w.enter, 1), (&w.leave, -1)] {
                 for seg in segs {
@@ -227,6 +260,82 @@ impl Store {
         // Store::commit: empty is nothing to do, over 100 items is refused, a failed condition
         // is Conflict and any other cancellation Unavailable, as for a projection's change.
         self.commit(WriteSet::from_items(items)).await
+    }
+
+    /// The items that put `puts` and delete `deletes`, search tokens of `w`'s row.
+    fn find_token_writes(
+        &self,
+        w: &RowWrite,
+        puts: &[String],
+        deletes: &[String],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = Vec::new();
+        for token in puts {
+            let mut item = key(node_pk(&w.node), find_sk(&w.scope, token));
+            item.insert("sp".into(), s(find_partition(&w.scope, token)));
+            item.insert("ss".into(), s(w.node.key()));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build()
+                .map_err(built)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        for token in deletes {
+            let del = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(node_pk(&w.node), find_sk(&w.scope, token))))
+                .build()
+                .map_err(built)?;
+            items.push(TransactWriteItem::builder().delete(del).build());
+        }
+        Ok(items)
+    }
+
+    /// Writes search token items of a row outside its transaction, up to 100 per transaction
+    /// (for a row whose memberships and tokens do not fit in one with it: its puts go before
+    /// the row, its deletes after, and the search keeps only hits whose row lists the token).
+    pub async fn write_find_tokens(
+        &self,
+        w: &RowWrite,
+        puts: &[String],
+        deletes: &[String],
+    ) -> Result<(), StoreError> {
+        let items = self.find_token_writes(w, puts, deletes)?;
+        for chunk in items.chunks(100) {
+            self.commit(WriteSet::from_items(chunk.to_vec())).await?;
+        }
+        Ok(())
+    }
+
+    /// The canonical identifiers of the customers holding a search token in a scope, in
+    /// identifier key order, at most `limit` (one Query of `gsi_find`), and whether the index
+    /// may hold more.
+    pub async fn find_customers(
+        &self,
+        scope: &Scope,
+        token: &str,
+        limit: usize,
+    ) -> Result<(Vec<Identifier>, bool), StoreError> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_FIND)
+            .key_condition_expression("sp = :sp")
+            .expression_attribute_values(":sp", s(find_partition(scope, token)))
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(classify)?;
+        let more = resp.last_evaluated_key().is_some_and(|k| !k.is_empty());
+        let ids = resp
+            .items()
+            .iter()
+            .filter_map(|item| get_s(item, "ss"))
+            .filter_map(|k| Identifier::from_key(k).ok())
+            .collect();
+        Ok((ids, more))
     }
 
     /// One page of a saved segment's members in a scope, by canonical identifier key, after
