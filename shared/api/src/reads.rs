@@ -18,7 +18,7 @@ use c360_domain::projection::insights::Daypart;
 use c360_domain::projection::{
     MemberInfo, RecentEntry, Scope, ScopeStats, TimelineEntry, RECENT_KEPT,
 };
-use c360_domain::search::{query_tokens, TokenKind};
+use c360_domain::search::{query_tokens, Token};
 use c360_domain::segment::SegmentFigures;
 use c360_domain::view::{search_answer, CustomerView, SearchHit};
 use c360_domain::{Identifier, Millis, SourceKind};
@@ -665,15 +665,16 @@ impl Reads {
         }
     }
 
-    /// Customers matching what staff typed, in a scope. Stage 1: one index Query per token
-    /// kind the text can be (at most three, sent together). Stage 2: one BatchGetItem of the
-    /// matched nodes' items and of the stats of the first `limit` of them, whose customers
-    /// are the hits (a customer is claimed by its first matched node). Stage 3 only when a
-    /// hit has identifiers whose stats stage 2 did not read. So hits known by one identifier
-    /// take two stages, and stats are read for the `limit` customers claimed only. A node holds the
-    /// tokens of every identifier of its customer where it has records, so a hit may come
-    /// through any node of the cluster; each customer shows once, saying which kind of token
-    /// matched it first (`matched_by`).
+    /// Customers matching what staff typed, in a scope, at most `limit` (ADR 0014, search).
+    /// Stage 1: one Query of `gsi_find` per token kind the text can be (at most three, sent
+    /// together; digits are never a name), each of `limit + 1` items: a customer holds a token
+    /// once per scope, under its canonical identifier, so each item is a different customer.
+    /// Stage 2: one BatchGetItem of the first `limit` customers' segment rows in the scope
+    /// (the scope's figures summed over the cluster, its member info and its tokens), one item
+    /// per hit. A hit is kept only if its row lists the token that found it: the row is the
+    /// truth, the index its copy (see `c360_runtime::segments`). Each customer shows once,
+    /// saying which kind of token found it first (`matched_by`); `has_more` says the page was
+    /// cut at `limit`.
     pub async fn search(
         &self,
         query: &str,
@@ -682,70 +683,49 @@ impl Reads {
         now: Millis,
     ) -> Result<Value, ReadError> {
         let tokens = query_tokens(query);
-        // A customer holds a token under each of its nodes with records in the scope (1 to 3 in
-        // practice): reading a few times `limit` index items still yields `limit` customers.
-        let per_token = limit.saturating_mul(3);
         let found = try_join_all(
             tokens
                 .iter()
-                .map(|t| self.store.search_token(scope, t, per_token)),
+                .map(|t| self.store.find_customers(scope, t.as_str(), limit + 1)),
         )
         .await?;
-        // A token Query that filled its page may have left matches in the index.
-        let index_full = found.iter().any(|nodes| nodes.len() >= per_token);
-        let mut matched: Vec<(Identifier, TokenKind)> = Vec::new();
-        let mut seen_nodes = BTreeSet::new();
-        for (token, nodes) in tokens.iter().zip(found) {
-            for n in nodes {
-                if seen_nodes.insert(n.clone()) {
-                    matched.push((n, token.kind()));
+        let mut matched: Vec<(Identifier, &Token)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut has_more = false;
+        for (token, (customers, more)) in tokens.iter().zip(found) {
+            has_more |= more;
+            for c in customers {
+                if seen.insert(c.clone()) {
+                    matched.push((c, token));
                 }
             }
         }
-        let ids: Vec<Identifier> = matched.iter().map(|(n, _)| n.clone()).collect();
-        // Every one of the first `limit` matched nodes belongs to a hit (customers are claimed
-        // in match order), so their stats are read with the nodes rather than after them.
-        let early: Vec<(Identifier, Scope)> = stats_keys(&ids[..ids.len().min(limit)], scope);
-        let first = self.store.load(None, &ids, &early, false).await?;
-        let nodes = first.nodes;
-        let mut clusters: Vec<(Vec<Identifier>, TokenKind)> = Vec::new();
-        let mut claimed = BTreeSet::new();
-        let mut unclaimed_left = false;
-        for (id, how) in &matched {
-            let links = nodes.get(id).map(|n| n.links.cluster.clone());
-            let cluster = cluster_of(id, links.unwrap_or_default());
-            if cluster.iter().any(|c| claimed.contains(c)) {
-                continue;
-            }
-            if clusters.len() == limit {
-                // A customer beyond the page: the answer says there are more.
-                unclaimed_left = true;
-                break;
-            }
-            claimed.extend(cluster.iter().cloned());
-            clusters.push((cluster, *how));
+        if matched.len() > limit {
+            has_more = true;
+            matched.truncate(limit);
         }
-        let has_more = unclaimed_left || (clusters.len() == limit && index_full);
-        let rest: Vec<(Identifier, Scope)> = clusters
+        let keys: Vec<(Identifier, Scope)> = matched
             .iter()
-            .flat_map(|(c, _)| stats_keys(c, scope))
-            .filter(|k| !early.contains(k))
+            .map(|(c, _)| (c.clone(), scope.clone()))
             .collect();
-        let mut stats = first.stats;
-        if !rest.is_empty() {
-            stats.extend(self.store.load(None, &[], &rest, false).await?.stats);
-        }
+        let rows = self.store.segment_rows_at(&keys).await?;
         let mut hits = Vec::new();
-        for (cluster, how) in &clusters {
-            let (in_scope, member) = sum_cluster(&stats, cluster, scope);
-            if in_scope.is_empty() {
+        for (customer, token) in &matched {
+            let Some(stored) = rows.get(customer) else {
+                continue;
+            };
+            let listed = stored
+                .tokens
+                .as_ref()
+                .is_some_and(|t| t.contains(token.as_str()));
+            if !listed {
                 continue;
             }
             let hit = SearchHit {
-                cluster,
-                matched_by: *how,
-                stats: &in_scope,
-                member: member.as_ref(),
+                cluster: &stored.row.cluster,
+                matched_by: token.kind(),
+                stats: &stored.row.stats,
+                member: stored.row.member.as_ref(),
             };
             hits.push(hit.json(self.config.value.for_scope(scope), &self.config.zone, now));
         }

@@ -158,16 +158,24 @@ impl Projector {
                     ) {
                         let ids: Vec<Identifier> = touched.ids.into_iter().collect();
                         let scopes: Vec<Scope> = touched.scopes.into_iter().collect();
-                        // Boxed like the attempt: inline, the ingest binaries' future
-                        // overflows rustc's query depth.
-                        Box::pin(self.cache.invalidate(&ids, &scopes)).await;
                         // A redelivery re-evaluates too: the delivery before it may have
                         // committed and stopped before its memberships were written. A
                         // failure fails the record, which is retried (nothing is lost).
-                        if let Some(segments) = &self.segments {
-                            let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
-                            Box::pin(segments.reconcile(&ids, now)).await?;
-                        }
+                        let reconciled = match &self.segments {
+                            Some(segments) => {
+                                let now =
+                                    c360_domain::Millis(chrono::Utc::now().timestamp_millis());
+                                Box::pin(segments.reconcile(&ids, now)).await.map(|_| ())
+                            }
+                            None => Ok(()),
+                        };
+                        // After the rows: a search answers from them (ADR 0014), so one
+                        // answered between an invalidation and the rows' write would be
+                        // cached stale. Also when the reconcile failed: the change itself is
+                        // in. Boxed like the attempt: inline, the ingest binaries' future
+                        // overflows rustc's query depth.
+                        Box::pin(self.cache.invalidate(&ids, &scopes)).await;
+                        reconciled?;
                     }
                     return Ok(outcome);
                 }
