@@ -491,8 +491,24 @@ async fn serve(
             println!(
                 "Demo data: {total} source items written; projecting them through the streams..."
             );
+            // The seed customer, whose records go first, is searchable during the load: its
+            // rows are reconciled on each progress tick (one customer, a few requests).
+            let seed_customer = c360_domain::Identifier::parse(
+                c360_domain::IdentifierType::Phone,
+                demo::SEED_PHONE,
+            )
+            .ok();
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                if let Some(id) = &seed_customer {
+                    let now = c360_domain::Millis(chrono::Utc::now().timestamp_millis());
+                    if let Err(e) = segments
+                        .reconcile_even_paused(std::slice::from_ref(id), now)
+                        .await
+                    {
+                        eprintln!("Demo data: the seed customer's rows not written yet: {e}");
+                    }
+                }
                 let done = delivered.load(Ordering::Relaxed);
                 if done >= total {
                     println!(
@@ -522,7 +538,7 @@ async fn serve(
                     break;
                 }
                 println!(
-                    "Demo data: {done} of {total} records projected (answers are partial and segments count no one until the demo is ready)"
+                    "Demo data: {done} of {total} records projected (answers are partial; segments count no one and search finds only the seed customer until the demo is ready)"
                 );
             }
         });
@@ -530,7 +546,7 @@ async fn serve(
     if after_start.is_some() {
         // Someone trying the API at once should know why a customer is missing or a segment
         // is empty: the segments' per-change reconcile is paused until the demo's rescoring.
-        println!("Serving while the demo data loads: answers are partial, and segments count no one, until the line saying the demo is ready. Ctrl-C stops everything.");
+        println!("Serving while the demo data loads: answers are partial, segments count no one and search finds only the seed customer, until the line saying the demo is ready. Ctrl-C stops everything.");
     } else {
         println!("Serving. Ctrl-C stops everything.");
     }
