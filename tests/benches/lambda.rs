@@ -342,11 +342,12 @@ fn main() {
         .expect("a runtime");
     rt.block_on(async move {
         let (env, endpoint) = match emulator {
-            Some(e) => (TestEnv::new().await, e),
+            // With the segment rows the search answers from (ADR 0014).
+            Some(e) => (TestEnv::new().await.with_segments(), e),
             None => {
                 let memory = MemoryDynamo::new();
                 let endpoint = serve_memory(memory.clone()).await;
-                (TestEnv::on_memory(memory).await, endpoint)
+                (TestEnv::on_memory(memory).await.with_segments(), endpoint)
             }
         };
         println!("DynamoDB: {endpoint}");

@@ -19,7 +19,8 @@ fn reads(c: &mut Criterion) {
         .build()
         .expect("a runtime");
     let env = rt.block_on(async {
-        let env = TestEnv::in_memory().await;
+        // With the segment rows the search answers from (ADR 0014).
+        let env = TestEnv::in_memory().await.with_segments();
         env.ingest_demo_customers(100).await;
         env
     });

@@ -110,9 +110,23 @@ pub struct TestEnv {
     /// The token [`TestEnv::get`] sends: a `super_admin`'s, so reads see all stores.
     pub super_admin: String,
     ingests: HashMap<SourceKind, Ingest>,
+    /// What the ingest handlers are built with ([`TestEnv::with_caches`] and the like).
+    projecting: Projecting,
     poller: tokio::sync::Mutex<Option<Poller>>,
     /// Every batch the poller delivered, for redelivery tests.
     pub delivered: Arc<Mutex<Vec<(SourceKind, Event)>>>,
+}
+
+/// What an environment's ingest handlers apply changes with, beside the projection.
+#[derive(Clone)]
+struct Projecting {
+    cache: Option<Cache>,
+    /// The segment rows' reconcile after each change, as the ingest functions do
+    /// ([`TestEnv::with_segments`]): search reads those rows and their tokens (ADR 0014), so
+    /// a test that searches needs it. Off by default: it adds a few requests to every change,
+    /// which tests counting the projection's own requests, and the test time, do without.
+    segments: Option<c360_runtime::segments::Segments>,
+    rekey: bool,
 }
 
 impl TestEnv {
@@ -189,15 +203,6 @@ impl TestEnv {
             ),
             config.table.clone(),
         );
-        let ingests = SourceKind::ALL
-            .into_iter()
-            .map(|k| {
-                (
-                    k,
-                    Ingest::new(k, Projector::new(store.clone(), config.zone), config.zone),
-                )
-            })
-            .collect();
         let app = App::new(
             Reads::new(store.clone(), config.clone()),
             test_access(AuditLog::DynamoDb {
@@ -206,7 +211,7 @@ impl TestEnv {
                 retention_days: 180,
             }),
         );
-        TestEnv {
+        let env = TestEnv {
             client,
             sdk,
             counter,
@@ -217,19 +222,35 @@ impl TestEnv {
             prefix,
             audit_table,
             super_admin: token(Role::SuperAdmin, None),
-            ingests,
+            ingests: HashMap::new(),
+            projecting: Projecting {
+                cache: None,
+                segments: None,
+                rekey: true,
+            },
             poller: tokio::sync::Mutex::new(None),
             delivered: Arc::default(),
-        }
+        };
+        env.reproject()
     }
 
-    /// The same environment whose ingest handlers (direct and through the poller) apply
-    /// changes with `make(Projector::new(..))`: a cache, segments, no re-keying.
-    pub(crate) fn with_projectors(mut self, make: impl Fn(Projector) -> Projector) -> TestEnv {
+    /// The same environment whose ingest handlers (direct and through the poller) are built
+    /// anew from `self.projecting`.
+    pub(crate) fn reproject(mut self) -> TestEnv {
+        let p = self.projecting.clone();
         self.ingests = SourceKind::ALL
             .into_iter()
             .map(|k| {
-                let projector = make(Projector::new(self.store.clone(), self.config.zone));
+                let mut projector = Projector::new(self.store.clone(), self.config.zone);
+                if let Some(cache) = &p.cache {
+                    projector = projector.with_cache(cache.clone());
+                }
+                if let Some(segments) = &p.segments {
+                    projector = projector.with_segments(segments.clone());
+                }
+                if !p.rekey {
+                    projector = projector.without_rekeying();
+                }
                 (k, Ingest::new(k, projector, self.config.zone))
             })
             .collect();
@@ -241,19 +262,27 @@ impl TestEnv {
     /// AWS with one Redis. Call before the first [`TestEnv::sync`].
     pub fn with_caches(mut self, reads: Cache, ingest: Cache) -> TestEnv {
         self.app.cache = reads;
-        self.with_projectors(|p| p.with_cache(ingest.clone()))
+        self.projecting.cache = Some(ingest);
+        self.reproject()
+    }
+
+    /// Whether this environment's ingest reconciles segment rows (and so search finds).
+    pub fn reconciles(&self) -> bool {
+        self.projecting.segments.is_some()
     }
 
     /// The same environment whose direct ingest ([`TestEnv::ingest`]) leaves re-keys undone,
     /// as a function stopping right after a re-link's commit would (ADR 0014).
-    pub fn without_rekeying(self) -> TestEnv {
-        self.with_projectors(Projector::without_rekeying)
+    pub fn without_rekeying(mut self) -> TestEnv {
+        self.projecting.rekey = false;
+        self.reproject()
     }
 
     /// The same environment with re-keys done again after each change (undoes
     /// [`TestEnv::without_rekeying`]).
-    pub fn with_rekeying(self) -> TestEnv {
-        self.with_projectors(|p| p)
+    pub fn with_rekeying(mut self) -> TestEnv {
+        self.projecting.rekey = true;
+        self.reproject()
     }
 
     /// Where the stream poller of [`TestEnv::sync`] writes dead letters, one file per table.

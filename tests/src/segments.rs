@@ -46,13 +46,14 @@ impl TestEnv {
             .with_customer_refs(Some(self.app.access.hasher.shared_customer_refs()))
     }
 
-    /// The same environment whose ingest (direct and through the poller) keeps saved
-    /// segments' memberships current, as the ingest functions do. Call before the first
-    /// [`TestEnv::sync`].
+    /// The same environment whose ingest (direct and through the poller) keeps segment rows,
+    /// their tokens and saved segments' memberships current, as the ingest functions do: what search reads.
+    /// Call before the first [`TestEnv::sync`].
     pub fn with_segments(mut self) -> TestEnv {
         let segments = self.segments();
         self.app.segments = segments.clone();
-        self.with_projectors(|p| p.with_segments(segments.clone()))
+        self.projecting.segments = Some(segments);
+        self.reproject()
     }
 
     /// A rescoring run at `now` (its own run id).

@@ -159,7 +159,7 @@ fn expected(
 
 #[tokio::test]
 async fn the_access_matrix_holds_for_every_role_store_endpoint_and_identifier() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     two_customers(&env).await;
     let callers = [
         (Role::SuperAdmin, token(Role::SuperAdmin, None)),
@@ -370,7 +370,7 @@ async fn a_birthday_shows_its_year_to_admins_only() {
 #[tokio::test]
 async fn staff_see_masked_values_admins_clear_and_logs_never_hold_them() {
     let logs = c360_runtime::telemetry::captured();
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     two_customers(&env).await;
     let staff = token(Role::Staff, Some("s1"));
     let admin = token(Role::StoreAdmin, Some("s1"));
@@ -508,7 +508,7 @@ async fn every_request_line_has_the_same_fields_and_names_the_caller() {
 
 #[tokio::test]
 async fn a_hundred_mixed_requests_leave_a_hundred_audit_records() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     two_customers(&env).await;
     let before = env.dump_table(&env.audit_table).await.len();
     assert_eq!(before, 0);
@@ -982,7 +982,7 @@ async fn an_erased_customer_stays_erased() {
 /// ingest and HTTP handlers.
 #[tokio::test]
 async fn staff_open_a_search_hit_by_its_customer_ref_without_seeing_the_phone() {
-    let env = TestEnv::in_memory().await;
+    let env = TestEnv::in_memory().await.with_segments();
     let mut seq = 0;
     let orders: Vec<Value> = [("o-r1", "s1"), ("o-r2", "s1")]
         .iter()

@@ -33,6 +33,7 @@ fn cache(url: &str, ttl: Duration) -> Cache {
 async fn env_with(reads_url: &str, ingest_url: &str, ttl: Duration) -> TestEnv {
     TestEnv::new()
         .await
+        .with_segments()
         .with_caches(cache(reads_url, ttl), cache(ingest_url, ttl))
 }
 
@@ -470,6 +471,7 @@ async fn an_erased_customer_is_never_served_from_the_cache_even_after_a_redis_st
     };
     let env = TestEnv::new()
         .await
+        .with_segments()
         .with_caches(with_breaker(), with_breaker());
     seed(&env).await;
     let q = [("customer_identifier", "13800138000")];
@@ -713,6 +715,7 @@ async fn answers_read_just_after_a_change_are_not_stored() {
     };
     let env = TestEnv::new()
         .await
+        .with_segments()
         .with_caches(with_settle(), with_settle());
     order(
         &env,

@@ -14,7 +14,7 @@ fn read(path: &str) -> String {
 
 #[tokio::test]
 async fn every_fixture_event_is_handled_as_the_lambda_would() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     for (kind, file) in [
         (SourceKind::MemberSync, "streams/member_sync.json"),
         (SourceKind::Orders, "streams/orders.json"),

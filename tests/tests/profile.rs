@@ -303,7 +303,7 @@ async fn a_new_order_shows_and_a_refund_takes_its_spend_out() {
 
 #[tokio::test]
 async fn a_store_scoped_read_sees_that_stores_records_alone() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     let p = Some("13900000001");
     env.put(
         SourceKind::Orders,
@@ -370,7 +370,7 @@ async fn a_store_scoped_read_sees_that_stores_records_alone() {
 
 #[tokio::test]
 async fn bad_parameters_are_400_naming_the_parameter_and_unknown_customers_404() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     seed_customer(&env).await;
     let cases: Vec<(Endpoint, Query, &str)> = vec![
         (Endpoint::Profile, vec![], "customer_identifier"),
@@ -582,7 +582,7 @@ async fn the_timeline_pages_back_with_a_cursor() {
 
 #[tokio::test]
 async fn search_finds_by_phone_tail_member_id_and_name_prefix_within_the_scope() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     seed_customer(&env).await;
     env.put(
         SourceKind::Orders,

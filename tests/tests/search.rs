@@ -3,12 +3,13 @@
 //! real HTTP handler with the tokens of each role. Every search is scoped (a staff member of
 //! another store finds nobody) and masked (staff see `199****0005`, never the number).
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use c360_api::http::Endpoint;
 use c360_domain::access::Role;
 use c360_domain::SourceKind;
 use c360_e2e::items::{self, Order};
 use c360_e2e::redis_server::RedisServer;
-use c360_e2e::{token, TestEnv};
+use c360_e2e::{stream_event, token, TestEnv};
 use c360_runtime::cache::{Cache, CacheConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -64,7 +65,7 @@ async fn order(
 
 #[tokio::test]
 async fn pinyin_initials_find_a_name_reading_surnames_as_surnames() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     let customers = [
         ("o1", "13800138000", "张三", "zs"),
         ("o2", "13800138001", "曾小明", "zxm"),
@@ -88,14 +89,17 @@ async fn pinyin_initials_find_a_name_reading_surnames_as_surnames() {
             "{initials}"
         );
     }
-    // Guests known by one identifier: the index Queries, then one BatchGetItem of the hits'
-    // nodes and stats together. Two stages (the stats used to be a third).
+    // The index Queries, then one BatchGetItem of the hits' rows: two stages, one item each.
     env.counter.reset();
     assert_eq!(search(&env, ALL, "zs", None).await.len(), 1);
     let seen = env.counter.snapshot();
     assert_eq!(
-        (env.counter.rounds(), seen.get("BatchGetItem")),
-        (2, Some(&1)),
+        (
+            env.counter.rounds(),
+            seen.get("BatchGetItem"),
+            env.counter.batch_keys()
+        ),
+        (2, Some(&1), 1),
         "{seen:?}"
     );
     // Search has no pages: an answer cut at `limit` says so (field report: `limit=2` answered
@@ -172,7 +176,7 @@ async fn member_known_by_id_only(env: &TestEnv) {
 
 #[tokio::test]
 async fn a_members_phone_and_email_find_it_wherever_its_orders_are() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     member_known_by_id_only(&env).await;
 
     for q in ["19911110005", "0005", "M500005", "wu.wu@example.com"] {
@@ -211,7 +215,7 @@ async fn a_members_phone_and_email_find_it_wherever_its_orders_are() {
 
 #[tokio::test]
 async fn a_phone_the_member_record_no_longer_links_stops_finding_the_member() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     member_known_by_id_only(&env).await;
     let mut item = items::member(
         "M500005",
@@ -241,7 +245,7 @@ async fn a_phone_the_member_record_no_longer_links_stops_finding_the_member() {
 
 #[tokio::test]
 async fn a_members_id_and_email_find_it_in_the_store_of_its_phone_orders() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::new().await.with_segments();
     order(&env, "p1", "s2", Some("19911110006"), None, None).await;
     env.put(
         SourceKind::MemberSync,
@@ -285,7 +289,10 @@ async fn a_cached_empty_search_sees_the_member_record_that_links_the_phone() {
         })
         .expect("a cache")
     };
-    let env = TestEnv::new().await.with_caches(cache(), cache());
+    let env = TestEnv::new()
+        .await
+        .with_segments()
+        .with_caches(cache(), cache());
     order(&env, "m1", "s1", None, Some("M500005"), None).await;
     env.sync().await;
     // Answered, and cached, before anything links the phone.
@@ -311,4 +318,211 @@ async fn a_cached_empty_search_sees_the_member_record_that_links_the_phone() {
     let hits = search(&env, STAFF_S1, "19911110005", None).await;
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(hits[0]["phone"], json!("199****0005"));
+}
+
+/// A customer known by a phone, a member id and an email, each with orders in the store, among
+/// guests of the same surname (the demo's 张三): every hit in two stages, one item read per hit.
+#[tokio::test]
+async fn a_customer_with_several_identifiers_is_one_hit_read_as_one_item() {
+    let env = TestEnv::new().await.with_segments();
+    order(&env, "z1", "s1", Some("13800138000"), None, Some("张三")).await;
+    order(&env, "z2", "s1", None, Some("M123456"), Some("张三")).await;
+    order(&env, "g1", "s1", Some("13800138011"), None, Some("张伟")).await;
+    order(&env, "g2", "s1", Some("13800138012"), None, Some("张敏")).await;
+    env.put(
+        SourceKind::MemberSync,
+        items::member(
+            "M123456",
+            Some("13800138000"),
+            Some("zhangsan@example.com"),
+            "张三",
+            "金卡",
+            "100",
+            "0.00",
+            "s1",
+            AT,
+        ),
+    )
+    .await;
+    env.sync().await;
+    for (caller, store) in [(ALL, None), (ALL, Some("s1")), (STAFF_S1, None)] {
+        env.counter.reset();
+        let hits = search(&env, caller, "张", store).await;
+        assert_eq!(hits.len(), 3, "{caller:?} {store:?}: {hits:?}");
+        let zs: Vec<&Value> = hits
+            .iter()
+            .filter(|h| h["member_id"] == json!("M123456"))
+            .collect();
+        assert_eq!(zs.len(), 1, "张三 once: {hits:?}");
+        assert_eq!(zs[0]["total_orders"], json!(2), "both identifiers' orders");
+        assert_eq!(zs[0]["member_level"], json!("金卡"));
+        let seen = env.counter.snapshot();
+        assert_eq!(
+            (
+                env.counter.rounds(),
+                seen.get("Query"),
+                seen.get("BatchGetItem"),
+                env.counter.batch_keys()
+            ),
+            (2, Some(&1), Some(&1), 3),
+            "{caller:?} {store:?}: {seen:?}"
+        );
+    }
+    // Cut at the limit: only the hits shown are read.
+    env.counter.reset();
+    let admin = token(Role::SuperAdmin, None);
+    let (status, body) = env
+        .get_as(
+            Some(&admin),
+            Endpoint::Search,
+            &[("query", "张"), ("limit", "2")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["results"].as_array().map(Vec::len), Some(2));
+    assert_eq!(body["data"]["has_more"], json!(true));
+    assert_eq!(env.counter.batch_keys(), 2);
+    // Each of its identifiers finds it, once.
+    for q in [
+        "13800138000",
+        "8000",
+        "M123456",
+        "zhangsan@example.com",
+        "zs",
+    ] {
+        let hits = search(&env, STAFF_S1, q, None).await;
+        assert_eq!(hits.len(), 1, "{q}: {hits:?}");
+        assert_eq!(hits[0]["total_orders"], json!(2), "{q}");
+    }
+}
+
+/// A customer whose records carry many names holds more tokens than one transaction takes
+/// with its row (here its first row, written by a rescoring after all ten orders, and its
+/// rewrite after nine of them went): found by each name, and no longer by those it lost.
+#[tokio::test]
+async fn a_customer_of_many_names_is_found_by_each_and_forgets_those_it_lost() {
+    // The rows come from the rescoring alone, so that one write carries every token.
+    let env = TestEnv::in_memory().await;
+    let names = [
+        "欧阳明月光照耀",
+        "司马相如长卿子",
+        "诸葛孔明卧龙先",
+        "上官婉儿昭容才",
+        "慕容复兴燕国梦",
+        "东方不败日月神",
+        "令狐冲华山剑客",
+        "独孤求败剑魔人",
+        "皇甫嵩汉末名将",
+        "公孙胜入云龙道",
+    ];
+    let orders: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            items::order(&Order {
+                id: &format!("n{i}"),
+                store: "s1",
+                phone: Some("13900139000"),
+                name: Some(name),
+                at: AT,
+                ..Order::default()
+            })
+        })
+        .collect();
+    let mut seq = 0;
+    env.ingest_inserts(SourceKind::Orders, &orders, &mut seq)
+        .await;
+    let now = || c360_domain::Millis(chrono::Utc::now().timestamp_millis());
+    env.rescore_at("first", now()).await;
+    for name in names {
+        let hits = search(&env, STAFF_S1, name, None).await;
+        assert_eq!(hits.len(), 1, "{name}: {hits:?}");
+        assert_eq!(hits[0]["total_orders"], json!(10), "{name}");
+    }
+    let removed: Vec<(String, Value)> = (1..10)
+        .map(|i| (format!("{}", 10 + i), orders[i].clone()))
+        .collect();
+    let batch: Vec<(&str, Option<Value>, Option<Value>, &str)> = removed
+        .iter()
+        .map(|(seq, old)| ("REMOVE", None, Some(old.clone()), seq.as_str()))
+        .collect();
+    let (failures, _) = env
+        .ingest(SourceKind::Orders, stream_event(SourceKind::Orders, &batch))
+        .await;
+    assert!(failures.is_empty(), "{failures:?}");
+    env.rescore_at("second", now()).await;
+    for name in &names[1..] {
+        assert!(
+            search(&env, STAFF_S1, name, None).await.is_empty(),
+            "{name}"
+        );
+    }
+    // Its remaining name's prefix 欧阳 is still a token; 公孙 and 司马 are not.
+    assert_eq!(
+        search(&env, STAFF_S1, "欧阳", None).await[0]["total_orders"],
+        json!(1)
+    );
+    assert!(search(&env, STAFF_S1, "gs", None).await.is_empty());
+    // The index items of the names it lost are gone too, not only hidden by the rows.
+    let s1 = c360_domain::Scope::Store(c360_domain::StoreId::parse("s1").expect("store"));
+    let left = env
+        .client
+        .query()
+        .table_name(&env.config.table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :f)")
+        .expression_attribute_values(":pk", AttributeValue::S("N#phone#13900139000".into()))
+        .expression_attribute_values(
+            ":f",
+            AttributeValue::S(c360_dynamodb::keys::find_sk_prefix(&s1)),
+        )
+        .send()
+        .await
+        .expect("token items");
+    let tokens: Vec<&str> = left
+        .items()
+        .iter()
+        .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()))
+        .map(String::as_str)
+        .collect();
+    assert!(tokens.iter().any(|t| t.ends_with("n:欧阳")), "{tokens:?}");
+    assert!(
+        !tokens
+            .iter()
+            .any(|t| t.contains("n:公") || t.contains("n:司")),
+        "{tokens:?}"
+    );
+}
+
+/// A token item left behind (a function stopped between a large row's token writes and the
+/// row) names a customer whose row does not list it: the search shows nobody for it.
+#[tokio::test]
+async fn a_token_its_row_does_not_list_finds_nobody() {
+    use c360_dynamodb::keys::{find_partition, find_sk, node_pk};
+    let env = TestEnv::in_memory().await.with_segments();
+    let order = items::order(&Order {
+        id: "o1",
+        store: "s1",
+        phone: Some("13900139001"),
+        name: Some("王五"),
+        at: AT,
+        ..Order::default()
+    });
+    env.ingest_inserts(SourceKind::Orders, &[order], &mut 0)
+        .await;
+    let phone = c360_domain::Identifier::parse(c360_domain::IdentifierType::Phone, "13900139001")
+        .expect("phone");
+    let scope = c360_domain::Scope::AllStores;
+    let stray = "n:赵";
+    env.client
+        .put_item()
+        .table_name(&env.config.table)
+        .item("pk", AttributeValue::S(node_pk(&phone)))
+        .item("sk", AttributeValue::S(find_sk(&scope, stray)))
+        .item("sp", AttributeValue::S(find_partition(&scope, stray)))
+        .item("ss", AttributeValue::S(phone.key()))
+        .send()
+        .await
+        .expect("stray token");
+    assert!(search(&env, ALL, "赵", None).await.is_empty());
+    assert_eq!(search(&env, ALL, "王", None).await.len(), 1);
 }

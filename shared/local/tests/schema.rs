@@ -49,6 +49,7 @@ fn schema_prints_every_table_with_its_keys_and_indexes() {
             "lsi_kind",
             "lsi_time",
             "gsi_cluster",
+            "gsi_find",
             "gsi_roster",
             "gsi_search"
         ]
