@@ -957,13 +957,18 @@ async fn check(
     Ok(())
 }
 
-/// Customers per generated history (`C360_PROPTEST_CUSTOMERS` lowers it for a quick local
-/// run).
-fn customers() -> usize {
-    std::env::var("C360_PROPTEST_CUSTOMERS")
+/// The number in the environment variable `var`, else `default`: each run's size can be
+/// lowered for a quick local run.
+fn sized(var: &str, default: u32) -> u32 {
+    std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100)
+        .unwrap_or(default)
+}
+
+/// Customers per generated history (`C360_PROPTEST_CUSTOMERS`).
+fn customers() -> usize {
+    sized("C360_PROPTEST_CUSTOMERS", 100) as usize
 }
 
 /// Runs `cases` generated histories of `customers` customers each, every case on fresh tables
@@ -1031,14 +1036,12 @@ fn the_projection_equals_the_reference_model_under_any_delivery() {
 /// The same against the in-memory DynamoDB with the segment rows kept by the ingest, as the
 /// ingest functions do: every customer is also searched by its phone and its email in every
 /// scope, and the one hit's figures are the reference model's (ADR 0014: search reads the
-/// rows). 10 histories × 100 customers: the reconcile after each change roughly doubles a
-/// history's time; the emulator's search tests are `search.rs`.
+/// rows). 4 histories × 100 customers, sized to the test-time budget: the reconcile after
+/// each change roughly doubles a history's time (10 histories took 160 s of a 2-core CI run);
+/// the emulator's search tests are `search.rs`.
 #[test]
 fn search_equals_the_reference_model_under_any_delivery() {
-    let cases = std::env::var("C360_PROPTEST_SEARCH_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let cases = sized("C360_PROPTEST_SEARCH_CASES", 4);
     run(cases, customers(), || async {
         TestEnv::in_memory().await.with_segments()
     });
@@ -1049,9 +1052,6 @@ fn search_equals_the_reference_model_under_any_delivery() {
 /// once the guest insights were checked: sized to the test-time budget, `docs/PERFORMANCE.md`).
 #[test]
 fn seven_thousand_customers_against_the_in_memory_store() {
-    let cases = std::env::var("C360_PROPTEST_MEMORY_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(70);
+    let cases = sized("C360_PROPTEST_MEMORY_CASES", 70);
     run(cases, customers(), TestEnv::in_memory);
 }
