@@ -1,7 +1,7 @@
 //! Query: a key condition on a table or an index, in index order, a page at a time.
 
 use super::expr::Expr;
-use super::{invalid, key_item, key_of, s_field, schema, table, text, Fail, Item, Table};
+use super::{invalid, key_item, key_of, s_field, schema, table, text, text_ref, Fail, Item, Table};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -95,7 +95,7 @@ pub(super) fn query(tables: &mut HashMap<String, Table>, body: &Value) -> Result
         };
     let mut matched: Vec<(String, (String, String), &Item)> = candidates
         .filter_map(|(k, item)| {
-            let h = item.get(&index_schema.hash).and_then(text)?;
+            let h = item.get(&index_schema.hash).and_then(text_ref)?;
             if h != hash_value {
                 return None;
             }
