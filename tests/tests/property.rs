@@ -1048,10 +1048,11 @@ fn search_equals_the_reference_model_under_any_delivery() {
 }
 
 /// The same properties against the in-memory DynamoDB (the same store, projector and reads,
-/// no network): 70 histories × 100 customers = 7,000 customers (100 histories took 540 s
-/// once the guest insights were checked: sized to the test-time budget, `docs/PERFORMANCE.md`).
+/// no network): 50 histories × 100 customers = 5,000 customers, sized to the test-time budget
+/// (`docs/PERFORMANCE.md`: 70 took 411-456 s beside the emulator's run and made it the
+/// property binary's longest test; 50 end about when the other two do).
 #[test]
-fn seven_thousand_customers_against_the_in_memory_store() {
-    let cases = sized("C360_PROPTEST_MEMORY_CASES", 70);
+fn five_thousand_customers_against_the_in_memory_store() {
+    let cases = sized("C360_PROPTEST_MEMORY_CASES", 50);
     run(cases, customers(), TestEnv::in_memory);
 }
