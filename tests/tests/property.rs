@@ -1037,7 +1037,7 @@ fn the_projection_equals_the_reference_model_under_any_delivery() {
 /// ingest functions do: every customer is also searched by its phone and its email in every
 /// scope, and the one hit's figures are the reference model's (ADR 0014: search reads the
 /// rows). 4 histories × 100 customers, sized to the test-time budget: the reconcile after
-/// each change roughly doubles a history's time (10 histories took 160 s of a 2-core CI run);
+/// each change roughly doubles a history's time (4 took 56 s on a 2-core VM, 10 about 140);
 /// the emulator's search tests are `search.rs`.
 #[test]
 fn search_equals_the_reference_model_under_any_delivery() {
