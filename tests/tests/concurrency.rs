@@ -57,21 +57,22 @@ async fn parallel_writers_on_one_customer_lose_no_update() {
         SourceKind::MemberSync,
         &[("INSERT", Some(member), None, "1")],
     );
-    let member_event_again = member_event.clone();
-    let runs = batches.iter().map(|b| {
-        let event = stream_event(
+    // A shard's records as one stream batch of inserts.
+    let inserts = |records: &[(String, Value)]| {
+        stream_event(
             kind,
-            &b.iter()
+            &records
+                .iter()
                 .map(|(s, o)| ("INSERT", Some(o.clone()), None, s.as_str()))
                 .collect::<Vec<_>>(),
-        );
-        env.ingest(kind, event)
-    });
+        )
+    };
+    let runs = batches.iter().map(|b| env.ingest(kind, inserts(b)));
     // The link that merges the two identifiers races the orders, twice.
     let (results, (m1, m2)) = tokio::join!(futures::future::join_all(runs), async {
         tokio::join!(
             env.ingest(SourceKind::MemberSync, member_event.clone()),
-            env.ingest(SourceKind::MemberSync, member_event)
+            env.ingest(SourceKind::MemberSync, member_event.clone())
         )
     });
     // A record still losing the race after its bounded retries is reported in the partial
@@ -84,21 +85,14 @@ async fn parallel_writers_on_one_customer_lose_no_update() {
             continue;
         };
         gave_up += failures.len();
-        let again = stream_event(
-            kind,
-            &batch[first..]
-                .iter()
-                .map(|(s, o)| ("INSERT", Some(o.clone()), None, s.as_str()))
-                .collect::<Vec<_>>(),
-        );
-        let (failures, _) = env.ingest(kind, again).await;
+        let (failures, _) = env.ingest(kind, inserts(&batch[first..])).await;
         assert!(failures.is_empty(), "a redelivery failed: {failures:?}");
     }
     for (failures, _) in [&m1, &m2] {
         if !failures.is_empty() {
             gave_up += failures.len();
             let (failures, _) = env
-                .ingest(SourceKind::MemberSync, member_event_again.clone())
+                .ingest(SourceKind::MemberSync, member_event.clone())
                 .await;
             assert!(failures.is_empty(), "a redelivery failed: {failures:?}");
         }
